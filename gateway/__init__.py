@@ -1,0 +1,1 @@
+"""The gateway: accounts and tokens, routing to the services, one OpenAPI document."""

@@ -1,0 +1,120 @@
+"""Accounts, passwords (argon2), lockout, and refresh tokens that can be revoked."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import timedelta
+
+from pwdlib import PasswordHash
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.models import Account, RefreshToken
+from shared.auth import Principal, Role
+from shared.config import DEFAULT_DISTRICT_ID
+from shared.db import utcnow
+from shared.errors import Problem
+
+passwords = PasswordHash.recommended()
+# Verifying against this keeps a login for an unknown user as slow as for a known one.
+_DUMMY_HASH = passwords.hash("not-a-real-password")
+
+
+class InvalidGrant(Problem):
+    """RFC 6749 error for a bad login; one message so a caller cannot probe for usernames."""
+
+    status, code, title = 400, "invalid-grant", "Invalid grant"
+
+
+def principal_of(account: Account) -> Principal:
+    return Principal(
+        subject=str(account.id),
+        role=Role(account.role),
+        district_id=account.district_id,
+        school_id=account.school_id,
+        institution_id=account.institution_id,
+        teacher_id=account.teacher_id,
+        scopes=frozenset(account.scopes.split()),
+    )
+
+
+async def authenticate(
+    session: AsyncSession, *, username: str, password: str, max_failures: int, lock_minutes: int
+) -> Account:
+    account = await session.scalar(select(Account).where(Account.username == username))
+    if account is None:
+        passwords.verify(password, _DUMMY_HASH)
+        raise InvalidGrant("The username or password is wrong.")
+    now = utcnow()
+    if account.locked_until and account.locked_until > now:
+        raise InvalidGrant(
+            "The account is locked after repeated failures; try again later.",
+            code="account-locked",
+            locked_until=account.locked_until.isoformat(),
+        )
+    valid, new_hash = passwords.verify_and_update(password, account.password_hash)
+    if not valid or account.disabled:
+        account.failed_logins += 1
+        if account.failed_logins >= max_failures:
+            account.locked_until = now + timedelta(minutes=lock_minutes)
+            account.failed_logins = 0
+        # The failure count must persist although the request fails.
+        await session.commit()
+        raise InvalidGrant("The username or password is wrong.")
+    account.failed_logins = 0
+    account.locked_until = None
+    if new_hash:
+        account.password_hash = new_hash
+    return account
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_refresh_token(session: AsyncSession, account: Account, *, days: int) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(
+        RefreshToken(
+            account_id=account.id,
+            token_hash=_hash_token(token),
+            expires_at=utcnow() + timedelta(days=days),
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def redeem_refresh_token(session: AsyncSession, token: str) -> Account:
+    """A refresh token is used once: it is revoked as it is exchanged (rotation)."""
+    stored = await session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == _hash_token(token))
+    )
+    now = utcnow()
+    if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
+        raise InvalidGrant("The refresh token is not valid.")
+    account = await session.get(Account, stored.account_id)
+    if account is None or account.disabled:
+        raise InvalidGrant("The refresh token is not valid.")
+    stored.revoked_at = now
+    return account
+
+
+async def ensure_bootstrap_admin(session: AsyncSession, *, username: str, password: str) -> None:
+    account = await session.scalar(select(Account).where(Account.username == username))
+    if account is None:
+        session.add(
+            Account(
+                id=uuid.uuid5(uuid.NAMESPACE_URL, f"shixun:account:{username}"),
+                username=username,
+                password_hash=passwords.hash(password),
+                role=Role.BUREAU_ADMIN.value,
+                district_id=DEFAULT_DISTRICT_ID,
+            )
+        )
+    elif not passwords.verify(password, account.password_hash):
+        account.password_hash = passwords.hash(password)
+        account.locked_until = None
+    await session.flush()

@@ -1,0 +1,123 @@
+"""The gateway application."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from gateway.accounts import ensure_bootstrap_admin
+from gateway.clients.services import ServiceClients
+from gateway.config import BootstrapSettings, Settings
+from gateway.keys import Signer, load_or_create_key
+from gateway.models import idempotency
+from gateway.routes import auth, docs, proxy
+from shared.auth import TokenVerifier
+from shared.config import common, database_url_for
+from shared.db import Database, ensure_database
+from shared.errors import install_problem_handlers, problem_response
+from shared.logging import RequestIdMiddleware, configure_logging
+from shared.migrate import upgrade
+
+
+def create_app() -> FastAPI:
+    settings = Settings()
+    env = common()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging("gateway", json=env.shixun_log_json)
+        url = database_url_for("gateway", settings.database_url)
+        await ensure_database(url)
+        database = Database(url)
+        await upgrade(database, Path(__file__).parent / "migrations")
+        key_file = settings.jwt_key_file or env.shixun_data_dir / "jwt-signing-key.pem"
+        signer = Signer(
+            load_or_create_key(key_file),
+            issuer=env.shixun_jwt_issuer,
+            audience=env.shixun_jwt_audience,
+        )
+        app.state.settings = settings
+        app.state.database = database
+        app.state.idempotency_table = idempotency
+        app.state.signer = signer
+        app.state.clients = ServiceClients.from_urls(
+            settings.service_urls(), timeout=settings.upstream_timeout_seconds
+        )
+        # The gateway verifies its own tokens with the same code the services use.
+        app.state.verifier = TokenVerifier(
+            jwks_url="/.well-known/jwks.json",
+            issuer=env.shixun_jwt_issuer,
+            audience=env.shixun_jwt_audience,
+            http=httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw"),
+        )
+        bootstrap = BootstrapSettings()
+        if bootstrap.bootstrap_admin_password:
+            async with database.sessions() as session:
+                await ensure_bootstrap_admin(
+                    session,
+                    username=bootstrap.bootstrap_admin_username,
+                    password=bootstrap.bootstrap_admin_password,
+                )
+                await session.commit()
+        try:
+            yield
+        finally:
+            await app.state.clients.aclose()
+            await database.dispose()
+
+    app = FastAPI(
+        title="shixun (师训) API",
+        description="In-service teacher training management: programs, enrolment, hours, "
+        "funds and evaluations, for education bureaus, schools, institutions and teachers.",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.add_middleware(RequestIdMiddleware, service="gateway")
+    install_problem_handlers(app)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz(request: Request) -> JSONResponse:
+        """Ready when the gateway's own database answers; the services' state is reported."""
+        checks: dict[str, str] = {}
+        try:
+            await request.app.state.database.ping()
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {exc.__class__.__name__}"
+
+        async def probe(name: str) -> None:
+            try:
+                response = await request.app.state.clients[name].get("/readyz", timeout=2)
+                checks[name] = "ok" if response.status_code == 200 else "not-ready"
+            except httpx.HTTPError:
+                checks[name] = "unreachable"
+
+        await asyncio.gather(*(probe(n) for n in request.app.state.clients.clients))
+        if checks["database"] == "ok":
+            return JSONResponse({"status": "ready", "checks": checks})
+        return problem_response(
+            503,
+            "Not ready",
+            "The gateway database is not reachable.",
+            code="not-ready",
+            checks=checks,
+        )
+
+    app.include_router(auth.router)
+    app.include_router(docs.router)
+    docs.mount_assets(app)
+    app.include_router(proxy.router)
+    return app

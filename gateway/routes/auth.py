@@ -1,0 +1,142 @@
+"""Tokens, who am I, and accounts."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from gateway import accounts
+from gateway.models import Account
+from gateway.schemas import AccountCreate, AccountRead, Me, TokenResponse
+from shared.auth import Principal, Role
+from shared.deps import Caller, Idem, Session
+from shared.errors import BadRequest, Conflict, Unavailable, Unprocessable
+
+router = APIRouter(tags=["auth"])
+
+
+@router.get("/.well-known/jwks.json", include_in_schema=False)
+async def jwks(request: Request) -> dict[str, Any]:
+    return request.app.state.signer.jwks()
+
+
+async def _tokens(request: Request, session: Session, account: Account) -> TokenResponse:
+    settings = request.app.state.settings
+    ttl = settings.access_token_minutes * 60
+    access = request.app.state.signer.access_token(accounts.principal_of(account), ttl_seconds=ttl)
+    refresh = await accounts.issue_refresh_token(session, account, days=settings.refresh_token_days)
+    return TokenResponse(
+        access_token=access, expires_in=ttl, refresh_token=refresh, scope=account.scopes or None
+    )
+
+
+@router.post("/v1/auth/token", response_model=TokenResponse, summary="OAuth2 token endpoint")
+async def token(
+    request: Request,
+    session: Session,
+    grant_type: Annotated[str, Form()],
+    username: Annotated[str | None, Form()] = None,
+    password: Annotated[str | None, Form()] = None,
+    refresh_token: Annotated[str | None, Form()] = None,
+) -> JSONResponse:
+    settings = request.app.state.settings
+    if grant_type == "password":
+        if not username or not password:
+            raise BadRequest(
+                "The password grant needs username and password.", code="invalid-request"
+            )
+        account = await accounts.authenticate(
+            session,
+            username=username,
+            password=password,
+            max_failures=settings.lockout_failures,
+            lock_minutes=settings.lockout_minutes,
+        )
+    elif grant_type == "refresh_token":
+        if not refresh_token:
+            raise BadRequest("The refresh_token grant needs refresh_token.", code="invalid-request")
+        account = await accounts.redeem_refresh_token(session, refresh_token)
+    else:
+        raise BadRequest(f"Unsupported grant_type {grant_type!r}.", code="unsupported-grant-type")
+    body = await _tokens(request, session, account)
+    return JSONResponse(body.model_dump(exclude_none=True), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/v1/me", response_model=Me)
+async def me(session: Session, caller: Caller) -> Me:
+    account = await session.scalar(select(Account).where(Account.id == _account_id(caller)))
+    return Me(
+        id=caller.subject,
+        username=account.username if account else None,
+        role=caller.role,
+        district_id=caller.district_id,
+        school_id=caller.school_id,
+        institution_id=caller.institution_id,
+        teacher_id=caller.teacher_id,
+        scopes=sorted(caller.scopes),
+    )
+
+
+def _account_id(caller: Principal) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(caller.subject)
+    except ValueError:
+        return None
+
+
+async def _lookup(request: Request, service: str, path: str) -> dict[str, Any]:
+    """Ask the owning service, with the caller's own token, whether a record exists for them."""
+    client: httpx.AsyncClient = request.app.state.clients[service]
+    try:
+        response = await client.get(
+            path, headers={"Authorization": request.headers.get("authorization", "")}
+        )
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"The {service} service is unavailable; try again.") from exc
+    if response.status_code in (403, 404):
+        raise Unprocessable(
+            f"{path.rsplit('/', 2)[-2][:-1]} not found in your district.", code="unknown-reference"
+        )
+    if response.status_code != 200:
+        raise Unavailable(f"The {service} service answered {response.status_code}.")
+    return response.json()
+
+
+@router.post("/v1/accounts", status_code=201, response_model=AccountRead)
+async def create_account(
+    request: Request, body: AccountCreate, session: Session, caller: Caller, idem: Idem
+) -> JSONResponse:
+    """The bureau creates accounts for people of its district."""
+    caller.require(Role.BUREAU_ADMIN)
+    if replay := await idem.replay():
+        return replay
+    account = Account(
+        username=body.username,
+        password_hash=accounts.passwords.hash(body.password),
+        role=body.role.value,
+        district_id=caller.district_id,
+    )
+    if body.role is Role.TEACHER:
+        teacher = await _lookup(request, "enrolment", f"/v1/teachers/{body.teacher_id}")
+        account.teacher_id = body.teacher_id
+        account.school_id = uuid.UUID(teacher["school_id"])
+    elif body.role is Role.SCHOOL_ADMIN:
+        await _lookup(request, "enrolment", f"/v1/schools/{body.school_id}")
+        account.school_id = body.school_id
+    elif body.role is Role.INSTITUTION_ADMIN:
+        await _lookup(request, "enrolment", f"/v1/institutions/{body.institution_id}")
+        account.institution_id = body.institution_id
+    if await session.scalar(select(Account.id).where(Account.username == body.username)):
+        raise Conflict("That username is taken.", code="username-taken")
+    session.add(account)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent create of the same username
+        raise Conflict("That username is taken.", code="username-taken") from exc
+    return await idem.respond(201, AccountRead.model_validate(account))

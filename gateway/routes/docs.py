@@ -1,0 +1,76 @@
+"""One OpenAPI document for the whole API, merged from the services, and /docs served locally."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from pathlib import Path
+from typing import Any
+
+import httpx
+import swagger_ui_bundle
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from gateway.routing import service_for
+
+router = APIRouter(include_in_schema=False)
+ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
+
+
+def mount_assets(app: FastAPI) -> None:
+    app.mount("/docs/assets", StaticFiles(directory=ASSETS), name="swagger-assets")
+
+
+async def _service_document(client: httpx.AsyncClient) -> dict[str, Any] | None:
+    try:
+        response = await client.get("/openapi.json", timeout=5)
+        response.raise_for_status()
+        return response.json()
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+async def merged_openapi(app: FastAPI) -> dict[str, Any]:
+    document = copy.deepcopy(app.openapi())
+    paths = document.setdefault("paths", {})
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    clients = app.state.clients
+    names = list(clients.clients)
+    documents = await asyncio.gather(*(_service_document(clients[n]) for n in names))
+    missing = []
+    for name, service_doc in zip(names, documents, strict=True):
+        if service_doc is None:
+            missing.append(name)
+            continue
+        for path, item in service_doc.get("paths", {}).items():
+            # Only what the gateway really routes to this service is part of the public API.
+            if service_for(path) == name:
+                paths[path] = item
+        for schema_name, schema in service_doc.get("components", {}).get("schemas", {}).items():
+            schemas.setdefault(schema_name, schema)
+        for scheme_name, scheme in (
+            service_doc.get("components", {}).get("securitySchemes", {}).items()
+        ):
+            document["components"].setdefault("securitySchemes", {})[scheme_name] = scheme
+    if missing:
+        document["info"]["x-missing-services"] = missing
+    return document
+
+
+@router.get("/openapi.json")
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(await merged_openapi(request.app))
+
+
+@router.get("/docs")
+async def docs() -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="shixun API",
+        swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+        swagger_css_url="/docs/assets/swagger-ui.css",
+        swagger_favicon_url="/docs/assets/favicon-32x32.png",
+    )

@@ -1,0 +1,65 @@
+"""Forwarding /v1 requests to the service that owns them (gateway/routing.py)."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from gateway.routing import service_for
+from shared.errors import NotFound, Unavailable
+from shared.logging import current_request_id
+
+router = APIRouter()
+
+FORWARD_REQUEST = (
+    "authorization",
+    "content-type",
+    "accept",
+    "accept-language",
+    "idempotency-key",
+    "if-none-match",
+    "if-match",
+    "traceparent",
+    "tracestate",
+    "user-agent",
+)
+FORWARD_RESPONSE = (
+    "content-type",
+    "content-disposition",
+    "location",
+    "etag",
+    "retry-after",
+    "idempotent-replayed",
+    "cache-control",
+    "www-authenticate",
+)
+
+
+@router.api_route(
+    "/v1/{path:path}",
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+    include_in_schema=False,
+)
+async def forward(request: Request, path: str) -> Response:
+    service = service_for(request.url.path)
+    if service is None:
+        raise NotFound(f"No endpoint {request.url.path}.")
+    client: httpx.AsyncClient = request.app.state.clients[service]
+    headers = {k: v for k in FORWARD_REQUEST if (v := request.headers.get(k)) is not None}
+    if request_id := current_request_id():
+        headers["x-request-id"] = request_id
+    try:
+        upstream = await client.request(
+            request.method,
+            request.url.path,
+            params=request.query_params.multi_items(),
+            content=await request.body(),
+            headers=headers,
+        )
+    except httpx.HTTPError as exc:
+        raise Unavailable(
+            f"The {service} service is unavailable; try again shortly.", service=service
+        ) from exc
+    out = {k: v for k in FORWARD_RESPONSE if (v := upstream.headers.get(k)) is not None}
+    return Response(content=upstream.content, status_code=upstream.status_code, headers=out)

@@ -1,0 +1,71 @@
+"""Bodies of the gateway's own endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from shared.auth import Role
+
+Username = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=100, pattern=r"^[\w.@-]+$"),
+]
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    refresh_token: str | None = None
+    scope: str | None = None
+
+
+class Me(BaseModel):
+    id: str
+    username: str | None
+    role: Role
+    district_id: uuid.UUID | None
+    school_id: uuid.UUID | None
+    institution_id: uuid.UUID | None
+    teacher_id: uuid.UUID | None
+    scopes: list[str]
+
+
+class AccountCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Username
+    password: str = Field(min_length=8, max_length=200)
+    role: Role
+    school_id: uuid.UUID | None = None
+    institution_id: uuid.UUID | None = None
+    teacher_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _scope_fits_role(self) -> AccountCreate:
+        needs = {
+            Role.TEACHER: "teacher_id",
+            Role.SCHOOL_ADMIN: "school_id",
+            Role.INSTITUTION_ADMIN: "institution_id",
+        }
+        if self.role is Role.SERVICE:
+            raise ValueError("service accounts are made at /v1/service-accounts")
+        field = needs.get(self.role)
+        if field and getattr(self, field) is None:
+            raise ValueError(f"a {self.role.value} account names its {field}")
+        return self
+
+
+class AccountRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    username: str
+    role: Role
+    district_id: uuid.UUID | None
+    school_id: uuid.UUID | None
+    institution_id: uuid.UUID | None
+    teacher_id: uuid.UUID | None

@@ -1,0 +1,1 @@
+"""The shixun services; each owns its database and never imports another."""

@@ -1,0 +1,1 @@
+"""Budget: fund pools, a double-entry journal in fen, program budgets, expenses, accounts."""

@@ -1,0 +1,26 @@
+"""The budget service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.budget.config import Settings
+from services.budget.models import BudgetModel, infra
+from shared.service_app import ServiceSpec, create_service_app
+
+
+def create_app() -> FastAPI:
+    return create_service_app(
+        ServiceSpec(
+            name="budget",
+            title="shixun budget",
+            description="Training funds in integer fen: pools, journal, budgets, expenses.",
+            metadata=BudgetModel.metadata,
+            tables=infra,
+            routers=[],
+            migrations=Path(__file__).parent / "migrations",
+            settings=Settings(),
+        )
+    )

@@ -1,0 +1,1 @@
+"""Enrolment: the directory, programs and their lifecycle, quotas, enrolments, attendance."""

@@ -1,0 +1,9 @@
+from pydantic_settings import SettingsConfigDict
+
+from shared.config import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SHIXUN_ENROLMENT_", extra="ignore")
+
+    default_district_name: str = "默认区教育局"

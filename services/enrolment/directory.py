@@ -1,0 +1,216 @@
+"""The directory: districts, schools, institutions and teachers."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.enrolment.models import District, Institution, School, Teacher, infra
+from services.enrolment.schemas import InstitutionCreate, SchoolCreate, TeacherCreate, TeacherUpdate
+from shared import pii
+from shared.access import ensure_in_scope
+from shared.auth import Principal, Role
+from shared.config import DEFAULT_DISTRICT_ID
+from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.events.enrolment import (
+    InstitutionRegistered,
+    SchoolRegistered,
+    TeacherRegistered,
+    TeacherUpdated,
+)
+from shared.messaging.outbox import add_event
+
+
+async def ensure_default_district(session: AsyncSession, *, name: str) -> None:
+    if await session.get(District, DEFAULT_DISTRICT_ID) is None:
+        session.add(District(id=DEFAULT_DISTRICT_ID, name=name))
+        await session.flush()
+
+
+async def _district_for(
+    session: AsyncSession, principal: Principal, district_id: uuid.UUID | None
+) -> uuid.UUID:
+    principal.require(Role.BUREAU_ADMIN)
+    district_id = district_id or principal.district_id
+    if district_id != principal.district_id:
+        raise Forbidden("A bureau registers only in its own district.", code="out-of-scope")
+    if district_id is None or await session.get(District, district_id) is None:
+        raise Unprocessable("The district does not exist.", code="unknown-district")
+    return district_id
+
+
+async def create_school(
+    session: AsyncSession, *, principal: Principal, data: SchoolCreate
+) -> School:
+    district_id = await _district_for(session, principal, data.district_id)
+    school = School(district_id=district_id, name=data.name, stage=data.stage.value)
+    session.add(school)
+    await session.flush()
+    await add_event(
+        session,
+        infra.outbox,
+        SchoolRegistered(
+            school_id=school.id, district_id=district_id, name=school.name, stage=school.stage
+        ),
+    )
+    return school
+
+
+async def get_school(
+    session: AsyncSession, *, principal: Principal, school_id: uuid.UUID
+) -> School:
+    school = await session.get(School, school_id)
+    if school is None:
+        raise NotFound("No such school.")
+    ensure_in_scope(principal, "school", district_id=school.district_id, school_id=school.id)
+    return school
+
+
+def schools_query(principal: Principal):
+    query = select(School)
+    if principal.role is Role.BUREAU_ADMIN or principal.role is Role.SERVICE:
+        query = query.where(School.district_id == principal.district_id)
+        if principal.school_id:
+            query = query.where(School.id == principal.school_id)
+    elif principal.role is Role.SCHOOL_ADMIN:
+        query = query.where(School.id == principal.school_id)
+    else:
+        raise Forbidden("Only the bureau and school admins list schools.")
+    return query
+
+
+async def create_institution(
+    session: AsyncSession, *, principal: Principal, data: InstitutionCreate
+) -> Institution:
+    district_id = await _district_for(session, principal, data.district_id)
+    institution = Institution(district_id=district_id, name=data.name)
+    session.add(institution)
+    await session.flush()
+    await add_event(
+        session,
+        infra.outbox,
+        InstitutionRegistered(
+            institution_id=institution.id, district_id=district_id, name=institution.name
+        ),
+    )
+    return institution
+
+
+async def get_institution(
+    session: AsyncSession, *, principal: Principal, institution_id: uuid.UUID
+) -> Institution:
+    institution = await session.get(Institution, institution_id)
+    if institution is None:
+        raise NotFound("No such institution.")
+    if principal.role is Role.INSTITUTION_ADMIN:
+        ensure_in_scope(principal, "institution", district_id=None, institution_id=institution.id)
+    elif institution.district_id != principal.district_id:
+        raise Forbidden("This institution is outside your scope.", code="out-of-scope")
+    return institution
+
+
+def institutions_query(principal: Principal):
+    query = select(Institution)
+    if principal.role is Role.INSTITUTION_ADMIN:
+        return query.where(Institution.id == principal.institution_id)
+    if principal.district_id is None:
+        raise Forbidden("No district in scope.")
+    return query.where(Institution.district_id == principal.district_id)
+
+
+async def create_teacher(
+    session: AsyncSession, *, principal: Principal, data: TeacherCreate
+) -> Teacher:
+    school = await session.get(School, data.school_id)
+    if school is None:
+        raise Unprocessable("The school does not exist.", code="unknown-school")
+    if principal.role not in (Role.BUREAU_ADMIN, Role.SCHOOL_ADMIN, Role.SERVICE):
+        raise Forbidden("Only the bureau, a school admin or a roster system registers teachers.")
+    principal.require_scope("roster:write")
+    ensure_in_scope(principal, "school", district_id=school.district_id, school_id=school.id)
+    teacher = Teacher(
+        district_id=school.district_id,
+        school_id=school.id,
+        name=data.name,
+        stage=data.stage.value,
+        subject=data.subject,
+        hired_on=data.hired_on,
+    )
+    if data.id_number:
+        digest = pii.lookup_hash(data.id_number)
+        if await session.scalar(select(Teacher.id).where(Teacher.id_number_hash == digest)):
+            raise Conflict(
+                "A teacher with this identity number exists.", code="duplicate-id-number"
+            )
+        teacher.id_number_encrypted = pii.encrypt(data.id_number)
+        teacher.id_number_hash = digest
+        teacher.id_number_masked = pii.mask(data.id_number)
+    session.add(teacher)
+    await session.flush()
+    await add_event(session, infra.outbox, teacher_facts(TeacherRegistered, teacher))
+    return teacher
+
+
+def teacher_facts(
+    kind: type[TeacherRegistered] | type[TeacherUpdated], teacher: Teacher
+) -> TeacherRegistered | TeacherUpdated:
+    return kind(
+        teacher_id=teacher.id,
+        school_id=teacher.school_id,
+        district_id=teacher.district_id,
+        name=teacher.name,
+        stage=teacher.stage,
+        subject_taught=teacher.subject,
+        hired_on=teacher.hired_on,
+    )
+
+
+async def get_teacher(
+    session: AsyncSession, *, principal: Principal, teacher_id: uuid.UUID
+) -> Teacher:
+    teacher = await session.get(Teacher, teacher_id)
+    if teacher is None:
+        raise NotFound("No such teacher.")
+    ensure_in_scope(
+        principal,
+        "teacher",
+        district_id=teacher.district_id,
+        school_id=teacher.school_id,
+        teacher_id=teacher.id,
+    )
+    return teacher
+
+
+async def update_teacher(
+    session: AsyncSession, *, principal: Principal, teacher_id: uuid.UUID, data: TeacherUpdate
+) -> Teacher:
+    teacher = await get_teacher(session, principal=principal, teacher_id=teacher_id)
+    if principal.role not in (Role.BUREAU_ADMIN, Role.SCHOOL_ADMIN, Role.SERVICE):
+        raise Forbidden("A teacher's record is kept by the school or the bureau.")
+    principal.require_scope("roster:write")
+    changes = data.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        if value is None and name != "hired_on":
+            raise Unprocessable(f"{name} cannot be cleared.", code="required-field")
+        setattr(teacher, name, value.value if hasattr(value, "value") else value)
+    await session.flush()
+    if changes:
+        await add_event(session, infra.outbox, teacher_facts(TeacherUpdated, teacher))
+    return teacher
+
+
+def teachers_query(principal: Principal):
+    query = select(Teacher)
+    match principal.role:
+        case Role.TEACHER:
+            return query.where(Teacher.id == principal.teacher_id)
+        case Role.SCHOOL_ADMIN:
+            return query.where(Teacher.school_id == principal.school_id)
+        case Role.BUREAU_ADMIN | Role.SERVICE:
+            query = query.where(Teacher.district_id == principal.district_id)
+            if principal.school_id:
+                query = query.where(Teacher.school_id == principal.school_id)
+            return query
+    raise Forbidden("An institution lists trainees through its programs' rosters.")

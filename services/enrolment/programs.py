@@ -1,0 +1,172 @@
+"""Programs and their lifecycle."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.enrolment.models import Institution, Program, School, infra
+from services.enrolment.policy import LIFECYCLE
+from services.enrolment.schemas import Mode, ProgramCreate
+from shared.access import in_scope
+from shared.auth import Principal, Role
+from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.events.enrolment import ProgramTransitioned
+from shared.messaging.outbox import add_event
+
+
+async def create_program(
+    session: AsyncSession, *, principal: Principal, data: ProgramCreate
+) -> Program:
+    if principal.role not in (Role.BUREAU_ADMIN, Role.INSTITUTION_ADMIN, Role.SCHOOL_ADMIN):
+        raise Forbidden("Programs are created by the bureau, an institution or a school.")
+    institution = school = None
+    if data.institution_id:
+        institution = await session.get(Institution, data.institution_id)
+        if institution is None:
+            raise Unprocessable("The institution does not exist.", code="unknown-institution")
+    if data.school_id:
+        school = await session.get(School, data.school_id)
+        if school is None:
+            raise Unprocessable("The school does not exist.", code="unknown-school")
+    if data.mode is not Mode.SCHOOL_BASED and data.school_id:
+        raise Unprocessable(
+            "Only a school-based program names a school.", code="school-not-allowed"
+        )
+    district_id = (
+        (institution or school).district_id if (institution or school) else principal.district_id
+    )
+    if principal.role is Role.INSTITUTION_ADMIN and data.institution_id != principal.institution_id:
+        raise Forbidden("An institution creates programs it runs itself.", code="out-of-scope")
+    if principal.role is Role.SCHOOL_ADMIN and (
+        data.mode is not Mode.SCHOOL_BASED or data.school_id != principal.school_id
+    ):
+        raise Forbidden("A school creates school-based programs of its own.", code="out-of-scope")
+    if principal.role is Role.BUREAU_ADMIN and district_id != principal.district_id:
+        raise Forbidden("The bureau creates programs in its own district.", code="out-of-scope")
+    if district_id is None:
+        raise Unprocessable("The program's district is unknown.", code="unknown-district")
+    program = Program(
+        district_id=district_id,
+        title=data.title,
+        hours=data.hours,
+        capacity=data.capacity,
+        mode=data.mode.value,
+        level=data.level.value,
+        category=data.category.value,
+        selection=data.selection.value,
+        institution_id=data.institution_id,
+        school_id=data.school_id,
+        enrol_opens_at=data.enrol_opens_at,
+        enrol_closes_at=data.enrol_closes_at,
+        starts_on=data.starts_on,
+        ends_on=data.ends_on,
+    )
+    session.add(program)
+    await session.flush()
+    return program
+
+
+def can_see_program(principal: Principal, program: Program) -> bool:
+    if principal.role is Role.TEACHER:
+        return program.status not in ("draft", "submitted", "rejected")
+    if principal.role is Role.SCHOOL_ADMIN and program.school_id is None:
+        # Schools see the district's published offer to recommend and enrol their teachers.
+        return program.status not in ("draft", "submitted", "rejected")
+    return in_scope(
+        principal,
+        district_id=program.district_id,
+        school_id=program.school_id,
+        institution_id=program.institution_id,
+    )
+
+
+async def get_program(
+    session: AsyncSession, *, principal: Principal, program_id: uuid.UUID, for_update: bool = False
+) -> Program:
+    query = select(Program).where(Program.id == program_id)
+    if for_update:
+        query = query.with_for_update()
+    program = await session.scalar(query)
+    if program is None or not can_see_program(principal, program):
+        raise NotFound("No such program.")
+    return program
+
+
+def programs_query(principal: Principal):
+    query = select(Program)
+    match principal.role:
+        case Role.INSTITUTION_ADMIN:
+            return query.where(Program.institution_id == principal.institution_id)
+        case Role.BUREAU_ADMIN | Role.SERVICE:
+            return query.where(Program.district_id == principal.district_id)
+        case Role.SCHOOL_ADMIN:
+            return query.where(
+                (Program.school_id == principal.school_id)
+                | (
+                    Program.school_id.is_(None)
+                    & Program.status.not_in(("draft", "submitted", "rejected"))
+                )
+            )
+        case Role.TEACHER:
+            return query.where(Program.status.not_in(("draft", "submitted", "rejected")))
+    raise Forbidden("No programs in scope.")
+
+
+def _may_act(principal: Principal, program: Program) -> bool:
+    if principal.role is Role.BUREAU_ADMIN:
+        return program.district_id == principal.district_id
+    if principal.role is Role.INSTITUTION_ADMIN:
+        return (
+            program.institution_id is not None
+            and program.institution_id == principal.institution_id
+        )
+    if principal.role is Role.SCHOOL_ADMIN:
+        return program.school_id is not None and program.school_id == principal.school_id
+    return False
+
+
+async def transition(
+    session: AsyncSession, *, principal: Principal, program_id: uuid.UUID, action: str
+) -> Program:
+    step = LIFECYCLE.get(action)
+    if step is None:
+        raise NotFound(f"No program action {action!r}; one of {', '.join(LIFECYCLE)}.")
+    program = await get_program(
+        session, principal=principal, program_id=program_id, for_update=True
+    )
+    if principal.role not in step.roles or not _may_act(principal, program):
+        raise Forbidden(f"A {principal.role.value} may not {action} this program.")
+    if program.status not in step.sources:
+        raise Conflict(
+            f"A {program.status} program cannot {action}; it must be "
+            f"{' or '.join(sorted(step.sources))}.",
+            code="invalid-transition",
+            status_now=program.status,
+        )
+    before = program.status
+    program.status = step.target
+    await session.flush()
+    await add_event(
+        session,
+        infra.outbox,
+        ProgramTransitioned(
+            program_id=program.id,
+            district_id=program.district_id,
+            institution_id=program.institution_id,
+            school_id=program.school_id,
+            action=action,
+            from_status=before,
+            to_status=program.status,
+            title=program.title,
+            hours=program.hours,
+            mode=program.mode,
+            level=program.level,
+            category=program.category,
+            starts_on=program.starts_on,
+            ends_on=program.ends_on,
+        ),
+    )
+    return program

@@ -1,0 +1,103 @@
+"""HTTP of the directory: schools, institutions, teachers."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from services.enrolment import directory
+from services.enrolment.models import Institution, School, Teacher
+from services.enrolment.schemas import (
+    InstitutionCreate,
+    InstitutionRead,
+    SchoolCreate,
+    SchoolRead,
+    TeacherCreate,
+    TeacherRead,
+    TeacherUpdate,
+)
+from shared.deps import Caller, Idem, Paging, Session
+from shared.pagination import Page, page_of, paginate
+
+router = APIRouter(prefix="/v1", tags=["directory"])
+
+
+@router.post("/schools", status_code=201, response_model=SchoolRead)
+async def create_school(
+    body: SchoolCreate, session: Session, caller: Caller, idem: Idem
+) -> JSONResponse:
+    if replay := await idem.replay():
+        return replay
+    school = await directory.create_school(session, principal=caller, data=body)
+    return await idem.respond(201, SchoolRead.model_validate(school))
+
+
+@router.get("/schools", response_model=Page[SchoolRead])
+async def list_schools(session: Session, caller: Caller, paging: Paging) -> dict:
+    rows = (await session.scalars(paginate(directory.schools_query(caller), School, paging))).all()
+    return page_of(list(rows), paging, SchoolRead)
+
+
+@router.get("/schools/{school_id}", response_model=SchoolRead)
+async def get_school(school_id: uuid.UUID, session: Session, caller: Caller) -> School:
+    return await directory.get_school(session, principal=caller, school_id=school_id)
+
+
+@router.post("/institutions", status_code=201, response_model=InstitutionRead)
+async def create_institution(
+    body: InstitutionCreate, session: Session, caller: Caller, idem: Idem
+) -> JSONResponse:
+    if replay := await idem.replay():
+        return replay
+    institution = await directory.create_institution(session, principal=caller, data=body)
+    return await idem.respond(201, InstitutionRead.model_validate(institution))
+
+
+@router.get("/institutions", response_model=Page[InstitutionRead])
+async def list_institutions(session: Session, caller: Caller, paging: Paging) -> dict:
+    query = paginate(directory.institutions_query(caller), Institution, paging)
+    return page_of(list((await session.scalars(query)).all()), paging, InstitutionRead)
+
+
+@router.get("/institutions/{institution_id}", response_model=InstitutionRead)
+async def get_institution(
+    institution_id: uuid.UUID, session: Session, caller: Caller
+) -> Institution:
+    return await directory.get_institution(session, principal=caller, institution_id=institution_id)
+
+
+@router.post("/teachers", status_code=201, response_model=TeacherRead)
+async def create_teacher(
+    body: TeacherCreate, session: Session, caller: Caller, idem: Idem
+) -> JSONResponse:
+    if replay := await idem.replay():
+        return replay
+    teacher = await directory.create_teacher(session, principal=caller, data=body)
+    return await idem.respond(201, TeacherRead.model_validate(teacher))
+
+
+@router.get("/teachers", response_model=Page[TeacherRead])
+async def list_teachers(
+    session: Session, caller: Caller, paging: Paging, school_id: uuid.UUID | None = None
+) -> dict:
+    query = directory.teachers_query(caller)
+    if school_id:
+        query = query.where(Teacher.school_id == school_id)
+    rows = (await session.scalars(paginate(query, Teacher, paging))).all()
+    return page_of(list(rows), paging, TeacherRead)
+
+
+@router.get("/teachers/{teacher_id}", response_model=TeacherRead)
+async def get_teacher(teacher_id: uuid.UUID, session: Session, caller: Caller) -> Teacher:
+    return await directory.get_teacher(session, principal=caller, teacher_id=teacher_id)
+
+
+@router.patch("/teachers/{teacher_id}", response_model=TeacherRead)
+async def update_teacher(
+    teacher_id: uuid.UUID, body: TeacherUpdate, session: Session, caller: Caller
+) -> Teacher:
+    return await directory.update_teacher(
+        session, principal=caller, teacher_id=teacher_id, data=body
+    )

@@ -1,0 +1,75 @@
+"""HTTP of enrolments."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from services.enrolment import enrolments
+from services.enrolment.models import Enrolment
+from services.enrolment.schemas import EnrolmentComplete, EnrolmentCreate, EnrolmentRead
+from shared.deps import Caller, Idem, Paging, Session
+from shared.pagination import Page, page_of, paginate
+
+router = APIRouter(prefix="/v1", tags=["enrolments"])
+
+
+@router.post("/programs/{program_id}/enrolments", status_code=201, response_model=EnrolmentRead)
+async def enrol(
+    program_id: uuid.UUID, body: EnrolmentCreate, session: Session, caller: Caller, idem: Idem
+) -> JSONResponse:
+    if replay := await idem.replay():
+        return replay
+    enrolment = await enrolments.enrol(
+        session, principal=caller, program_id=program_id, teacher_id=body.teacher_id
+    )
+    return await idem.respond(201, EnrolmentRead.model_validate(enrolment))
+
+
+@router.get("/enrolments", response_model=Page[EnrolmentRead])
+async def list_enrolments(
+    session: Session,
+    caller: Caller,
+    paging: Paging,
+    teacher_id: uuid.UUID | None = None,
+    program_id: uuid.UUID | None = None,
+    school_id: uuid.UUID | None = None,
+    status: str | None = None,
+) -> dict:
+    query = enrolments.enrolments_query(caller)
+    for column, value in (
+        (Enrolment.teacher_id, teacher_id),
+        (Enrolment.program_id, program_id),
+        (Enrolment.school_id, school_id),
+        (Enrolment.status, status),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    rows = (await session.scalars(paginate(query, Enrolment, paging))).all()
+    return page_of(list(rows), paging, EnrolmentRead)
+
+
+@router.get("/enrolments/{enrolment_id}", response_model=EnrolmentRead)
+async def get_enrolment(enrolment_id: uuid.UUID, session: Session, caller: Caller) -> Enrolment:
+    enrolment, _ = await enrolments.get_enrolment(
+        session, principal=caller, enrolment_id=enrolment_id
+    )
+    return enrolment
+
+
+@router.post("/enrolments/{enrolment_id}/complete", response_model=EnrolmentRead)
+async def complete(
+    enrolment_id: uuid.UUID, body: EnrolmentComplete, session: Session, caller: Caller, idem: Idem
+) -> JSONResponse:
+    if replay := await idem.replay():
+        return replay
+    enrolment = await enrolments.complete(
+        session,
+        principal=caller,
+        enrolment_id=enrolment_id,
+        attendance_rate=body.attendance_rate,
+        passed=body.passed,
+    )
+    return await idem.respond(200, EnrolmentRead.model_validate(enrolment))

@@ -1,0 +1,83 @@
+"""HTTP of programs and their lifecycle."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from fastapi import APIRouter, Body
+from fastapi.responses import JSONResponse
+
+from services.enrolment import enrolments, programs
+from services.enrolment.models import Enrolment, Program
+from services.enrolment.schemas import ProgramCreate, ProgramFinish, ProgramRead
+from shared.deps import Caller, Idem, Paging, Session
+from shared.errors import Unprocessable
+from shared.pagination import Page, page_of, paginate
+
+router = APIRouter(prefix="/v1", tags=["programs"])
+
+Action = Literal[
+    "submit", "approve", "reject", "publish", "close-enrolment", "start", "finish", "cancel"
+]
+
+
+@router.post("/programs", status_code=201, response_model=ProgramRead)
+async def create_program(
+    body: ProgramCreate, session: Session, caller: Caller, idem: Idem
+) -> JSONResponse:
+    if replay := await idem.replay():
+        return replay
+    program = await programs.create_program(session, principal=caller, data=body)
+    return await idem.respond(201, ProgramRead.model_validate(program))
+
+
+@router.get("/programs", response_model=Page[ProgramRead])
+async def list_programs(
+    session: Session, caller: Caller, paging: Paging, status: str | None = None
+) -> dict:
+    query = programs.programs_query(caller)
+    if status:
+        query = query.where(Program.status == status)
+    rows = (await session.scalars(paginate(query, Program, paging))).all()
+    return page_of(list(rows), paging, ProgramRead)
+
+
+@router.get("/programs/{program_id}", response_model=ProgramRead)
+async def get_program(program_id: uuid.UUID, session: Session, caller: Caller) -> Program:
+    return await programs.get_program(session, principal=caller, program_id=program_id)
+
+
+@router.post("/programs/{program_id}/{action}", response_model=ProgramRead)
+async def act_on_program(
+    program_id: uuid.UUID,
+    action: Action,
+    session: Session,
+    caller: Caller,
+    idem: Idem,
+    body: ProgramFinish | None = Body(None),
+) -> JSONResponse:
+    """Move a program through its lifecycle; `finish` may carry per-trainee results."""
+    if replay := await idem.replay():
+        return replay
+    if body and body.results and action != "finish":
+        raise Unprocessable("Only finish carries trainee results.", code="unexpected-results")
+    program = await programs.transition(
+        session, principal=caller, program_id=program_id, action=action
+    )
+    for result in body.results if body else []:
+        enrolment = await session.get(Enrolment, result.enrolment_id)
+        if enrolment is None or enrolment.program_id != program.id:
+            raise Unprocessable(
+                f"Enrolment {result.enrolment_id} is not one of this program.",
+                code="unknown-enrolment",
+            )
+        await enrolments.record_completion(
+            session,
+            principal=caller,
+            enrolment=enrolment,
+            program=program,
+            attendance_rate=result.attendance_rate,
+            passed=result.passed,
+        )
+    return await idem.respond(200, ProgramRead.model_validate(program))

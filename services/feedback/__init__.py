@@ -1,0 +1,1 @@
+"""Feedback: ratings, assessments, deadlines, follow-ups and institution scorecards."""

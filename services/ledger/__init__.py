@@ -1,0 +1,1 @@
+"""Ledger: append-only hours entries, requirement policies, compliance, transcripts."""

@@ -1,0 +1,29 @@
+"""The ledger service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.ledger.config import Settings
+from services.ledger.handlers import handlers
+from services.ledger.models import LedgerModel, infra
+from services.ledger.router import router
+from shared.service_app import ServiceSpec, create_service_app
+
+
+def create_app() -> FastAPI:
+    return create_service_app(
+        ServiceSpec(
+            name="ledger",
+            title="shixun ledger",
+            description="Hours and credits: append-only entries, requirements, compliance.",
+            metadata=LedgerModel.metadata,
+            tables=infra,
+            routers=[router],
+            migrations=Path(__file__).parent / "migrations",
+            settings=Settings(),
+            handlers=handlers,
+        )
+    )

@@ -1,0 +1,50 @@
+"""What the ledger does with other services' events."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.ledger.entries import post_entry
+from services.ledger.models import TeacherProjection
+from shared.events.enrolment import EnrolmentCompleted, TeacherRegistered, TeacherUpdated
+from shared.messaging.inbox import HandlerRegistry
+
+handlers = HandlerRegistry(service="ledger")
+
+
+@handlers.on(TeacherRegistered)
+@handlers.on(TeacherUpdated)
+async def on_teacher(session: AsyncSession, event: TeacherRegistered | TeacherUpdated) -> None:
+    teacher = await session.get(TeacherProjection, event.teacher_id)
+    if teacher is None:
+        teacher = TeacherProjection(
+            id=event.teacher_id,
+            district_id=event.district_id,
+            school_id=event.school_id,
+            name=event.name,
+        )
+        session.add(teacher)
+    teacher.school_id = event.school_id
+    teacher.district_id = event.district_id
+    teacher.name = event.name
+    teacher.hired_on = event.hired_on
+
+
+@handlers.on(EnrolmentCompleted)
+async def on_enrolment_completed(session: AsyncSession, event: EnrolmentCompleted) -> None:
+    """Hour recognition (学时认定): a passed completion posts the program's hours once."""
+    if not event.passed:
+        return
+    await post_entry(
+        session,
+        teacher_id=event.teacher_id,
+        hours=event.hours,
+        source="program_completion",
+        source_ref=str(event.enrolment_id),
+        mode=event.mode,
+        level=event.level,
+        category=event.category,
+        occurred_on=event.completed_on,
+        program_id=event.program_id,
+        description=event.program_title,
+    )

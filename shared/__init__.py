@@ -1,0 +1,1 @@
+"""Common code of the shixun services: config, database, errors, auth, events, messaging."""

@@ -1,0 +1,117 @@
+"""Idempotency-Key for creating and moving POSTs (the Stripe model).
+
+The same key with the same body gets the first response again; the same key with another
+body is a 409. The stored response commits in the same transaction as the change, so a
+replay never sees a response whose change was rolled back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth import Principal, current_principal
+from shared.db import request_session, utcnow
+from shared.errors import BadRequest, Conflict
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
+
+
+class Idempotency:
+    def __init__(
+        self,
+        *,
+        key: str | None,
+        fingerprint: str,
+        principal: Principal,
+        session: AsyncSession,
+        table: Table,
+    ) -> None:
+        self.key = key
+        self.fingerprint = fingerprint
+        self.principal = principal
+        self.session = session
+        self.table = table
+
+    async def replay(self) -> JSONResponse | None:
+        """The stored response of an earlier request with this key, if there is one."""
+        if self.key is None:
+            return None
+        row = (
+            await self.session.execute(
+                select(self.table).where(
+                    self.table.c.principal == self.principal.subject, self.table.c.key == self.key
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        if row.fingerprint != self.fingerprint:
+            raise Conflict(
+                "This Idempotency-Key was already used with a different request.",
+                code="idempotency-key-reused",
+            )
+        return JSONResponse(
+            json.loads(row.body),
+            status_code=row.status_code,
+            headers={"Idempotent-Replayed": "true"},
+        )
+
+    async def respond(self, status_code: int, body: BaseModel | dict[str, Any]) -> JSONResponse:
+        """Build the response and, under a key, store it with the change."""
+        content = jsonable_encoder(body)
+        if self.key is not None:
+            try:
+                async with self.session.begin_nested():
+                    await self.session.execute(
+                        insert(self.table).values(
+                            principal=self.principal.subject,
+                            key=self.key,
+                            fingerprint=self.fingerprint,
+                            status_code=status_code,
+                            body=json.dumps(content),
+                            created_at=utcnow(),
+                        )
+                    )
+            except IntegrityError as exc:
+                raise Conflict(
+                    "A request with this Idempotency-Key is being processed; retry it shortly.",
+                    code="idempotency-key-in-flight",
+                ) from exc
+        return JSONResponse(content, status_code=status_code)
+
+
+async def idempotency(
+    request: Request,
+    principal: Principal = Depends(current_principal),
+    session: AsyncSession = Depends(request_session, scope="function"),
+) -> Idempotency:
+    key = request.headers.get(HEADER)
+    if key is not None:
+        key = key.strip()
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise BadRequest(
+                f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.", code="bad-idempotency-key"
+            )
+    digest = hashlib.sha256()
+    digest.update(request.method.encode())
+    digest.update(request.url.path.encode())
+    digest.update(request.url.query.encode())
+    digest.update(await request.body())
+    return Idempotency(
+        key=key,
+        fingerprint=digest.hexdigest(),
+        principal=principal,
+        session=session,
+        table=request.app.state.idempotency_table,
+    )

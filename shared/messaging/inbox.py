@@ -1,0 +1,224 @@
+"""Consumers: each event is applied once, in a transaction that records it in the inbox.
+
+The inbox row and the handler's change commit together; only then is the message acked.
+A duplicate delivery finds its inbox row and is acked without effect. A message that keeps
+failing is recorded in dead_letter after max_deliver attempts, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import nats.errors
+import nats.js.errors
+import structlog
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import Database, utcnow
+from shared.events import EVENT_TYPES, Event, parse_event
+from shared.messaging.nats import NatsLink
+from shared.messaging.tables import InfraTables
+
+log = structlog.get_logger("consumer")
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[AsyncSession, Any], Awaitable[None]]
+
+
+@dataclass
+class HandlerRegistry:
+    """A service's event handlers, named after the events they handle (on_<event>)."""
+
+    service: str
+    handlers: dict[str, Handler] = field(default_factory=dict)
+
+    def on(self, event_type: type[E]) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.handlers[event_type.subject] = fn
+            return fn
+
+        return register
+
+    def by_stream(self) -> dict[str, list[str]]:
+        streams: dict[str, list[str]] = defaultdict(list)
+        for subject in self.handlers:
+            streams[EVENT_TYPES[subject].stream].append(subject)
+        return dict(streams)
+
+
+async def apply_once(
+    database: Database,
+    tables: InfraTables,
+    consumer: str,
+    handler: Handler,
+    event: Event,
+) -> bool:
+    """Apply one event in one transaction unless this consumer already has; True if applied."""
+    inbox = tables.inbox
+    async with database.sessions() as session:
+        seen = await session.scalar(
+            select(inbox.c.event_id).where(
+                inbox.c.consumer == consumer, inbox.c.event_id == event.event_id
+            )
+        )
+        if seen is not None:
+            return False
+        await session.execute(
+            insert(inbox).values(
+                consumer=consumer,
+                event_id=event.event_id,
+                subject=event.subject,
+                processed_at=utcnow(),
+            )
+        )
+        await handler(session, event)
+        try:
+            await session.commit()
+        except IntegrityError:
+            # A replica applied the same event concurrently; its commit won.
+            await session.rollback()
+            already = await session.scalar(
+                select(inbox.c.event_id).where(
+                    inbox.c.consumer == consumer, inbox.c.event_id == event.event_id
+                )
+            )
+            if already is None:
+                raise
+            return False
+    return True
+
+
+class ConsumerGroup:
+    """Durable pull consumers of one service, one per stream it listens to."""
+
+    def __init__(
+        self,
+        registry: HandlerRegistry,
+        database: Database,
+        tables: InfraTables,
+        link: NatsLink,
+        *,
+        max_deliver: int = 5,
+        ack_wait: float = 30.0,
+        batch: int = 100,
+    ) -> None:
+        self.registry = registry
+        self.database = database
+        self.tables = tables
+        self.link = link
+        self.max_deliver = max_deliver
+        self.ack_wait = ack_wait
+        self.batch = batch
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def durable(self, stream: str) -> str:
+        return f"{self.registry.service}-{stream.lower()}"
+
+    def start(self) -> None:
+        for stream, subjects in self.registry.by_stream().items():
+            self._tasks.append(
+                asyncio.create_task(
+                    self._run(stream, subjects), name=f"consumer-{self.durable(stream)}"
+                )
+            )
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def _subscribe(self, stream: str, subjects: list[str]) -> Any:
+        js = self.link.js
+        assert js is not None
+        durable = self.durable(stream)
+        namespace = self.link.namespace
+        subjects = [namespace.subject(s) for s in subjects]
+        config = ConsumerConfig(
+            durable_name=durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.ack_wait,
+            max_deliver=self.max_deliver + 1,  # we dead-letter at max_deliver ourselves
+            filter_subjects=sorted(subjects) if len(subjects) > 1 else None,
+            filter_subject=subjects[0] if len(subjects) == 1 else None,
+        )
+        await js.add_consumer(namespace.stream(stream), config)
+        return await js.pull_subscribe_bind(durable=durable, stream=namespace.stream(stream))
+
+    async def _run(self, stream: str, subjects: list[str]) -> None:
+        subscription = None
+        while True:
+            try:
+                if not self.link.connected:
+                    await asyncio.sleep(0.2)
+                    continue
+                if subscription is None:
+                    subscription = await self._subscribe(stream, subjects)
+                try:
+                    messages = await subscription.fetch(self.batch, timeout=1)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    continue
+                for msg in messages:
+                    await self._handle(msg)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer loop error", stream=stream, error=repr(exc))
+                subscription = None
+                await asyncio.sleep(0.5)
+
+    async def _handle(self, msg: Msg) -> None:
+        consumer = self.registry.service
+        deliveries = msg.metadata.num_delivered if msg.metadata else 1
+        request_id = (msg.headers or {}).get("X-Request-ID")
+        subject = self.link.namespace.unprefix(msg.subject)
+        with structlog.contextvars.bound_contextvars(request_id=request_id, subject=subject):
+            try:
+                event = parse_event(subject, msg.data)
+            except Exception as exc:
+                await self._dead_letter(msg, None, f"unreadable event: {exc}", deliveries)
+                await msg.ack()
+                return
+            handler = self.registry.handlers.get(subject)
+            if handler is None:
+                await msg.ack()
+                return
+            try:
+                await apply_once(self.database, self.tables, consumer, handler, event)
+            except Exception as exc:
+                if deliveries >= self.max_deliver:
+                    log.error("event dead-lettered", event_id=str(event.event_id), error=repr(exc))
+                    await self._dead_letter(msg, str(event.event_id), repr(exc), deliveries)
+                    await msg.ack()
+                else:
+                    log.warning("event failed, will retry", error=repr(exc), attempt=deliveries)
+                    await msg.nak(delay=min(0.5 * 2**deliveries, 30))
+                return
+            await msg.ack()
+
+    async def _dead_letter(self, msg: Msg, event_id: str | None, error: str, n: int) -> None:
+        async with self.database.sessions() as session:
+            await session.execute(
+                insert(self.tables.dead_letter).values(
+                    consumer=self.registry.service,
+                    subject=msg.subject,
+                    event_id=event_id,
+                    payload=msg.data.decode("utf-8", errors="replace"),
+                    error=error[:4000],
+                    deliveries=n,
+                    recorded_at=utcnow(),
+                )
+            )
+            await session.commit()

@@ -1,0 +1,187 @@
+"""The outbox relay: publishes committed events to JetStream, in order, each exactly once.
+
+One relay per service database holds a lease (a row in relay_lease) and publishes; replicas
+wait. The event id travels as Nats-Msg-Id, so a publish repeated after a crash is dropped
+by JetStream's duplicate window, and consumers dedupe by event id in their inbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from shared.db import Database, utcnow
+from shared.messaging.nats import NatsLink
+from shared.messaging.outbox import register_wakeup
+from shared.messaging.tables import InfraTables
+
+log = structlog.get_logger("relay")
+
+LEASE = "outbox"
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        database: Database,
+        tables: InfraTables,
+        link: NatsLink,
+        *,
+        interval: float = 0.2,
+        batch_size: int = 500,
+        lease_seconds: float = 15.0,
+        retention: timedelta = timedelta(days=7),
+        publish_timeout: float = 10.0,
+    ) -> None:
+        self.database = database
+        self.tables = tables
+        self.link = link
+        self.interval = interval
+        self.batch_size = batch_size
+        self.lease = timedelta(seconds=lease_seconds)
+        self.retention = retention
+        self.publish_timeout = publish_timeout
+        self.owner = f"{link.name}-{uuid.uuid4().hex[:12]}"
+        self.wakeup = asyncio.Event()
+        register_wakeup(self.wakeup)
+        self._task: asyncio.Task[None] | None = None
+        self._last_cleanup = utcnow()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run_forever(), name=f"relay-{self.owner}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._release_lease()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                published = await self.publish_pending()
+                await self._cleanup()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # keep relaying whatever one batch did
+                log.warning("relay pass failed", error=str(exc))
+                published = 0
+            if published < self.batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), self.interval)
+                self.wakeup.clear()
+
+    async def _acquire_lease(self) -> bool:
+        table = self.tables.relay_lease
+        now = utcnow()
+        async with self.database.sessions() as session:
+            result = await session.execute(
+                update(table)
+                .where(
+                    table.c.name == LEASE,
+                    or_(table.c.owner == self.owner, table.c.until < now),
+                )
+                .values(owner=self.owner, until=now + self.lease)
+            )
+            if result.rowcount == 0:
+                exists = await session.scalar(select(table.c.name).where(table.c.name == LEASE))
+                if exists:
+                    await session.rollback()
+                    return False
+                try:
+                    await session.execute(
+                        insert(table).values(name=LEASE, owner=self.owner, until=now + self.lease)
+                    )
+                except IntegrityError:
+                    await session.rollback()
+                    return False
+            await session.commit()
+            return True
+
+    async def _release_lease(self) -> None:
+        table = self.tables.relay_lease
+        with contextlib.suppress(Exception):
+            async with self.database.sessions() as session:
+                await session.execute(
+                    update(table)
+                    .where(table.c.name == LEASE, table.c.owner == self.owner)
+                    .values(until=utcnow() - timedelta(seconds=1))
+                )
+                await session.commit()
+
+    async def publish_pending(self) -> int:
+        """One pass: publish up to a batch of pending events; returns how many were published."""
+        js = self.link.js
+        if js is None or not self.link.connected:
+            return 0
+        if not await self._acquire_lease():
+            return 0
+        outbox = self.tables.outbox
+        async with self.database.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        outbox.c.seq,
+                        outbox.c.event_id,
+                        outbox.c.subject,
+                        outbox.c.payload,
+                        outbox.c.headers,
+                    )
+                    .where(outbox.c.published_at.is_(None))
+                    .order_by(outbox.c.seq)
+                    .limit(self.batch_size)
+                )
+            ).all()
+        if not rows:
+            return 0
+        futures = []
+        for row in rows:
+            headers = json.loads(row.headers or "{}")
+            headers["Nats-Msg-Id"] = str(row.event_id)
+            futures.append(
+                await js.publish_async(
+                    self.link.namespace.subject(row.subject), row.payload.encode(), headers=headers
+                )
+            )
+        acks = await asyncio.wait_for(
+            asyncio.gather(*futures, return_exceptions=True), self.publish_timeout
+        )
+        # Mark only the unbroken prefix that was acknowledged, so order is kept on retry.
+        done: list[int] = []
+        for row, ack in zip(rows, acks, strict=True):
+            if isinstance(ack, BaseException):
+                log.warning("publish not acknowledged", subject=row.subject, error=str(ack))
+                break
+            done.append(row.seq)
+        if done:
+            async with self.database.sessions() as session:
+                await session.execute(
+                    update(outbox)
+                    .where(and_(outbox.c.seq.in_(done), outbox.c.published_at.is_(None)))
+                    .values(published_at=utcnow())
+                )
+                await session.commit()
+        return len(done)
+
+    async def _cleanup(self) -> None:
+        """Published rows are kept for replay for the retention period, then removed."""
+        now = utcnow()
+        if now - self._last_cleanup < timedelta(minutes=5):
+            return
+        self._last_cleanup = now
+        outbox = self.tables.outbox
+        async with self.database.sessions() as session:
+            await session.execute(
+                delete(outbox).where(
+                    outbox.c.published_at.is_not(None), outbox.c.published_at < now - self.retention
+                )
+            )
+            await session.commit()

@@ -1,0 +1,70 @@
+"""Keyset pagination: `limit` and an opaque `cursor`, answering {"items", "next_cursor"}."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+from sqlalchemy import Select, and_, or_
+
+from shared.errors import BadRequest
+
+T = TypeVar("T")
+MAX_LIMIT = 500
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class PageParams(BaseModel):
+    limit: int
+    cursor: str | None
+
+
+def page_params(
+    limit: int = Query(50, ge=1, le=MAX_LIMIT, description="items per page"),
+    cursor: str | None = Query(None, description="next_cursor of the previous page"),
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+def _encode(created_at: datetime, row_id: Any) -> str:
+    raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, row_id = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(created), row_id
+    except (ValueError, TypeError) as exc:
+        raise BadRequest("The cursor is not one this API gave out.", code="bad-cursor") from exc
+
+
+def paginate(query: Select, model: Any, params: PageParams) -> Select:
+    """Order by (created_at, id) and start after the cursor; fetch one extra to see if more."""
+    if params.cursor:
+        import uuid
+
+        created, row_id = _decode(params.cursor)
+        query = query.where(
+            or_(
+                model.created_at > created,
+                and_(model.created_at == created, model.id > uuid.UUID(row_id)),
+            )
+        )
+    return query.order_by(model.created_at, model.id).limit(params.limit + 1)
+
+
+def page_of(rows: list[Any], params: PageParams, read: Any) -> dict[str, Any]:
+    more = len(rows) > params.limit
+    rows = rows[: params.limit]
+    cursor = _encode(rows[-1].created_at, rows[-1].id) if more and rows else None
+    return {"items": [read.model_validate(r) for r in rows], "next_cursor": cursor}

@@ -1,0 +1,114 @@
+"""The one way a service is assembled: routers, database, migrations, NATS, relay, consumers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import MetaData
+
+from shared.auth import TokenVerifier
+from shared.config import ServiceSettings, common, database_url_for
+from shared.db import Database, ensure_database
+from shared.errors import install_problem_handlers
+from shared.health import router as health_router
+from shared.logging import RequestIdMiddleware, configure_logging
+from shared.messaging.inbox import ConsumerGroup, HandlerRegistry
+from shared.messaging.nats import NatsLink
+from shared.messaging.relay import OutboxRelay
+from shared.messaging.tables import InfraTables
+from shared.migrate import upgrade
+
+DEFAULT_NATS_URL = "nats://127.0.0.1:4223"
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    title: str
+    description: str
+    metadata: MetaData
+    tables: InfraTables
+    routers: list[APIRouter]
+    migrations: Path
+    settings: ServiceSettings
+    handlers: HandlerRegistry | None = None
+    on_startup: list[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
+
+
+def create_service_app(spec: ServiceSpec) -> FastAPI:
+    settings = spec.settings
+    env = common()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(spec.name, json=env.shixun_log_json)
+        url = database_url_for(spec.name, settings.database_url)
+        await ensure_database(url)
+        database = Database(url)
+        await upgrade(database, spec.migrations)
+        link = NatsLink(
+            env.nats_url or DEFAULT_NATS_URL,
+            name=spec.name,
+            replicas=env.shixun_stream_replicas,
+            namespace=env.shixun_nats_namespace,
+        )
+        link.start()
+        relay = OutboxRelay(
+            database,
+            spec.tables,
+            link,
+            interval=settings.relay_interval_seconds,
+            batch_size=settings.relay_batch_size,
+            retention=timedelta(hours=settings.outbox_retention_hours),
+        )
+        relay.start()
+        consumers = None
+        if spec.handlers is not None:
+            consumers = ConsumerGroup(
+                spec.handlers,
+                database,
+                spec.tables,
+                link,
+                max_deliver=settings.consumer_max_deliver,
+                ack_wait=settings.consumer_ack_wait_seconds,
+            )
+            consumers.start()
+        app.state.database = database
+        app.state.tables = spec.tables
+        app.state.idempotency_table = spec.tables.idempotency
+        app.state.nats = link
+        app.state.relay = relay
+        app.state.consumers = consumers
+        app.state.verifier = TokenVerifier(
+            jwks_url=env.shixun_jwks_url,
+            issuer=env.shixun_jwt_issuer,
+            audience=env.shixun_jwt_audience,
+        )
+        for hook in spec.on_startup:
+            await hook(app)
+        try:
+            yield
+        finally:
+            if consumers is not None:
+                await consumers.stop()
+            await relay.stop()
+            await link.close()
+            await database.dispose()
+
+    app = FastAPI(
+        title=spec.title,
+        description=spec.description,
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestIdMiddleware, service=spec.name)
+    install_problem_handlers(app)
+    app.include_router(health_router)
+    for router in spec.routers:
+        app.include_router(router)
+    return app

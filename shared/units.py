@@ -1,0 +1,70 @@
+"""Hours and money: hours are Decimal with one place, money is integer fen.
+
+Hours are stored as integer tenths so sums are exact on every database.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
+from sqlalchemy import BigInteger, TypeDecorator
+
+ONE_PLACE = Decimal("0.1")
+
+
+def to_hours(value: Any) -> Decimal:
+    """Parse hours; more than one decimal place is an error, not a silent rounding."""
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError) as exc:
+        raise ValueError(f"{value!r} is not a number of hours") from exc
+    if not number.is_finite():
+        raise ValueError("hours must be a finite number")
+    if number != number.quantize(ONE_PLACE, rounding=ROUND_HALF_UP):
+        raise ValueError("hours have at most one decimal place")
+    return number.quantize(ONE_PLACE)
+
+
+def round_hours(value: Decimal) -> Decimal:
+    return value.quantize(ONE_PLACE, rounding=ROUND_HALF_UP)
+
+
+def format_hours(value: Decimal) -> str:
+    return f"{value:.1f}"
+
+
+def _non_negative(value: Decimal) -> Decimal:
+    if value < 0:
+        raise ValueError("hours cannot be negative")
+    return value
+
+
+_HOURS_SCHEMA = WithJsonSchema(
+    {"type": "string", "pattern": r"^-?\d+(\.\d)?$", "examples": ["24.0"]}
+)
+_HOURS_JSON = PlainSerializer(format_hours, return_type=str, when_used="json")
+
+# Hours as they travel in JSON: a decimal string like "24.0".
+HoursValue = Annotated[Decimal, BeforeValidator(to_hours), _HOURS_JSON, _HOURS_SCHEMA]
+PositiveHours = Annotated[
+    Decimal, BeforeValidator(to_hours), AfterValidator(_non_negative), _HOURS_JSON, _HOURS_SCHEMA
+]
+
+
+class HoursColumn(TypeDecorator):
+    """Decimal hours in Python, integer tenths in the database."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | int | None, dialect: Any) -> int | None:
+        if value is None:
+            return None
+        return int(to_hours(value) * 10)
+
+    def process_result_value(self, value: int | None, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        return (Decimal(int(value)) / 10).quantize(ONE_PLACE)
