@@ -67,10 +67,13 @@ class ProgramTransitioned(EnrolmentEvent):
     category: str
     starts_on: dt.date
     ends_on: dt.date
+    capacity: int = 0
+    # Per-participant cost and who pays it; "school" means the trainee's school pool (R22).
+    cost_per_participant_fen: int = 0
+    funded_by: str | None = None
 
 
-class EnrolmentConfirmed(EnrolmentEvent):
-    subject: ClassVar[str] = "enrolment.enrolment.confirmed.v1"
+class _EnrolmentFacts(EnrolmentEvent):
     enrolment_id: uuid.UUID
     program_id: uuid.UUID
     teacher_id: uuid.UUID
@@ -78,15 +81,50 @@ class EnrolmentConfirmed(EnrolmentEvent):
     district_id: uuid.UUID
 
 
-class EnrolmentCompleted(EnrolmentEvent):
+class EnrolmentFundingRequested(_EnrolmentFacts):
+    """A seat is held for the teacher while the school's pool is asked to commit the cost.
+
+    Budget answers with budget.funding.reserved.v1 or budget.funding.refused.v1.
+    """
+
+    subject: ClassVar[str] = "enrolment.enrolment.funding_requested.v1"
+    amount_fen: int
+    fiscal_year: int
+
+
+class EnrolmentWaitlisted(_EnrolmentFacts):
+    subject: ClassVar[str] = "enrolment.enrolment.waitlisted.v1"
+    waitlist_position: int
+
+
+class EnrolmentPromoted(_EnrolmentFacts):
+    """A waitlisted teacher was offered a freed seat."""
+
+    subject: ClassVar[str] = "enrolment.enrolment.promoted.v1"
+    offer_expires_at: dt.datetime | None = None
+
+
+class EnrolmentRefused(_EnrolmentFacts):
+    subject: ClassVar[str] = "enrolment.enrolment.refused.v1"
+    reason: str
+
+
+class EnrolmentWithdrawn(_EnrolmentFacts):
+    """A confirmed or waiting enrolment ended before completion (withdrawal, approved leave)."""
+
+    subject: ClassVar[str] = "enrolment.enrolment.withdrawn.v1"
+    reason: str
+    was_confirmed: bool = True
+
+
+class EnrolmentConfirmed(_EnrolmentFacts):
+    subject: ClassVar[str] = "enrolment.enrolment.confirmed.v1"
+
+
+class EnrolmentCompleted(_EnrolmentFacts):
     """An enrolment was completed; when passed, its hours are to be recognised (学时认定)."""
 
     subject: ClassVar[str] = "enrolment.enrolment.completed.v1"
-    enrolment_id: uuid.UUID
-    program_id: uuid.UUID
-    teacher_id: uuid.UUID
-    school_id: uuid.UUID
-    district_id: uuid.UUID
     passed: bool
     attendance_rate: Decimal
     hours: Decimal

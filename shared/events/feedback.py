@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import ClassVar
 
 from shared.events.base import Event
@@ -19,3 +20,18 @@ class RatingSubmitted(FeedbackEvent):
     rating_id: uuid.UUID
     program_id: uuid.UUID
     teacher_id: uuid.UUID
+
+
+class AssessmentSubmitted(FeedbackEvent):
+    """The institution assessed a trainee (R24); enrolment records it as the completion."""
+
+    subject: ClassVar[str] = "feedback.assessment.submitted.v1"
+    assessment_id: uuid.UUID
+    enrolment_id: uuid.UUID
+    program_id: uuid.UUID
+    teacher_id: uuid.UUID
+    institution_id: uuid.UUID | None
+    attitude: int
+    assignments: int
+    attendance_rate: Decimal
+    passed: bool
