@@ -87,6 +87,8 @@ class NatsLink:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         if self.nc is not None:
+            # Relay and consumers have stopped by now; anything unacked is redelivered, so a
+            # plain close is safe and does not wait on pull requests still open at the server.
             with contextlib.suppress(Exception):
-                await self.nc.drain()
+                await self.nc.close()
         self.ready.clear()

@@ -1,0 +1,191 @@
+"""`make run`: the whole suite on one machine, kept up until Ctrl-C.
+
+Starts the embedded nats-server (unless NATS_URL names one), the four services and the
+gateway as separate processes, restarts any that crash (one crash never takes the others
+down), prints the URLs and the development admin login, and stops everything on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from shared.embedded_nats import EmbeddedNats
+
+SERVICES = ("enrolment", "ledger", "budget", "feedback")
+EMBEDDED_NATS_PORT = 4223  # not 4222, so it never collides with a NATS already running
+
+
+def say(message: str) -> None:
+    print(f"[shixun] {message}", flush=True)
+
+
+@dataclass
+class Child:
+    name: str
+    module: str
+    port: int
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    started_at: float = field(default=0.0)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                self.module,
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
+            ],
+            env=self.env,
+            start_new_session=True,  # Ctrl-C reaches the supervisor, which stops us in order
+        )
+        self.started_at = time.monotonic()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, deadline: float) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def admin_password(data_dir: Path) -> str:
+    """SHIXUN_BOOTSTRAP_ADMIN_PASSWORD, or one made on first run and kept in the data dir."""
+    given = os.environ.get("SHIXUN_BOOTSTRAP_ADMIN_PASSWORD")
+    if given:
+        return given
+    path = data_dir / "admin-password"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(12))
+    return path.read_text().strip()
+
+
+def wait_ready(urls: dict[str, str], timeout: float) -> list[str]:
+    """Names of the parts not ready before the timeout."""
+    pending = dict(urls)
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=1) as client:
+        while pending and time.monotonic() < deadline:
+            for name, url in list(pending.items()):
+                try:
+                    if client.get(f"{url}/readyz").status_code == 200:
+                        del pending[name]
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.2)
+    return sorted(pending)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.supervisor", description=__doc__)
+    parser.add_argument("--gateway-port", type=int, default=8000)
+    parser.add_argument("--base-port", type=int, default=8001, help="first of four service ports")
+    parser.add_argument("--data-dir", type=Path, default=Path("data"))
+    parser.add_argument("--nats-port", type=int, default=EMBEDDED_NATS_PORT)
+    args = parser.parse_args(argv)
+
+    data_dir: Path = args.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    password = admin_password(data_dir)
+    gateway_url = f"http://127.0.0.1:{args.gateway_port}"
+    ports = {name: args.base_port + i for i, name in enumerate(SERVICES)}
+
+    nats = None
+    nats_url = os.environ.get("NATS_URL")
+    if not nats_url:
+        nats = EmbeddedNats(port=args.nats_port, store_dir=data_dir / "nats", sync_always=True)
+        nats.start()
+        nats_url = nats.url
+        say(f"embedded nats-server with JetStream on {nats_url} (data in {data_dir / 'nats'})")
+
+    env = {
+        **os.environ,
+        "NATS_URL": nats_url,
+        "SHIXUN_DATA_DIR": str(data_dir),
+        "SHIXUN_BOOTSTRAP_ADMIN_PASSWORD": password,
+        "SHIXUN_JWKS_URL": f"{gateway_url}/.well-known/jwks.json",
+        **{f"SHIXUN_GATEWAY_{n.upper()}_URL": f"http://127.0.0.1:{p}" for n, p in ports.items()},
+    }
+    children = [Child("gateway", "gateway.app:create_app", args.gateway_port, env)] + [
+        Child(name, f"services.{name}.app:create_app", ports[name], env) for name in SERVICES
+    ]
+
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    for child in children:
+        child.start()
+    missing = wait_ready({c.name: f"http://127.0.0.1:{c.port}" for c in children}, timeout=60)
+    database = os.environ.get("DATABASE_URL") or f"SQLite files in {data_dir}"
+    say("shixun is up" + (f" (not ready yet: {', '.join(missing)})" if missing else ""))
+    say(f"  API (gateway):  {gateway_url}   docs: {gateway_url}/docs")
+    for name in SERVICES:
+        say(f"  {name:<15} http://127.0.0.1:{ports[name]}")
+    say(f"  database:       {database.split('@')[-1]}")
+    say(f"  admin login:    username admin, password {password}")
+    say("  Ctrl-C stops everything.")
+
+    while not stopping:
+        for child in children:
+            process = child.process
+            if process is None or process.poll() is None:
+                continue
+            now = time.monotonic()
+            if child.next_start == 0.0:
+                # Back off on repeated crashes so a broken service does not spin.
+                uptime = now - child.started_at
+                child.restarts = 0 if uptime > 60 else child.restarts + 1
+                delay = min(2**child.restarts, 30)
+                say(f"{child.name} exited with {process.returncode}; restarting in {delay}s")
+                child.next_start = now + delay
+            elif now >= child.next_start:
+                child.next_start = 0.0
+                child.start()
+        time.sleep(0.2)
+
+    say("stopping…")
+    for child in children:
+        child.stop()
+    deadline = time.monotonic() + 15
+    for child in children:
+        child.wait(deadline)
+    if nats is not None:
+        nats.stop()
+    say("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
