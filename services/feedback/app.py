@@ -13,6 +13,7 @@ from services.feedback.handlers import handlers
 from services.feedback.models import FeedbackModel, infra
 from services.feedback.policy import policy_with
 from services.feedback.routers.evaluations import router as evaluations_router
+from services.feedback.routers.scorecards import router as scorecards_router
 from services.feedback.scheduler import Clock, DeadlineScheduler
 from shared.db import utcnow
 from shared.service_app import ServiceSpec, create_service_app
@@ -28,7 +29,7 @@ def create_app(*, clock: Clock = utcnow) -> FastAPI:
             description="Ratings, assessments, deadlines, follow-ups, institution scorecards.",
             metadata=FeedbackModel.metadata,
             tables=infra,
-            routers=[evaluations_router],
+            routers=[evaluations_router, scorecards_router],
             migrations=Path(__file__).parent / "migrations",
             settings=settings,
             handlers=handlers,

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.feedback.models import Attendee, FundingFigure, ProgramProjection, TeacherProjection
+from services.feedback.models import (
+    Attendee,
+    FundingFigure,
+    InstitutionProjection,
+    ProgramProjection,
+    TeacherProjection,
+)
 from services.feedback.policy import DEFAULT_POLICY
 from services.feedback.tasks import sync_program
 from shared.events.budget import FundingReserved
@@ -13,6 +19,7 @@ from shared.events.enrolment import (
     EnrolmentCompleted,
     EnrolmentConfirmed,
     EnrolmentWithdrawn,
+    InstitutionRegistered,
     ProgramTransitioned,
     TeacherRegistered,
     TeacherUpdated,
@@ -114,6 +121,20 @@ async def on_teacher(session: AsyncSession, event: TeacherRegistered | TeacherUp
     teacher.district_id = event.district_id
     teacher.school_id = event.school_id
     teacher.name = event.name
+
+
+@handlers.on(InstitutionRegistered)
+async def on_institution_registered(session: AsyncSession, event: InstitutionRegistered) -> None:
+    institution = await session.get(InstitutionProjection, event.institution_id)
+    if institution is None:
+        session.add(
+            InstitutionProjection(
+                id=event.institution_id, district_id=event.district_id, name=event.name
+            )
+        )
+        return
+    institution.district_id = event.district_id
+    institution.name = event.name
 
 
 @handlers.on(FundingReserved)

@@ -51,6 +51,16 @@ class ProgramProjection(FeedbackModel, table=True):
     finished_at: dt.datetime | None = Field(default=None, sa_column=_when())
 
 
+class InstitutionProjection(FeedbackModel, table=True):
+    """A training institution's name and district, for scorecards and the ranking (R26)."""
+
+    __tablename__ = "institution"
+
+    id: uuid.UUID = Field(primary_key=True)
+    district_id: uuid.UUID = Field(index=True)
+    name: str = Field(max_length=200)
+
+
 class TeacherProjection(FeedbackModel, table=True):
     """A teacher's name and school, for scope checks and named ratings."""
 

@@ -18,6 +18,7 @@ from shared.events.enrolment import (
     EnrolmentCompleted,
     EnrolmentConfirmed,
     EnrolmentWithdrawn,
+    InstitutionRegistered,
     ProgramTransitioned,
     TeacherRegistered,
 )
@@ -74,6 +75,11 @@ class World:
         )
         values.update(changes)
         return ProgramTransitioned(**values)
+
+    def institution(self, name: str = "区教师进修学校") -> InstitutionRegistered:
+        return InstitutionRegistered(
+            institution_id=self.institution_id, district_id=self.district_id, name=name
+        )
 
     def trainee(self) -> Trainee:
         trainee = Trainee()
