@@ -10,6 +10,8 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
         (r"^/v1/teachers/[^/]+/(hours|ledger|transcript)$", "ledger"),
         (r"^/v1/teachers/[^/]+/pending-evaluations$", "feedback"),
         (r"^/v1/institutions/[^/]+/scorecard$", "feedback"),
+        (r"^/v1/(follow-ups|appraisal-templates)(/.*)?$", "feedback"),
+        (r"^/v1/reports/institution-ranking$", "feedback"),
         (r"^/v1/(schools|institutions|teachers)(/.*)?$", "enrolment"),
         (r"^/v1/programs/[^/]+/(budget|expenses|final-accounts)$", "budget"),
         (r"^/v1/programs/[^/]+/(ratings|feedback-summary)$", "feedback"),
