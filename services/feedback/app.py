@@ -12,6 +12,7 @@ from services.feedback.config import Settings
 from services.feedback.handlers import handlers
 from services.feedback.models import FeedbackModel, infra
 from services.feedback.policy import policy_with
+from services.feedback.routers.appraisal import router as appraisal_router
 from services.feedback.routers.evaluations import router as evaluations_router
 from services.feedback.routers.scorecards import router as scorecards_router
 from services.feedback.scheduler import Clock, DeadlineScheduler
@@ -29,7 +30,7 @@ def create_app(*, clock: Clock = utcnow) -> FastAPI:
             description="Ratings, assessments, deadlines, follow-ups, institution scorecards.",
             metadata=FeedbackModel.metadata,
             tables=infra,
-            routers=[evaluations_router, scorecards_router],
+            routers=[evaluations_router, scorecards_router, appraisal_router],
             migrations=Path(__file__).parent / "migrations",
             settings=settings,
             handlers=handlers,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Score = Annotated[int, Field(strict=True, description="1–5 on the policy's scale")]
 
@@ -107,3 +108,42 @@ class FollowUpResponseRead(BaseModel):
     months_after: int
     answers: dict[str, Any]
     created_at: dt.datetime
+
+
+class AppraisalRoundCreate(Strict):
+    key: str = Field(min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field(min_length=1, max_length=100)
+    first_week: int
+    last_week: int
+    respondent: str = Field(min_length=1, max_length=50)
+
+
+class AppraisalTemplateCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    term_weeks: int = Field(20, ge=1, le=30)
+    rounds: list[AppraisalRoundCreate] = Field(min_length=1, max_length=20)
+
+
+class AppraisalRoundRead(BaseModel):
+    key: str
+    name: str
+    first_week: int
+    last_week: int
+    respondent: str
+
+
+class AppraisalTemplateRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID | str  # "default" names the seed template
+    name: str
+    school_id: uuid.UUID | None
+    district_id: uuid.UUID | None
+    term_weeks: int
+    rounds: list[AppraisalRoundRead]
+    created_at: dt.datetime | None
+
+    @field_validator("rounds", mode="before")
+    @classmethod
+    def _stored_as_json(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
