@@ -34,18 +34,17 @@ Clock = Callable[[], dt.datetime]
 class PassResult:
     reminded: int = 0
     expired: int = 0
+    more: bool = False  # a batch was full: run again without waiting
 
 
 async def _claim(session: AsyncSession, task: EvaluationTask, **values: object) -> bool:
     """Apply a step to a task if no one else has; True if this pass did it."""
-    guard = (
-        EvaluationTask.reminded_at.is_(None)
-        if "reminded_at" in values
-        else EvaluationTask.state == "open"
-    )
+    guard = [EvaluationTask.id == task.id, EvaluationTask.state == "open"]
+    if "reminded_at" in values:
+        guard.append(EvaluationTask.reminded_at.is_(None))
     result = await session.execute(
         update(EvaluationTask)
-        .where(EvaluationTask.id == task.id, guard)
+        .where(*guard)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -121,6 +120,7 @@ async def run_due(session: AsyncSession, *, now: dt.datetime) -> PassResult:
             result.expired += 1
             if event is not None:
                 await add_event(session, infra.outbox, event)
+    result.more = BATCH in (len(remind), len(expired))
     return result
 
 
@@ -160,6 +160,8 @@ class DeadlineScheduler:
                 result = await self.run_once()
                 if result.reminded or result.expired:
                     log.info("deadlines", reminded=result.reminded, expired=result.expired)
+                if result.more:
+                    continue
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from services.feedback import assessments, follow_ups, ratings
 from services.feedback.deps import Now, Policy
 from services.feedback.pending import pending_evaluations
+from services.feedback.results import training_results
 from services.feedback.schemas import (
     AssessmentCreate,
     AssessmentRead,
@@ -22,6 +26,7 @@ from services.feedback.schemas import (
     RatingRead,
 )
 from services.feedback.scope import authorize_teacher
+from shared.config import DISTRICT_TZ
 from shared.deps import Caller, Idem, Paging, Session
 from shared.pagination import Page
 
@@ -72,6 +77,23 @@ async def teacher_pending_evaluations(
 ) -> dict:
     await authorize_teacher(session, caller, teacher_id)
     return await pending_evaluations(session, teacher_id=teacher_id, paging=paging, now=now)
+
+
+@router.get("/teachers/{teacher_id}/training-results")
+async def teacher_training_results(
+    teacher_id: uuid.UUID,
+    session: Session,
+    caller: Caller,
+    now: Now,
+    year: int | None = Query(None, ge=1990, le=2100, description="default: this year"),
+) -> dict:
+    """R29: what appraisal, post appointment and title promotion weigh of the year's training."""
+    await authorize_teacher(session, caller, teacher_id)
+    year = year or now.astimezone(ZoneInfo(DISTRICT_TZ)).year
+    return jsonable_encoder(
+        await training_results(session, teacher_id=teacher_id, year=year),
+        custom_encoder={Decimal: str},
+    )
 
 
 @router.get("/follow-ups/{task_id}", response_model=FollowUpRead)
