@@ -83,7 +83,7 @@ async def _attendee(session: AsyncSession, event: EnrolmentConfirmed) -> Attende
 async def on_enrolment_confirmed(session: AsyncSession, event: EnrolmentConfirmed) -> None:
     await _attendee(session, event)
     await session.flush()
-    await sync_program(session, DEFAULT_POLICY, event.program_id)
+    await sync_program(session, DEFAULT_POLICY, event.program_id, enrolment_id=event.enrolment_id)
 
 
 @handlers.on(EnrolmentCompleted)
@@ -93,7 +93,7 @@ async def on_enrolment_completed(session: AsyncSession, event: EnrolmentComplete
     attendee.passed = event.passed
     attendee.attendance_rate = event.attendance_rate
     await session.flush()
-    await sync_program(session, DEFAULT_POLICY, event.program_id)
+    await sync_program(session, DEFAULT_POLICY, event.program_id, enrolment_id=event.enrolment_id)
 
 
 @handlers.on(EnrolmentWithdrawn)
@@ -103,7 +103,7 @@ async def on_enrolment_withdrawn(session: AsyncSession, event: EnrolmentWithdraw
     attendee = await _attendee(session, event)
     attendee.status = "withdrawn"
     await session.flush()
-    await sync_program(session, DEFAULT_POLICY, event.program_id)
+    await sync_program(session, DEFAULT_POLICY, event.program_id, enrolment_id=event.enrolment_id)
 
 
 @handlers.on(TeacherRegistered)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,24 +38,33 @@ class PassResult:
     more: bool = False  # a batch was full: run again without waiting
 
 
-async def _claim(session: AsyncSession, task: EvaluationTask, **values: object) -> bool:
-    """Apply a step to a task if no one else has; True if this pass did it."""
-    guard = [EvaluationTask.id == task.id, EvaluationTask.state == "open"]
+async def _claim(
+    session: AsyncSession, tasks: list[EvaluationTask], **values: object
+) -> set[uuid.UUID]:
+    """Apply a step to those tasks no one else has stepped yet; the ids this pass claimed."""
+    if not tasks:
+        return set()
+    guard = [EvaluationTask.id.in_([t.id for t in tasks]), EvaluationTask.state == "open"]
     if "reminded_at" in values:
         guard.append(EvaluationTask.reminded_at.is_(None))
-    result = await session.execute(
+    claimed = await session.scalars(
         update(EvaluationTask)
         .where(*guard)
         .values(**values)
+        .returning(EvaluationTask.id)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return set(claimed.all())
 
 
-def _expiry(task: EvaluationTask) -> tuple[str, Event | None]:
-    """What a missed deadline means for each kind of task."""
+def _expired_state(task: EvaluationTask) -> str:
+    """A late assessment stays owed but flagged; a late rating or follow-up is closed."""
+    return "overdue" if task.kind == "assessment" else "closed"
+
+
+def _expiry_event(task: EvaluationTask) -> Event | None:
     if task.kind == "assessment":
-        return "overdue", AssessmentOverdue(
+        return AssessmentOverdue(
             task_id=task.id,
             enrolment_id=task.enrolment_id,
             program_id=task.program_id,
@@ -64,14 +74,14 @@ def _expiry(task: EvaluationTask) -> tuple[str, Event | None]:
             due_at=task.due_at,
         )
     if task.kind == "rating":
-        return "closed", RatingWindowClosed(
+        return RatingWindowClosed(
             task_id=task.id,
             enrolment_id=task.enrolment_id,
             program_id=task.program_id,
             teacher_id=task.teacher_id,
             due_at=task.due_at,
         )
-    return "closed", None  # an unanswered follow-up simply lapses
+    return None  # an unanswered follow-up simply lapses
 
 
 async def run_due(session: AsyncSession, *, now: dt.datetime) -> PassResult:
@@ -90,22 +100,25 @@ async def run_due(session: AsyncSession, *, now: dt.datetime) -> PassResult:
             .limit(BATCH)
         )
     ).all()
-    for task in remind:
-        if await _claim(session, task, reminded_at=now):
-            result.reminded += 1
-            await add_event(
-                session,
-                infra.outbox,
-                EvaluationReminderDue(
-                    task_id=task.id,
-                    kind=task.kind,
-                    enrolment_id=task.enrolment_id,
-                    program_id=task.program_id,
-                    teacher_id=task.teacher_id,
-                    institution_id=task.institution_id,
-                    due_at=task.due_at,
-                ),
+    claimed = await _claim(session, list(remind), reminded_at=now)
+    await add_event(
+        session,
+        infra.outbox,
+        *(
+            EvaluationReminderDue(
+                task_id=task.id,
+                kind=task.kind,
+                enrolment_id=task.enrolment_id,
+                program_id=task.program_id,
+                teacher_id=task.teacher_id,
+                institution_id=task.institution_id,
+                due_at=task.due_at,
             )
+            for task in remind
+            if task.id in claimed
+        ),
+    )
+    result.reminded = len(claimed)
     expired = (
         await session.scalars(
             select(EvaluationTask)
@@ -114,12 +127,14 @@ async def run_due(session: AsyncSession, *, now: dt.datetime) -> PassResult:
             .limit(BATCH)
         )
     ).all()
+    by_state: dict[str, list[EvaluationTask]] = {}
     for task in expired:
-        state, event = _expiry(task)
-        if await _claim(session, task, state=state, settled_at=now):
-            result.expired += 1
-            if event is not None:
-                await add_event(session, infra.outbox, event)
+        by_state.setdefault(_expired_state(task), []).append(task)
+    for state, tasks in by_state.items():
+        claimed = await _claim(session, tasks, state=state, settled_at=now)
+        result.expired += len(claimed)
+        events = (_expiry_event(t) for t in tasks if t.id in claimed)
+        await add_event(session, infra.outbox, *(e for e in events if e is not None))
     result.more = BATCH in (len(remind), len(expired))
     return result
 

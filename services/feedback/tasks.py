@@ -48,18 +48,26 @@ def windows_for(
 
 
 async def sync_program(
-    session: AsyncSession, policy: FeedbackPolicy, program_id: uuid.UUID
+    session: AsyncSession,
+    policy: FeedbackPolicy,
+    program_id: uuid.UUID,
+    *,
+    enrolment_id: uuid.UUID | None = None,
 ) -> None:
-    """Create missing tasks, move open ones to new dates, cancel those no longer owed."""
+    """Create missing tasks, move open ones to new dates, cancel those no longer owed.
+
+    With `enrolment_id`, only that attendee's tasks (an enrolment event touches only them).
+    """
     program = await session.get(ProgramProjection, program_id)
     if program is None:
         return  # the program's first event creates the tasks of attendees seen before it
-    attendees = (
-        await session.scalars(select(Attendee).where(Attendee.program_id == program_id))
-    ).all()
-    existing = (
-        await session.scalars(select(EvaluationTask).where(EvaluationTask.program_id == program_id))
-    ).all()
+    attendees_query = select(Attendee).where(Attendee.program_id == program_id)
+    tasks_query = select(EvaluationTask).where(EvaluationTask.program_id == program_id)
+    if enrolment_id is not None:
+        attendees_query = attendees_query.where(Attendee.enrolment_id == enrolment_id)
+        tasks_query = tasks_query.where(EvaluationTask.enrolment_id == enrolment_id)
+    attendees = (await session.scalars(attendees_query)).all()
+    existing = (await session.scalars(tasks_query)).all()
     by_key = {(t.enrolment_id, t.kind): t for t in existing}
     now = utcnow()
     for attendee in attendees:
