@@ -25,6 +25,7 @@ from shared.db import utcnow
 
 ACTIVE = ("confirmed", "completed")
 OPEN = "open"
+LAPSED = ("closed", "overdue")  # set by the scheduler when a deadline passed
 
 
 def follow_up_kind(months: int) -> str:
@@ -89,7 +90,12 @@ async def sync_program(
                         remind_at=reminder_at(policy, window),
                     )
                 )
-            elif task.state == OPEN and task.due_at != window.due_at:
+            elif task.due_at != window.due_at and (
+                task.state == OPEN or (task.state in LAPSED and window.due_at > now)
+            ):
+                # A new end date moves the deadline; one that is no longer past reopens it.
+                task.state = OPEN
+                task.settled_at = None
                 task.opens_at = window.opens_at
                 task.due_at = window.due_at
                 task.remind_at = reminder_at(policy, window)

@@ -144,6 +144,19 @@ async def test_a_new_end_date_moves_the_open_deadlines(suite: Suite) -> None:
     assert task.due_at == rating_window(DEFAULT_POLICY, later).due_at
 
 
+async def test_a_deadline_moved_past_now_reopens_a_closed_window(suite: Suite) -> None:
+    app = suite.apps["feedback"]
+    world = World(ends_on=local_today() - dt.timedelta(days=20))
+    t = world.trainee()
+    await feed(app, *world.everything())
+    await pass_at(app, rating_window(DEFAULT_POLICY, world.ends_on).due_at)
+    assert (await tasks_of(app, world))[(t.enrolment_id, "rating")].state == "closed"
+    # The program's end is corrected to yesterday: its rating window is open again.
+    await feed(app, world.transitioned(ends_on=local_today() - dt.timedelta(days=1)))
+    task = (await tasks_of(app, world))[(t.enrolment_id, "rating")]
+    assert (task.state, task.reminded_at) == ("open", None)
+
+
 class Clock:
     def __init__(self, now: dt.datetime) -> None:
         self.now = now
