@@ -147,3 +147,109 @@ class AppraisalTemplateRead(BaseModel):
     @classmethod
     def _stored_as_json(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
+
+
+class SatisfactionFigures(BaseModel):
+    value: Decimal | None = Field(description="mean overall score on the policy's scale")
+    ratings: int
+    by_dimension: dict[str, Decimal | None]
+    distribution: dict[str, int] = Field(description="overall score → number of ratings")
+    source: str
+
+
+class PassRateFigures(BaseModel):
+    value: Decimal | None
+    passed: int
+    assessed: int
+    assessments_overdue: int
+    source: str
+
+
+class ParticipationFigures(BaseModel):
+    value: Decimal | None = Field(description="completed ÷ every confirmed place (参训率)")
+    completed: int
+    expected: int
+    withdrawn: int
+    source: str
+
+
+class PlanExecutionFigures(BaseModel):
+    value: Decimal | None = Field(description="finished ÷ approved programs of the period")
+    finished: int
+    planned: int
+    cancelled: int
+    source: str
+
+
+class FundUseFigures(BaseModel):
+    committed_fen: int
+    spent_fen: int | None
+    budgeted_fen: int | None
+    source: str
+    missing: list[str] = Field(description="budget events not yet published, so not counted")
+
+
+class ProgramPeriod(BaseModel):
+    starts_on: dt.date
+    ends_on: dt.date
+
+
+class FeedbackSummary(BaseModel):
+    program_id: uuid.UUID
+    title: str
+    institution_id: uuid.UUID | None
+    status: str
+    period: ProgramPeriod
+    policy_version: str
+    anonymous: bool
+    satisfaction: SatisfactionFigures
+    pass_rate: PassRateFigures
+    participation_rate: ParticipationFigures
+    fund_use: FundUseFigures
+    comments: list[dict[str, Any]] = Field(
+        description="comments; teacher_id and teacher_name only where the setting allows"
+    )
+
+
+class YearPeriod(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    year: int
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+    programs_by: str
+
+
+class InstitutionScorecard(BaseModel):
+    institution_id: uuid.UUID
+    name: str
+    period: YearPeriod
+    satisfaction: SatisfactionFigures
+    pass_rate: PassRateFigures
+    participation_rate: ParticipationFigures
+    plan_execution: PlanExecutionFigures
+    fund_use: FundUseFigures
+
+
+class RankingRow(BaseModel):
+    rank: int
+    institution_id: uuid.UUID
+    name: str
+    score: Decimal | None = Field(description="0–100, weighted by the policy")
+    satisfaction: Decimal | None
+    ratings: int
+    pass_rate: Decimal | None
+    participation_rate: Decimal | None
+    plan_execution: Decimal | None
+    programs_planned: int
+    programs_finished: int
+    assessments_overdue: int
+    committed_fen: int
+
+
+class InstitutionRanking(BaseModel):
+    year: int
+    district_id: uuid.UUID
+    policy_version: str
+    weights: dict[str, Decimal]
+    items: list[RankingRow]

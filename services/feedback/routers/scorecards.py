@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from services.feedback.deps import Now, Policy
 from services.feedback.ranking import XLSX, institution_ranking, ranking_xlsx
+from services.feedback.schemas import FeedbackSummary, InstitutionRanking, InstitutionScorecard
 from services.feedback.scorecards import feedback_summary, institution_scorecard
 from shared.config import DISTRICT_TZ
 from shared.deps import Caller, Session
@@ -19,14 +20,18 @@ router = APIRouter(prefix="/v1", tags=["scorecards"])
 YEAR = Query(None, ge=1990, le=2100, description="calendar year of the programs' end; default now")
 
 
-@router.get("/programs/{program_id}/feedback-summary")
+@router.get("/programs/{program_id}/feedback-summary", response_model=FeedbackSummary)
 async def program_feedback_summary(
     program_id: uuid.UUID, session: Session, caller: Caller, policy: Policy
 ) -> dict:
     return await feedback_summary(session, principal=caller, policy=policy, program_id=program_id)
 
 
-@router.get("/institutions/{institution_id}/scorecard")
+@router.get(
+    "/institutions/{institution_id}/scorecard",
+    response_model=InstitutionScorecard,
+    response_model_by_alias=True,
+)
 async def scorecard(
     institution_id: uuid.UUID, session: Session, caller: Caller, now: Now, year: int | None = YEAR
 ) -> dict:
@@ -38,7 +43,8 @@ async def scorecard(
 
 @router.get(
     "/reports/institution-ranking",
-    responses={200: {"content": {XLSX: {}, "application/json": {}}}},
+    response_model=InstitutionRanking,
+    responses={200: {"content": {XLSX: {}}}},
 )
 async def ranking(
     request: Request,
@@ -59,4 +65,4 @@ async def ranking(
                 "Content-Disposition": f'attachment; filename="institution-ranking-{year}.xlsx"'
             },
         )
-    return JSONResponse(jsonable_encoder(result))
+    return JSONResponse(jsonable_encoder(InstitutionRanking.model_validate(result)))
