@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from shared.auth import Role
 from tests.feedback.support import World, feed, local_today, outbox_events
@@ -85,3 +86,23 @@ async def test_r24_only_the_programs_institution_or_the_bureau_assesses(suite: S
     )
     bureau = await suite.direct["feedback"].post(url, json=BODY, headers=suite.headers())
     assert bureau.status_code == 201
+
+
+async def test_r24_a_school_assesses_the_trainees_of_its_school_based_program(
+    suite: Suite,
+) -> None:
+    world = World(ends_on=local_today() - dt.timedelta(days=1))
+    t = world.trainee()
+    school = uuid.uuid4()
+    await feed(
+        suite.apps["feedback"],
+        world.transitioned(institution_id=None, school_id=school, mode="school_based"),
+        world.confirmed(t),
+    )
+    url = f"/v1/enrolments/{t.enrolment_id}/assessment"
+    other = suite.headers(Role.SCHOOL_ADMIN, school_id=uuid.uuid4())
+    assert (await suite.direct["feedback"].post(url, json=BODY, headers=other)).status_code == 403
+    own = suite.headers(Role.SCHOOL_ADMIN, school_id=school)
+    response = await suite.direct["feedback"].post(url, json=BODY, headers=own)
+    assert response.status_code == 201, response.text
+    assert response.json()["institution_id"] is None

@@ -227,3 +227,13 @@ async def test_restart_in_the_middle_of_a_deadline_window_loses_no_deadline(
     finally:
         if server:
             await drop_database(url)
+
+
+async def test_the_same_facts_delivered_twice_owe_each_evaluation_once(suite: Suite) -> None:
+    app = suite.apps["feedback"]
+    world = await future_program(suite)
+    t = world.trainees[0]
+    # A replay publishes the same facts under new event ids; the inbox cannot dedupe them.
+    await feed(app, world.transitioned(), world.confirmed(t), world.confirmed(t))
+    kinds = sorted(kind for (_, kind) in await tasks_of(app, world))
+    assert kinds == ["assessment", "rating"]
