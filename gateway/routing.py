@@ -8,8 +8,10 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(pattern), service)
     for pattern, service in (
         (r"^/v1/teachers/[^/]+/(hours|ledger|transcript)$", "ledger"),
-        (r"^/v1/teachers/[^/]+/pending-evaluations$", "feedback"),
+        (r"^/v1/teachers/[^/]+/(pending-evaluations|training-results)$", "feedback"),
         (r"^/v1/institutions/[^/]+/scorecard$", "feedback"),
+        (r"^/v1/(follow-ups|appraisal-templates)(/.*)?$", "feedback"),
+        (r"^/v1/reports/institution-ranking$", "feedback"),
         (r"^/v1/(schools|institutions|teachers)(/.*)?$", "enrolment"),
         (r"^/v1/programs/[^/]+/(budget|expenses|final-accounts)$", "budget"),
         (r"^/v1/programs/[^/]+/(ratings|feedback-summary)$", "feedback"),

@@ -2,25 +2,60 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.feedback.config import Settings
+from services.feedback.handlers import handlers
 from services.feedback.models import FeedbackModel, infra
+from services.feedback.policy import policy_with
+from services.feedback.routers.appraisal import router as appraisal_router
+from services.feedback.routers.evaluations import router as evaluations_router
+from services.feedback.routers.scorecards import router as scorecards_router
+from services.feedback.scheduler import Clock, DeadlineScheduler
+from shared.db import utcnow
 from shared.service_app import ServiceSpec, create_service_app
 
 
-def create_app() -> FastAPI:
-    return create_service_app(
+def create_app(*, clock: Clock = utcnow) -> FastAPI:
+    """The service; `clock` is the time the rules and the deadline scheduler see."""
+    settings = Settings()
+    app = create_service_app(
         ServiceSpec(
             name="feedback",
             title="shixun feedback",
             description="Ratings, assessments, deadlines, follow-ups, institution scorecards.",
             metadata=FeedbackModel.metadata,
             tables=infra,
-            routers=[],
+            routers=[evaluations_router, scorecards_router, appraisal_router],
             migrations=Path(__file__).parent / "migrations",
-            settings=Settings(),
+            settings=settings,
+            handlers=handlers,
         )
     )
+    app.state.clock = clock
+    app.state.policy = policy_with(
+        ratings_named_to_institution=settings.ratings_named_to_institution
+    )
+    service_lifespan = app.router.lifespan_context
+
+    # The scheduler runs inside the service's lifespan (database up, relay running) and is
+    # stopped before them; it keeps no state, so stopping it anywhere loses nothing.
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with service_lifespan(app):
+            scheduler = DeadlineScheduler(
+                app.state.database, clock=clock, interval=settings.scheduler_interval_seconds
+            )
+            app.state.scheduler = scheduler
+            scheduler.start()
+            try:
+                yield
+            finally:
+                await scheduler.stop()
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -159,25 +159,33 @@ class ConsumerGroup:
 
     async def _run(self, stream: str, subjects: list[str]) -> None:
         subscription = None
-        while True:
-            try:
-                if not self.link.connected:
-                    await asyncio.sleep(0.2)
-                    continue
-                if subscription is None:
-                    subscription = await self._subscribe(stream, subjects)
+        try:
+            while True:
                 try:
-                    messages = await subscription.fetch(self.batch, timeout=1)
-                except (TimeoutError, nats.errors.TimeoutError):
-                    continue
-                for msg in messages:
-                    await self._handle(msg)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("consumer loop error", stream=stream, error=repr(exc))
-                subscription = None
-                await asyncio.sleep(0.5)
+                    if not self.link.connected:
+                        await asyncio.sleep(0.2)
+                        continue
+                    if subscription is None:
+                        subscription = await self._subscribe(stream, subjects)
+                    try:
+                        messages = await subscription.fetch(self.batch, timeout=1)
+                    except (TimeoutError, nats.errors.TimeoutError):
+                        continue
+                    for msg in messages:
+                        await self._handle(msg)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("consumer loop error", stream=stream, error=repr(exc))
+                    subscription = None
+                    await asyncio.sleep(0.5)
+        finally:
+            if subscription is not None:
+                # nats-py's fetch never marks its queue items done, so draining the
+                # connection would wait for them until its timeout (30 s) on an idle
+                # stream; unsubscribing drops the inbox, the durable consumer stays.
+                with contextlib.suppress(Exception):
+                    await subscription.unsubscribe()
 
     async def _handle(self, msg: Msg) -> None:
         consumer = self.registry.service

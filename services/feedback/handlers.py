@@ -1,0 +1,149 @@
+"""What feedback does with other services' events: projections of programs, attendees,
+teachers and funding, and the evaluation tasks they give rise to."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.feedback.models import (
+    Attendee,
+    FundingFigure,
+    InstitutionProjection,
+    ProgramProjection,
+    TeacherProjection,
+)
+from services.feedback.policy import DEFAULT_POLICY
+from services.feedback.tasks import sync_program
+from shared.events.budget import FundingReserved
+from shared.events.enrolment import (
+    EnrolmentCompleted,
+    EnrolmentConfirmed,
+    EnrolmentWithdrawn,
+    InstitutionRegistered,
+    ProgramTransitioned,
+    TeacherRegistered,
+    TeacherUpdated,
+)
+from shared.messaging.inbox import HandlerRegistry
+
+handlers = HandlerRegistry(service="feedback")
+
+
+@handlers.on(ProgramTransitioned)
+async def on_program_transitioned(session: AsyncSession, event: ProgramTransitioned) -> None:
+    program = await session.get(ProgramProjection, event.program_id)
+    if program is None:
+        program = ProgramProjection(
+            id=event.program_id,
+            district_id=event.district_id,
+            title=event.title,
+            hours=event.hours,
+            mode=event.mode,
+            level=event.level,
+            category=event.category,
+            status=event.to_status,
+            starts_on=event.starts_on,
+            ends_on=event.ends_on,
+        )
+        session.add(program)
+    program.institution_id = event.institution_id
+    program.school_id = event.school_id
+    program.title = event.title
+    program.hours = event.hours
+    program.mode = event.mode
+    program.level = event.level
+    program.category = event.category
+    program.status = event.to_status
+    program.starts_on = event.starts_on
+    program.ends_on = event.ends_on
+    if event.to_status == "approved":
+        program.approved_at = event.occurred_at
+    if event.to_status == "finished":
+        program.finished_at = event.occurred_at
+    await session.flush()
+    await sync_program(session, DEFAULT_POLICY, program.id)
+
+
+async def _attendee(session: AsyncSession, event: EnrolmentConfirmed) -> Attendee:
+    attendee = await session.get(Attendee, event.enrolment_id)
+    if attendee is None:
+        attendee = Attendee(
+            enrolment_id=event.enrolment_id,
+            program_id=event.program_id,
+            teacher_id=event.teacher_id,
+            school_id=event.school_id,
+            district_id=event.district_id,
+            status="confirmed",
+        )
+        session.add(attendee)
+    return attendee
+
+
+@handlers.on(EnrolmentConfirmed)
+async def on_enrolment_confirmed(session: AsyncSession, event: EnrolmentConfirmed) -> None:
+    await _attendee(session, event)
+    await session.flush()
+    await sync_program(session, DEFAULT_POLICY, event.program_id, enrolment_id=event.enrolment_id)
+
+
+@handlers.on(EnrolmentCompleted)
+async def on_enrolment_completed(session: AsyncSession, event: EnrolmentCompleted) -> None:
+    attendee = await _attendee(session, event)
+    attendee.status = "completed"
+    attendee.passed = event.passed
+    attendee.attendance_rate = event.attendance_rate
+    await session.flush()
+    await sync_program(session, DEFAULT_POLICY, event.program_id, enrolment_id=event.enrolment_id)
+
+
+@handlers.on(EnrolmentWithdrawn)
+async def on_enrolment_withdrawn(session: AsyncSession, event: EnrolmentWithdrawn) -> None:
+    if not event.was_confirmed:
+        return  # a waitlisted or pending place never counted as someone who should attend
+    attendee = await _attendee(session, event)
+    attendee.status = "withdrawn"
+    await session.flush()
+    await sync_program(session, DEFAULT_POLICY, event.program_id, enrolment_id=event.enrolment_id)
+
+
+@handlers.on(TeacherRegistered)
+@handlers.on(TeacherUpdated)
+async def on_teacher(session: AsyncSession, event: TeacherRegistered | TeacherUpdated) -> None:
+    teacher = await session.get(TeacherProjection, event.teacher_id)
+    if teacher is None:
+        teacher = TeacherProjection(
+            id=event.teacher_id,
+            district_id=event.district_id,
+            school_id=event.school_id,
+            name=event.name,
+        )
+        session.add(teacher)
+    teacher.district_id = event.district_id
+    teacher.school_id = event.school_id
+    teacher.name = event.name
+
+
+@handlers.on(InstitutionRegistered)
+async def on_institution_registered(session: AsyncSession, event: InstitutionRegistered) -> None:
+    institution = await session.get(InstitutionProjection, event.institution_id)
+    if institution is None:
+        session.add(
+            InstitutionProjection(
+                id=event.institution_id, district_id=event.district_id, name=event.name
+            )
+        )
+        return
+    institution.district_id = event.district_id
+    institution.name = event.name
+
+
+@handlers.on(FundingReserved)
+async def on_funding_reserved(session: AsyncSession, event: FundingReserved) -> None:
+    if await session.get(FundingFigure, event.enrolment_id) is None:
+        session.add(
+            FundingFigure(
+                enrolment_id=event.enrolment_id,
+                program_id=event.program_id,
+                amount_fen=event.amount_fen,
+            )
+        )
