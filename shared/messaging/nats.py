@@ -87,6 +87,9 @@ class NatsLink:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         if self.nc is not None:
+            # close, not drain: publishes are already acked by JetStream and unacked pulls are
+            # redelivered; drain waits on pull subscriptions' queues (408 status messages are
+            # never marked done) and so hung shutdown once a consumer had idled a few seconds.
             with contextlib.suppress(Exception):
-                await self.nc.drain()
+                await self.nc.close()
         self.ready.clear()
