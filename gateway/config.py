@@ -3,6 +3,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.policy import LockoutPolicy
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHIXUN_GATEWAY_", extra="ignore")
@@ -18,6 +20,15 @@ class Settings(BaseSettings):
     lockout_failures: int = 5
     lockout_minutes: int = 15
     upstream_timeout_seconds: float = 30.0
+    dashboard_timeout_seconds: float = 3.0
+    cors_origins: list[str] = ["http://localhost:3000", "http://127.0.0.1:3000"]
+    webhook_timeout_seconds: float = 10.0
+    webhook_poll_seconds: float = 1.0
+
+    def lockout(self) -> LockoutPolicy:
+        return LockoutPolicy(
+            version="lockout/1", failures=self.lockout_failures, minutes=self.lockout_minutes
+        )
 
     def service_urls(self) -> dict[str, str]:
         return {

@@ -69,3 +69,26 @@ class AccountRead(BaseModel):
     school_id: uuid.UUID | None
     institution_id: uuid.UUID | None
     teacher_id: uuid.UUID | None
+
+
+ScopeName = Annotated[str, StringConstraints(pattern=r"^[a-z]+:[a-z]+$", max_length=50)]
+
+
+class ServiceAccountCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, description="who the client is, for people")
+    scopes: list[ScopeName] = Field(min_length=1, max_length=20)
+    school_id: uuid.UUID | None = Field(
+        None, description="limits the client to one school; unset, to the bureau's district"
+    )
+
+
+class ServiceAccountCreated(BaseModel):
+    id: uuid.UUID
+    name: str
+    client_id: str
+    client_secret: str = Field(description="shown once; store it safely")
+    scopes: list[str]
+    district_id: uuid.UUID | None
+    school_id: uuid.UUID | None
