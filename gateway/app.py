@@ -14,15 +14,20 @@ from fastapi.responses import JSONResponse
 from gateway.accounts import ensure_bootstrap_admin
 from gateway.clients.services import ServiceClients
 from gateway.config import BootstrapSettings, Settings
+from gateway.dispatcher import WebhookDispatcher
+from gateway.handlers import handlers
 from gateway.keys import Signer, load_or_create_key
-from gateway.models import idempotency
-from gateway.routes import auth, docs, proxy
+from gateway.models import idempotency, infra
+from gateway.routes import auth, docs, proxy, webhooks
 from shared.auth import TokenVerifier
 from shared.config import common, database_url_for
 from shared.db import Database, ensure_database
 from shared.errors import install_problem_handlers, problem_response
 from shared.logging import RequestIdMiddleware, configure_logging
+from shared.messaging.inbox import ConsumerGroup
+from shared.messaging.nats import NatsLink
 from shared.migrate import upgrade
+from shared.service_app import DEFAULT_NATS_URL
 
 
 def create_app() -> FastAPI:
@@ -56,6 +61,26 @@ def create_app() -> FastAPI:
             audience=env.shixun_jwt_audience,
             http=httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw"),
         )
+        link = NatsLink(
+            env.nats_url or DEFAULT_NATS_URL,
+            name="gateway",
+            replicas=env.shixun_stream_replicas,
+            namespace=env.shixun_nats_namespace,
+        )
+        link.start()
+        consumers = ConsumerGroup(handlers, database, infra, link)
+        consumers.start()
+        app.state.nats = link
+        app.state.consumers = consumers
+        app.state.webhook_http = httpx.AsyncClient(follow_redirects=False)
+        dispatcher = WebhookDispatcher(
+            database,
+            app.state.webhook_http,
+            poll_seconds=settings.webhook_poll_seconds,
+            timeout_seconds=settings.webhook_timeout_seconds,
+        )
+        dispatcher.start()
+        app.state.webhooks = dispatcher
         bootstrap = BootstrapSettings()
         if bootstrap.bootstrap_admin_password:
             async with database.sessions() as session:
@@ -68,6 +93,10 @@ def create_app() -> FastAPI:
         try:
             yield
         finally:
+            await dispatcher.stop()
+            await consumers.stop()
+            await link.close()
+            await app.state.webhook_http.aclose()
             await app.state.clients.aclose()
             await database.dispose()
 
@@ -117,6 +146,7 @@ def create_app() -> FastAPI:
         )
 
     app.include_router(auth.router)
+    app.include_router(webhooks.router)
     app.include_router(docs.router)
     docs.mount_assets(app)
     app.include_router(proxy.router)

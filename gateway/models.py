@@ -94,3 +94,22 @@ class WebhookDelivery(GatewayModel, table=True):
     created_at: dt.datetime = Field(
         default_factory=utcnow, sa_column=Column(UtcDateTime, nullable=False, default=utcnow)
     )
+
+
+class KnownSchool(GatewayModel, table=True):
+    """Projection of enrolment's schools: which district an event naming a school belongs to."""
+
+    __tablename__ = "known_school"
+
+    school_id: uuid.UUID = Field(primary_key=True)
+    district_id: uuid.UUID
+
+
+class KnownTeacher(GatewayModel, table=True):
+    """Projection of enrolment's teachers: the scope of events that name only a teacher."""
+
+    __tablename__ = "known_teacher"
+
+    teacher_id: uuid.UUID = Field(primary_key=True)
+    school_id: uuid.UUID
+    district_id: uuid.UUID

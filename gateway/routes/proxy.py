@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from gateway.routing import service_for
 from shared.errors import NotFound, Unavailable
-from shared.logging import current_request_id
+from shared.logging import current_request_id, current_traceparent
 
 router = APIRouter()
 
@@ -20,7 +20,6 @@ FORWARD_REQUEST = (
     "idempotency-key",
     "if-none-match",
     "if-match",
-    "traceparent",
     "tracestate",
     "user-agent",
 )
@@ -49,6 +48,8 @@ async def forward(request: Request, path: str) -> Response:
     headers = {k: v for k in FORWARD_REQUEST if (v := request.headers.get(k)) is not None}
     if request_id := current_request_id():
         headers["x-request-id"] = request_id
+    if traceparent := current_traceparent():
+        headers["traceparent"] = traceparent  # the gateway's span is the service's parent
     try:
         upstream = await client.request(
             request.method,

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 
 from gateway.policy import SCOPES
-from shared.auth import Role
+from shared.auth import Principal, Role
 from shared.config import DEFAULT_DISTRICT_ID
+from shared.events.ledger import EntryPosted
 from tests.authz.matrix import Binding, Scope
 from tests.authz.rules.enrolment import program_body
 from tests.harness import ADMIN_PASSWORD, Suite
+
+OTHER_DISTRICT = uuid.uuid4()
 
 
 @dataclass
@@ -29,21 +32,47 @@ class World:
     a: Binding
     b: Binding
 
+    def principal(self, role: Role, side: Binding, *, district_id: uuid.UUID) -> Principal:
+        """The same subject for the same role and side, so it owns what it created before."""
+        claims: dict[str, Any] = {
+            Role.TEACHER: {"teacher_id": side.teacher_id, "school_id": side.school_id},
+            Role.SCHOOL_ADMIN: {"school_id": side.school_id},
+            Role.INSTITUTION_ADMIN: {"institution_id": side.institution_id},
+            Role.BUREAU_ADMIN: {},
+            Role.SERVICE: {"school_id": side.school_id, "scopes": frozenset(SCOPES.scopes)},
+        }[role]
+        subject = f"matrix-{role}-{side.school_id}-{district_id}"
+        return Principal(subject=subject, role=role, district_id=district_id, **claims)
+
+    def headers(self, principal: Principal) -> dict[str, str]:
+        token = self.suite.gateway_app.state.signer.access_token(principal, ttl_seconds=3600)
+        return {"Authorization": f"Bearer {token}"}
+
     def case(self, role: Role, scope: Scope) -> tuple[dict[str, str], Binding]:
         a = self.a
         district = a.district_id
         if role is Role.BUREAU_ADMIN and scope is Scope.FOREIGN:
-            district = uuid.uuid4()
-        claims: dict[str, Any] = {
-            Role.TEACHER: {"teacher_id": a.teacher_id, "school_id": a.school_id},
-            Role.SCHOOL_ADMIN: {"school_id": a.school_id},
-            Role.INSTITUTION_ADMIN: {"institution_id": a.institution_id},
-            Role.BUREAU_ADMIN: {},
-            Role.SERVICE: {"school_id": a.school_id, "scopes": frozenset(SCOPES.scopes)},
-        }[role]
-        headers = self.suite.headers(role, district_id=district, **claims)
+            district = OTHER_DISTRICT
+        headers = self.headers(self.principal(role, a, district_id=district))
         binding = self.b if scope is Scope.FOREIGN and role is not Role.BUREAU_ADMIN else a
-        return headers, binding
+        # Records owned by a caller rather than a scope: for the foreign side, side B's.
+        owned = self.owned.get((role, a.school_id if scope is Scope.OWN else self.b.school_id), {})
+        return headers, replace(binding, extra={**binding.extra, **owned})
+
+    owned: dict[tuple[Role, uuid.UUID], dict[str, Any]] = field(default_factory=dict)
+
+    async def make_owned(self) -> None:
+        """A webhook for each role that may have one, on both sides."""
+        for side in (self.a, self.b):
+            for role in Role:
+                principal = self.principal(role, side, district_id=side.district_id)
+                response = await self.suite.gateway.post(
+                    "/v1/webhooks",
+                    headers=self.headers(principal),
+                    json={"url": "https://example.org/h", "event_types": [EntryPosted.subject]},
+                )
+                webhook_id = response.json()["id"] if response.status_code == 201 else uuid.uuid4()
+                self.owned[(role, side.school_id)] = {"webhook_id": webhook_id}
 
 
 async def _created(suite: Suite, path: str, headers: dict[str, str], body: dict) -> dict:
@@ -98,4 +127,6 @@ async def world(suite: Suite) -> World:
     admin = await suite.login("admin", ADMIN_PASSWORD)
     a = await _side(suite, admin, "A")
     b = await _side(suite, admin, "B")
-    return World(suite, a, b)
+    world = World(suite, a, b)
+    await world.make_owned()
+    return world

@@ -3,9 +3,9 @@
 import uuid
 
 from shared.auth import Role
-from tests.authz.matrix import Kind, Rule, rule
+from shared.events.ledger import EntryPosted
+from tests.authz.matrix import B, Kind, M, Rule, S, rule
 
-B = Role.BUREAU_ADMIN
 EVERYONE = tuple(Role)
 # The bureau names a record of its district in the body; from another district the gateway
 # answers that the reference is unknown there (422), never what it is.
@@ -39,4 +39,14 @@ RULES: dict[str, Rule] = {
         refused=REFERENCE_REFUSED,
         forbidden_fields=("id", "district_id", "client_secret"),
     ),
+    # Webhooks belong to who made them; deliveries are bounded by the owner's scope.
+    "POST /v1/webhooks": rule(
+        Kind.SELF,
+        own=(S, B, M),
+        body=lambda b: {"url": "https://example.org/h", "event_types": [EntryPosted.subject]},
+        forbidden_fields=("id", "district_id", "school_id", "secret"),
+    ),
+    "GET /v1/webhooks": rule(Kind.SELF, own=(S, B, M)),
+    "GET /v1/webhooks/{webhook_id}/deliveries": rule(own=(S, B, M)),
+    "DELETE /v1/webhooks/{webhook_id}": rule(own=(S, B, M)),
 }

@@ -1,8 +1,8 @@
-"""service accounts and webhooks
+"""service accounts, webhooks and their scope projections
 
-Revision ID: fa8e87dac387
+Revision ID: afe03c6f6536
 Revises: 5a9909dfacf6
-Create Date: 2026-11-23 01:00:10.262328
+Create Date: 2026-11-23 01:08:16.922904
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from alembic import op
 import shared.db
 import shared.units
 
-revision: str = "fa8e87dac387"
+revision: str = "afe03c6f6536"
 down_revision: str | None = "5a9909dfacf6"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -46,6 +46,19 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(length=200), nullable=False),
         sa.Column("processed_at", shared.db.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("consumer", "event_id", name="pk_inbox"),
+    )
+    op.create_table(
+        "known_school",
+        sa.Column("school_id", sa.Uuid(), nullable=False),
+        sa.Column("district_id", sa.Uuid(), nullable=False),
+        sa.PrimaryKeyConstraint("school_id"),
+    )
+    op.create_table(
+        "known_teacher",
+        sa.Column("teacher_id", sa.Uuid(), nullable=False),
+        sa.Column("school_id", sa.Uuid(), nullable=False),
+        sa.Column("district_id", sa.Uuid(), nullable=False),
+        sa.PrimaryKeyConstraint("teacher_id"),
     )
     op.create_table(
         "outbox",
@@ -147,6 +160,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_outbox_published_at")
 
     op.drop_table("outbox")
+    op.drop_table("known_teacher")
+    op.drop_table("known_school")
     op.drop_table("inbox")
     op.drop_table("dead_letter")
     # ### end Alembic commands ###
