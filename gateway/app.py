@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from gateway.accounts import ensure_bootstrap_admin
@@ -18,7 +19,8 @@ from gateway.dispatcher import WebhookDispatcher
 from gateway.handlers import handlers
 from gateway.keys import Signer, load_or_create_key
 from gateway.models import idempotency, infra
-from gateway.routes import auth, docs, proxy, webhooks
+from gateway.ratelimit import RateLimiter, RateLimitMiddleware, TokenBuckets
+from gateway.routes import auth, dashboard, docs, proxy, webhooks
 from shared.auth import TokenVerifier
 from shared.config import common, database_url_for
 from shared.db import Database, ensure_database
@@ -48,6 +50,7 @@ def create_app() -> FastAPI:
             audience=env.shixun_jwt_audience,
         )
         app.state.settings = settings
+        app.state.rate_limiter = RateLimiter(settings.rate_limits(), TokenBuckets())
         app.state.database = database
         app.state.idempotency_table = idempotency
         app.state.signer = signer
@@ -110,7 +113,26 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    app.add_middleware(RateLimitMiddleware)
     app.add_middleware(RequestIdMiddleware, service="gateway")
+    # Outermost, so preflights and every answer (a 429 too) carry the CORS headers.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "If-None-Match",
+            "If-Match",
+            "traceparent",
+            "tracestate",
+            "X-Request-ID",
+        ],
+        expose_headers=["ETag", "Retry-After", "X-Request-ID", "Idempotent-Replayed", "Location"],
+        max_age=600,
+    )
     install_problem_handlers(app)
 
     @app.get("/healthz", tags=["health"])
@@ -146,6 +168,7 @@ def create_app() -> FastAPI:
         )
 
     app.include_router(auth.router)
+    app.include_router(dashboard.router)
     app.include_router(webhooks.router)
     app.include_router(docs.router)
     docs.mount_assets(app)

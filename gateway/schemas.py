@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AnyHttpUrl,
@@ -146,3 +146,18 @@ class DeliveryRead(BaseModel):
     next_attempt_at: dt.datetime
     delivered_at: dt.datetime | None
     created_at: dt.datetime
+
+
+class DashboardPart(BaseModel):
+    status: Literal["ok", "unavailable"]
+    data: Any | None = None
+    detail: str | None = Field(None, description="why the part is unavailable")
+
+
+class Dashboard(BaseModel):
+    teacher_id: uuid.UUID
+    partial: bool = Field(description="true when some part could not be fetched")
+    unavailable: list[str]
+    enrolments: DashboardPart
+    hours: DashboardPart
+    pending_evaluations: DashboardPart

@@ -6,6 +6,7 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from gateway.etag import etag_of, not_modified
 from gateway.routing import service_for
 from shared.errors import NotFound, Unavailable
 from shared.logging import current_request_id, current_traceparent
@@ -63,4 +64,11 @@ async def forward(request: Request, path: str) -> Response:
             f"The {service} service is unavailable; try again shortly.", service=service
         ) from exc
     out = {k: v for k in FORWARD_RESPONSE if (v := upstream.headers.get(k)) is not None}
+    if request.method == "GET" and upstream.status_code == 200:
+        # The app polls these: an ETag lets it ask "changed?" and get an empty 304 back.
+        out.setdefault("etag", etag_of(upstream.content))
+        out.setdefault("cache-control", "private, no-cache")
+        out["vary"] = "Authorization"
+        if not_modified(request, out["etag"]):
+            return Response(status_code=304, headers=out)
     return Response(content=upstream.content, status_code=upstream.status_code, headers=out)

@@ -4,7 +4,7 @@ import uuid
 
 from shared.auth import Role
 from shared.events.ledger import EntryPosted
-from tests.authz.matrix import B, Kind, M, Rule, S, rule
+from tests.authz.matrix import B, Kind, M, Rule, S, T, rule
 
 EVERYONE = tuple(Role)
 # The bureau names a record of its district in the body; from another district the gateway
@@ -18,6 +18,7 @@ RULES: dict[str, Rule] = {
     "POST /v1/auth/revoke": rule(Kind.PUBLIC),
     "POST /v1/auth/logout": rule(Kind.SELF, own=EVERYONE),
     "GET /v1/me": rule(Kind.SELF, own=EVERYONE),
+    "GET /v1/me/dashboard": rule(Kind.SELF, own=(T,)),
     "POST /v1/accounts": rule(
         own=(B,),
         body=lambda b: {
