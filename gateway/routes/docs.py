@@ -14,6 +14,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from gateway.events_doc import asyncapi
 from gateway.routing import service_for
 
 router = APIRouter(include_in_schema=False)
@@ -63,6 +64,12 @@ async def merged_openapi(app: FastAPI) -> dict[str, Any]:
 @router.get("/openapi.json")
 async def openapi(request: Request) -> JSONResponse:
     return JSONResponse(await merged_openapi(request.app))
+
+
+@router.get("/asyncapi.json")
+async def events_document() -> JSONResponse:
+    """The events (AsyncAPI 3.0): what webhooks deliver and what services publish."""
+    return JSONResponse(asyncapi())
 
 
 @router.get("/docs")
