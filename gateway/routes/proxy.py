@@ -45,6 +45,7 @@ async def forward(request: Request, path: str) -> Response:
     service = service_for(request.url.path)
     if service is None:
         raise NotFound(f"No endpoint {request.url.path}.")
+    body = await request.body()
     client: httpx.AsyncClient = request.app.state.clients[service]
     headers = {k: v for k in FORWARD_REQUEST if (v := request.headers.get(k)) is not None}
     if request_id := current_request_id():
@@ -56,7 +57,7 @@ async def forward(request: Request, path: str) -> Response:
             request.method,
             request.url.path,
             params=request.query_params.multi_items(),
-            content=await request.body(),
+            content=body,
             headers=headers,
         )
     except httpx.HTTPError as exc:

@@ -23,7 +23,8 @@ from tests.authz.matrix import Binding, Scope
 from tests.authz.rules.enrolment import program_body
 from tests.harness import ADMIN_PASSWORD, Suite
 
-OTHER_DISTRICT = uuid.uuid4()
+# Callers of another district, with ids of their own there.
+FAR_SIDE = Binding(*(uuid.uuid4() for _ in range(6)))
 
 
 @dataclass
@@ -50,14 +51,16 @@ class World:
 
     def case(self, role: Role, scope: Scope) -> tuple[dict[str, str], Binding]:
         a = self.a
-        district = a.district_id
-        if role is Role.BUREAU_ADMIN and scope is Scope.FOREIGN:
-            district = OTHER_DISTRICT
-        headers = self.headers(self.principal(role, a, district_id=district))
+        if scope is Scope.OTHER_DISTRICT:
+            principal = self.principal(role, FAR_SIDE, district_id=FAR_SIDE.district_id)
+        elif role is Role.BUREAU_ADMIN and scope is Scope.FOREIGN:
+            principal = self.principal(role, a, district_id=FAR_SIDE.district_id)
+        else:
+            principal = self.principal(role, a, district_id=a.district_id)
         binding = self.b if scope is Scope.FOREIGN and role is not Role.BUREAU_ADMIN else a
         # Records owned by a caller rather than a scope: for the foreign side, side B's.
-        owned = self.owned.get((role, a.school_id if scope is Scope.OWN else self.b.school_id), {})
-        return headers, replace(binding, extra={**binding.extra, **owned})
+        owned = self.owned.get((role, self.b.school_id if binding is self.b else a.school_id), {})
+        return self.headers(principal), replace(binding, extra={**binding.extra, **owned})
 
     owned: dict[tuple[Role, uuid.UUID], dict[str, Any]] = field(default_factory=dict)
 

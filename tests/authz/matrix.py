@@ -1,11 +1,12 @@
 """The authorization matrix: every endpoint × every role × own scope / foreign scope.
 
 A rule says, for one operation of the merged OpenAPI document, which roles may use it on
-records of their own scope and which also on records outside it (DOMAIN.md, "Who may see
-what"). Roles not named are refused everywhere. The test builds each request from a
-`Binding` (the ids of one side of a small world: school, teacher, institution, program,
-enrolment) and a token of the role; "foreign" is the other side of the world, or for the
-bureau its own side seen from another district.
+records of their own scope and which also on other records of their district (DOMAIN.md,
+"Who may see what"). Roles not named are refused everywhere; nobody sees across districts.
+The test builds each request from a `Binding` (the ids of one side of a small world:
+school, teacher, institution, program, enrolment) and a token of the role: "own" is side A,
+"foreign" side B (for the bureau, side A seen from another district), "other-district" a
+caller of another district looking at side A.
 
 Engineers extend it by adding a rule to `tests/authz/rules/<service>.py` for every endpoint
 they add; an endpoint without a rule fails `test_every_endpoint_has_a_rule`.
@@ -28,7 +29,8 @@ ROLES = tuple(Role)
 
 class Scope(StrEnum):
     OWN = "own"
-    FOREIGN = "foreign"
+    FOREIGN = "foreign"  # the other side of the same district (for the bureau: another district)
+    OTHER_DISTRICT = "other-district"  # a caller of another district: refused everywhere
 
 
 class Kind(StrEnum):
@@ -73,6 +75,8 @@ class Rule:
     deviations: dict[tuple[Role, Scope], str] = field(default_factory=dict)
 
     def allows(self, role: Role, scope: Scope) -> bool:
+        if scope is Scope.OTHER_DISTRICT:
+            return False
         if role in self.both:
             return True
         return role in self.own and scope is Scope.OWN

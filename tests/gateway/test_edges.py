@@ -15,8 +15,9 @@ from shared.auth import Role
 from tests.gateway.helpers import admin, school
 from tests.harness import Suite
 
+# One token a minute: nothing refills while a slow machine runs the test.
 TIGHT = RateLimitPolicy(
-    version="test", account_per_minute=60, account_burst=3, client_per_minute=60, client_burst=2
+    version="test", account_per_minute=1, account_burst=3, client_per_minute=1, client_burst=2
 )
 
 
@@ -121,3 +122,36 @@ async def test_request_id_and_trace_context_reach_the_service_and_its_event(suit
     version, event_trace, span, flags = headers["traceparent"].split("-")
     assert (version, event_trace, flags) == ("00", trace_id, "01")
     assert span != parent.split("-")[2]  # a span of the service's own, child of the gateway's
+
+
+@pytest.mark.parametrize(
+    ("path", "kwargs"),
+    [
+        ("/v1/schools", {"json": {"name": "一\x00小", "stage": "primary"}}),
+        ("/v1/service-accounts", {"json": {"name": "a\x00", "scopes": ["hours:read"]}}),
+        ("/v1/schools?cursor=%00", {}),
+    ],
+)
+async def test_nul_characters_are_refused_at_the_edge(
+    suite: Suite, path: str, kwargs: dict
+) -> None:
+    method = "GET" if "?" in path else "POST"
+    response = await suite.gateway.request(method, path, headers=await admin(suite), **kwargs)
+    assert response.status_code == 400
+    assert response.json()["type"].endswith("nul-character")
+
+
+async def test_nul_in_a_form_is_refused(suite: Suite) -> None:
+    response = await suite.gateway.post(
+        "/v1/auth/token", data={"grant_type": "password", "username": "a\x00", "password": "x"}
+    )
+    assert response.status_code == 400
+    assert response.json()["type"].endswith("nul-character")
+
+
+def test_binary_uploads_may_hold_nul_bytes() -> None:
+    from gateway.hygiene import holds_nul
+
+    assert not holds_nul(b"", "multipart/form-data; boundary=x", b"PK\x03\x04\x00\x00")
+    assert holds_nul(b"", "application/json", b'{"a": "\\u0000"}')
+    assert not holds_nul(b"", "application/json", b'{"a": "\\\\u0000"}')  # an escaped backslash

@@ -33,6 +33,13 @@ def teacher_body(b: Binding) -> dict:
     }
 
 
+# Reported to enrolment: programs_query and can_see_program do not bound teachers and school
+# admins to their district, so they see every district's published programs.
+CROSS_DISTRICT_PROGRAMS = {
+    (role, Scope.OTHER_DISTRICT): "a teacher or school admin sees other districts' programs"
+    for role in (T, S)
+}
+
 RULES: dict[str, Rule] = {
     "POST /v1/schools": rule(
         own=(B,),
@@ -59,15 +66,22 @@ RULES: dict[str, Rule] = {
     ),
     "POST /v1/programs": rule(own=(N, B), body=program_body),
     # Published programs are the district's offer: schools and teachers see them all.
-    "GET /v1/programs": rule(Kind.LIST, own=(N, B), both=(T, S, M), record="program_id"),
+    "GET /v1/programs": rule(
+        Kind.LIST,
+        own=(N, B),
+        both=(T, S, M),
+        record="program_id",
+        deviations=CROSS_DISTRICT_PROGRAMS,
+    ),
     "GET /v1/programs/{program_id}": rule(
         own=(N, B),
         both=(T, S, M),
         deviations={
             (M, scope): "enrolment lists the district's programs to a school-bound client "
             "but refuses it each one (can_see_program vs programs_query)"
-            for scope in Scope
-        },
+            for scope in (Scope.OWN, Scope.FOREIGN)
+        }
+        | CROSS_DISTRICT_PROGRAMS,
     ),
     # `submit` of a published program: the allowed get a 409, the others a refusal.
     "POST /v1/programs/{program_id}/{action}": rule(
