@@ -161,3 +161,21 @@ class Dashboard(BaseModel):
     enrolments: DashboardPart
     hours: DashboardPart
     pending_evaluations: DashboardPart
+
+
+class ServiceAccountRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str | None = Field(validation_alias="label")
+    client_id: str = Field(validation_alias="username")
+    scopes: list[str]
+    district_id: uuid.UUID | None
+    school_id: uuid.UUID | None
+    disabled: bool
+    created_at: dt.datetime
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return value.split() if isinstance(value, str) else value

@@ -21,11 +21,13 @@ from gateway.schemas import (
     Me,
     ServiceAccountCreate,
     ServiceAccountCreated,
+    ServiceAccountRead,
     TokenResponse,
 )
 from shared.auth import Principal, Role
-from shared.deps import Caller, Idem, Session
-from shared.errors import BadRequest, Conflict, Unavailable, Unprocessable
+from shared.deps import Caller, Idem, Paging, Session
+from shared.errors import BadRequest, Conflict, NotFound, Unavailable, Unprocessable
+from shared.pagination import Page, page_of, paginate
 
 router = APIRouter(tags=["auth"])
 
@@ -242,3 +244,31 @@ async def create_service_account(
             school_id=account.school_id,
         ),
     )
+
+
+@router.get("/v1/service-accounts", response_model=Page[ServiceAccountRead])
+async def list_service_accounts(session: Session, caller: Caller, paging: Paging) -> dict:
+    caller.require(Role.BUREAU_ADMIN)
+    query = select(Account).where(
+        Account.role == Role.SERVICE.value, Account.district_id == caller.district_id
+    )
+    rows = (await session.scalars(paginate(query, Account, paging))).all()
+    return page_of(list(rows), paging, ServiceAccountRead)
+
+
+@router.delete("/v1/service-accounts/{account_id}", status_code=204)
+async def disable_service_account(
+    account_id: uuid.UUID, session: Session, caller: Caller
+) -> Response:
+    """The client can get no new token; the ones it holds run out within minutes."""
+    caller.require(Role.BUREAU_ADMIN)
+    account = await session.get(Account, account_id)
+    if (
+        account is None
+        or account.role != Role.SERVICE.value
+        or account.district_id != caller.district_id
+    ):
+        raise NotFound("No such service account.")
+    account.disabled = True
+    await accounts.revoke_all(session, account.id)
+    return Response(status_code=204)

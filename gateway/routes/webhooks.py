@@ -11,7 +11,9 @@ from sqlalchemy import select
 from gateway import webhooks
 from gateway.models import WebhookDelivery, WebhookSubscription
 from gateway.schemas import DeliveryRead, WebhookCreate, WebhookCreated, WebhookRead
+from shared.db import utcnow
 from shared.deps import Caller, Idem, Paging, Session
+from shared.errors import NotFound
 from shared.pagination import Page, page_of, paginate
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -49,6 +51,23 @@ async def list_deliveries(
     query = select(WebhookDelivery).where(WebhookDelivery.subscription_id == webhook_id)
     rows = (await session.scalars(paginate(query, WebhookDelivery, paging))).all()
     return page_of(list(rows), paging, DeliveryRead)
+
+
+@router.post("/{webhook_id}/deliveries/{delivery_id}/redeliver", response_model=DeliveryRead)
+async def redeliver(
+    webhook_id: uuid.UUID, delivery_id: uuid.UUID, session: Session, caller: Caller, idem: Idem
+) -> JSONResponse:
+    """Queue a delivery again now, e.g. one that failed for good while the receiver was away."""
+    if replay := await idem.replay():
+        return replay
+    await webhooks.own_subscription(session, principal=caller, subscription_id=webhook_id)
+    delivery = await session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.subscription_id != webhook_id:
+        raise NotFound("No such delivery.")
+    delivery.status = "pending"
+    delivery.next_attempt_at = utcnow()
+    await session.flush()
+    return await idem.respond(200, DeliveryRead.model_validate(delivery))
 
 
 @router.delete("/{webhook_id}", status_code=204)

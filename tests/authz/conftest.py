@@ -115,7 +115,14 @@ async def _side(suite: Suite, admin: dict[str, str], tag: str) -> Binding:
     enrolment = await _created(
         suite, f"/v1/programs/{program['id']}/enrolments", admin, {"teacher_id": teacher["id"]}
     )
+    client = await _created(
+        suite,
+        "/v1/service-accounts",
+        admin,
+        {"name": f"矩阵{tag}系统", "scopes": ["hours:read"], "school_id": school["id"]},
+    )
     return Binding(
+        extra={"account_id": client["id"]},
         district_id=DEFAULT_DISTRICT_ID,
         school_id=provisional.school_id,
         teacher_id=provisional.teacher_id,

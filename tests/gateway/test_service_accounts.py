@@ -96,3 +96,26 @@ async def test_service_account_for_a_school_outside_the_district_is_refused(suit
         json={"name": "x", "scopes": ["hours:read"], "school_id": str(uuid.uuid4())},
     )
     assert response.status_code == 422
+
+
+async def test_a_disabled_client_gets_no_token(suite: Suite) -> None:
+    client = await service_account(suite, ["hours:read"])
+    bureau = await admin(suite)
+    listed = (await suite.gateway.get("/v1/service-accounts?limit=500", headers=bureau)).json()
+    row = next(r for r in listed["items"] if r["client_id"] == client["client_id"])
+    assert "client_secret" not in row and row["scopes"] == ["hours:read"]
+    assert (
+        await suite.gateway.delete(f"/v1/service-accounts/{row['id']}", headers=bureau)
+    ).status_code == 204
+    refused = await client_token(suite, client)
+    assert refused.status_code == 400 and refused.json()["type"].endswith("invalid-grant")
+
+
+async def test_another_district_cannot_disable_a_client(suite: Suite) -> None:
+    client = await service_account(suite, ["hours:read"])
+    other_bureau = suite.headers(Role.BUREAU_ADMIN, district_id=uuid.uuid4())
+    response = await suite.gateway.delete(
+        f"/v1/service-accounts/{client['id']}", headers=other_bureau
+    )
+    assert response.status_code == 404
+    assert (await client_token(suite, client)).status_code == 200

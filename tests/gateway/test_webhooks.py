@@ -189,3 +189,41 @@ async def test_a_webhook_log_is_its_owners_only(suite: Suite) -> None:
     assert response.status_code == 404
     deleted = await gw.delete(f"/v1/webhooks/{hook['id']}", headers=other_bureau_admin)
     assert deleted.status_code == 404
+
+
+async def test_a_failed_delivery_can_be_redelivered(suite: Suite, receiver: Receiver) -> None:
+    suite.gateway_app.state.webhooks.policy = RetryPolicy(
+        version="test", base_seconds=0.05, factor=1, cap_seconds=0.05, max_attempts=2
+    )
+    gw = suite.gateway
+    bureau = await admin(suite)
+    own = await school(suite, bureau, "三小")
+    hook = (
+        await gw.post(
+            "/v1/webhooks",
+            headers=bureau,
+            json={"url": "http://bureau.example/hooks", "event_types": [TeacherRegistered.subject]},
+        )
+    ).json()
+    receiver.secret = hook["secret"]
+    teacher = (
+        await gw.post(
+            "/v1/teachers",
+            headers=bureau,
+            json={"name": "吴老师", "school_id": own["id"], "stage": "primary", "subject": "音乐"},
+        )
+    ).json()
+
+    async def failed() -> dict | None:
+        items = (await gw.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=bureau)).json()
+        return next((d for d in items["items"] if d["status"] == "failed"), None)
+
+    delivery = await wait_for(failed, timeout=30)
+    assert delivery["attempts"] == 2 and "ConnectError" in delivery["last_error"]
+    receiver.up = True
+    again = await gw.post(
+        f"/v1/webhooks/{hook['id']}/deliveries/{delivery['id']}/redeliver", headers=bureau
+    )
+    assert again.status_code == 200 and again.json()["status"] == "pending"
+    await wait_for(lambda: receiver.received, timeout=30)
+    assert receiver.received[0]["body"]["data"]["teacher_id"] == teacher["id"]

@@ -40,6 +40,9 @@ RULES: dict[str, Rule] = {
         refused=REFERENCE_REFUSED,
         forbidden_fields=("id", "district_id", "client_secret"),
     ),
+    "GET /v1/service-accounts": rule(Kind.SELF, own=(B,)),
+    # The path names no record of the world: every caller gets 404 or 403, never a 2xx.
+    "DELETE /v1/service-accounts/{account_id}": rule(path=lambda b: {"account_id": uuid.uuid4()}),
     # Webhooks belong to who made them; deliveries are bounded by the owner's scope.
     "POST /v1/webhooks": rule(
         Kind.SELF,
@@ -49,5 +52,10 @@ RULES: dict[str, Rule] = {
     ),
     "GET /v1/webhooks": rule(Kind.SELF, own=(S, B, M)),
     "GET /v1/webhooks/{webhook_id}/deliveries": rule(own=(S, B, M)),
+    # The world holds no delivery, so this only asserts that nobody reaches one it does not
+    # own; tests/gateway/test_webhooks.py covers the owner redelivering.
+    "POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": rule(
+        path=lambda b: {"delivery_id": uuid.uuid4()}
+    ),
     "DELETE /v1/webhooks/{webhook_id}": rule(own=(S, B, M)),
 }
