@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     cors_origins: list[str] = ["http://localhost:3000", "http://127.0.0.1:3000"]
     webhook_timeout_seconds: float = 10.0
     webhook_poll_seconds: float = 1.0
+    # Allow http and private addresses (a school system on the bureau's own network).
+    webhook_allow_private_targets: bool = False
 
     rate_account_per_minute: int = DEFAULT_RATE_LIMITS.account_per_minute
     rate_account_burst: int = DEFAULT_RATE_LIMITS.account_burst

@@ -74,5 +74,5 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY = RetryPolicy(
-    version="webhook-retry/1", base_seconds=5, factor=2, cap_seconds=3600, max_attempts=15
+    version="webhook-retry/1", base_seconds=5, factor=2, cap_seconds=3600, max_attempts=20
 )

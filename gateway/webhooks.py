@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +39,28 @@ class ScopeNotYetKnown(Exception):
     """The event names a teacher or school the gateway has not heard of yet; retried later."""
 
 
+def check_target(url: str, *, allow_private: bool) -> None:
+    """Deliveries go to public https endpoints unless the deployment allows its own network
+    (a school system on the bureau's LAN): the gateway must not be a way into it (SSRF).
+
+    Only literal addresses and local names are checked here; a name resolving to a private
+    address is for the egress proxy to stop (docs/gateway.md)."""
+    parsed = urlsplit(url)
+    if allow_private:
+        return
+    if parsed.scheme != "https":
+        raise Unprocessable("A webhook URL must use https.", code="webhook-url")
+    host = (parsed.hostname or "").lower()
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        raise Unprocessable("A webhook URL must be a public address.", code="webhook-url")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return
+    if not address.is_global:
+        raise Unprocessable("A webhook URL must be a public address.", code="webhook-url")
+
+
 def may_subscribe(principal: Principal) -> None:
     if principal.role is Role.SERVICE:
         principal.require_scope("events:subscribe")
@@ -47,9 +71,15 @@ def may_subscribe(principal: Principal) -> None:
 
 
 async def create_subscription(
-    session: AsyncSession, *, principal: Principal, url: str, event_types: list[str]
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    url: str,
+    event_types: list[str],
+    allow_private: bool,
 ) -> WebhookSubscription:
     may_subscribe(principal)
+    check_target(url, allow_private=allow_private)
     unknown = sorted(set(event_types) - EVENT_TYPES.keys())
     if unknown:
         raise Unprocessable(

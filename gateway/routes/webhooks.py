@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
@@ -21,13 +21,17 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 @router.post("", status_code=201, response_model=WebhookCreated)
 async def create_webhook(
-    body: WebhookCreate, session: Session, caller: Caller, idem: Idem
+    request: Request, body: WebhookCreate, session: Session, caller: Caller, idem: Idem
 ) -> JSONResponse:
     """Deliveries are limited to the caller's scope: its district, or its school."""
     if replay := await idem.replay():
         return replay
     subscription = await webhooks.create_subscription(
-        session, principal=caller, url=str(body.url), event_types=body.event_types
+        session,
+        principal=caller,
+        url=str(body.url),
+        event_types=body.event_types,
+        allow_private=request.app.state.settings.webhook_allow_private_targets,
     )
     return await idem.respond(201, WebhookCreated.model_validate(subscription))
 

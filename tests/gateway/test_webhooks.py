@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.policy import RetryPolicy
+from gateway.policy import DEFAULT_RETRY, RetryPolicy
 from gateway.webhooks import SIGNATURE_HEADER, signature, verify_signature
 from shared.auth import Role
 from shared.events.enrolment import EnrolmentConfirmed, TeacherRegistered
@@ -110,7 +110,7 @@ async def test_receiver_gets_signed_enrolment_and_hours_events_of_its_school_des
     created = await gw.post(
         "/v1/webhooks",
         headers=as_client,
-        json={"url": "http://school-system.example/hooks", "event_types": SUBJECTS},
+        json={"url": "https://school-system.example/hooks", "event_types": SUBJECTS},
     )
     assert created.status_code == 201, created.text
     hook = created.json()
@@ -202,7 +202,10 @@ async def test_a_failed_delivery_can_be_redelivered(suite: Suite, receiver: Rece
         await gw.post(
             "/v1/webhooks",
             headers=bureau,
-            json={"url": "http://bureau.example/hooks", "event_types": [TeacherRegistered.subject]},
+            json={
+                "url": "https://bureau.example/hooks",
+                "event_types": [TeacherRegistered.subject],
+            },
         )
     ).json()
     receiver.secret = hook["secret"]
@@ -227,3 +230,34 @@ async def test_a_failed_delivery_can_be_redelivered(suite: Suite, receiver: Rece
     assert again.status_code == 200 and again.json()["status"] == "pending"
     await wait_for(lambda: receiver.received, timeout=30)
     assert receiver.received[0]["body"]["data"]["teacher_id"] == teacher["id"]
+
+
+def test_retry_policy_backs_off_exponentially_up_to_the_cap() -> None:
+    policy = DEFAULT_RETRY
+    delays = [policy.delay(n) for n in range(1, policy.max_attempts)]
+    assert delays[:4] == [5, 10, 20, 40]
+    assert max(delays) == policy.cap_seconds
+    # A receiver down overnight still gets its deliveries before they are marked failed.
+    assert sum(delays) >= 8 * 3600
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.org/hook",
+        "https://localhost/hook",
+        "https://127.0.0.1/hook",
+        "https://10.1.2.3/hook",
+        "https://169.254.169.254/latest",
+        "https://[::1]/hook",
+        "https://intranet.local/hook",
+    ],
+)
+async def test_webhooks_go_to_public_https_endpoints_only(suite: Suite, url: str) -> None:
+    response = await suite.gateway.post(
+        "/v1/webhooks",
+        headers=await admin(suite),
+        json={"url": url, "event_types": [EntryPosted.subject]},
+    )
+    assert response.status_code == 422
+    assert response.json()["type"].endswith("webhook-url")
