@@ -104,6 +104,7 @@ async def create_subscription(
 async def own_subscription(
     session: AsyncSession, *, principal: Principal, subscription_id: uuid.UUID
 ) -> WebhookSubscription:
+    may_subscribe(principal)  # a client whose events:subscribe was taken away loses its hooks
     subscription = await session.get(WebhookSubscription, subscription_id)
     if subscription is None or subscription.owner != principal.subject:
         raise NotFound("No such webhook.")

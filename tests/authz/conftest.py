@@ -57,6 +57,8 @@ class World:
             principal = self.principal(role, a, district_id=FAR_SIDE.district_id)
         else:
             principal = self.principal(role, a, district_id=a.district_id)
+        if scope is Scope.WITHOUT_GRANT:
+            principal = replace(principal, scopes=frozenset())
         binding = self.b if scope is Scope.FOREIGN and role is not Role.BUREAU_ADMIN else a
         # Records owned by a caller rather than a scope: for the foreign side, side B's.
         owned = self.owned.get((role, self.b.school_id if binding is self.b else a.school_id), {})

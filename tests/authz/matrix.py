@@ -6,7 +6,8 @@ records of their own scope and which also on other records of their district (DO
 The test builds each request from a `Binding` (the ids of one side of a small world:
 school, teacher, institution, program, enrolment) and a token of the role: "own" is side A,
 "foreign" side B (for the bureau, side A seen from another district), "other-district" a
-caller of another district looking at side A.
+caller of another district looking at side A, and "own-without-scope" a service client of
+side A whose token lacks the scope the rule `needs`.
 
 Engineers extend it by adding a rule to `tests/authz/rules/<service>.py` for every endpoint
 they add; an endpoint without a rule fails `test_every_endpoint_has_a_rule`.
@@ -31,6 +32,7 @@ class Scope(StrEnum):
     OWN = "own"
     FOREIGN = "foreign"  # the other side of the same district (for the bureau: another district)
     OTHER_DISTRICT = "other-district"  # a caller of another district: refused everywhere
+    WITHOUT_GRANT = "own-without-scope"  # a service client in scope but not granted `needs`
 
 
 class Kind(StrEnum):
@@ -67,6 +69,7 @@ class Rule:
     query: Callable[[Binding], dict[str, Any]] | None = None
     path: Callable[[Binding], dict[str, Any]] | None = None  # path values not named in Binding
     record: str | None = None  # LIST: which binding id must (not) appear in the items
+    needs: str | None = None  # the scope (policy.SCOPES) a service client must hold here
     refused: frozenset[int] = frozenset({403, 404})
     # Body fields a client must never set here (server-assigned), besides any unknown field.
     forbidden_fields: tuple[str, ...] = ("id", "created_at")
@@ -77,6 +80,8 @@ class Rule:
     def allows(self, role: Role, scope: Scope) -> bool:
         if scope is Scope.OTHER_DISTRICT:
             return False
+        if scope is Scope.WITHOUT_GRANT:
+            return self.needs is None and role in self.own | self.both
         if role in self.both:
             return True
         return role in self.own and scope is Scope.OWN

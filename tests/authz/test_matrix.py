@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from shared.auth import Role
 from tests.authz.conftest import World
 from tests.authz.matrix import ROLES, Kind, Rule, Scope, fill_path, listed, operations
 from tests.authz.rules import RULES
@@ -34,7 +35,12 @@ def _cases() -> list[Any]:
         if rule.kind is Kind.PUBLIC:
             continue
         for role in ROLES:
-            for scope in (Scope.OWN,) if rule.kind is Kind.SELF else tuple(Scope):
+            scopes = [Scope.OWN]
+            if rule.kind is not Kind.SELF:
+                scopes += [Scope.FOREIGN, Scope.OTHER_DISTRICT]
+            if role is Role.SERVICE:
+                scopes.append(Scope.WITHOUT_GRANT)
+            for scope in scopes:
                 deviation = rule.deviations.get((role, scope))
                 marks = [pytest.mark.xfail(strict=True, reason=deviation)] if deviation else []
                 cases.append(

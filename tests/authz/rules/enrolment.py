@@ -40,29 +40,42 @@ CROSS_DISTRICT_PROGRAMS = {
     for role in (T, S)
 }
 
+# Reported to enrolment: a service client reads schools, teachers and enrolments of its scope
+# without holding roster:read.
+ROSTER_READ = {(M, Scope.WITHOUT_GRANT): "enrolment does not require roster:read of clients"}
+
 RULES: dict[str, Rule] = {
     "POST /v1/schools": rule(
         own=(B,),
         body=lambda b: {"name": "矩阵学校", "stage": "primary", "district_id": str(b.district_id)},
     ),
-    "GET /v1/schools": rule(Kind.LIST, own=(S, B, M), record="school_id"),
-    "GET /v1/schools/{school_id}": rule(own=(S, B, M)),
+    "GET /v1/schools": rule(
+        Kind.LIST, own=(S, B, M), record="school_id", needs="roster:read", deviations=ROSTER_READ
+    ),
+    "GET /v1/schools/{school_id}": rule(own=(S, B, M), needs="roster:read", deviations=ROSTER_READ),
     "POST /v1/institutions": rule(
         own=(B,), body=lambda b: {"name": "矩阵机构", "district_id": str(b.district_id)}
     ),
     # Institutions are the district's public offer: every role of the district sees them all.
     "GET /v1/institutions": rule(Kind.LIST, own=(N, B), both=(T, S, M), record="institution_id"),
     "GET /v1/institutions/{institution_id}": rule(own=(N, B), both=(T, S, M)),
-    "POST /v1/teachers": rule(own=(S, B, M), body=teacher_body),
+    "POST /v1/teachers": rule(own=(S, B, M), body=teacher_body, needs="roster:write"),
     "GET /v1/teachers": rule(
         Kind.LIST,
         own=(T, S, B, M),
         record="teacher_id",
         query=lambda b: {"school_id": str(b.school_id)},
+        needs="roster:read",
+        deviations=ROSTER_READ,
     ),
-    "GET /v1/teachers/{teacher_id}": rule(own=(T, S, B, M)),
+    "GET /v1/teachers/{teacher_id}": rule(
+        own=(T, S, B, M), needs="roster:read", deviations=ROSTER_READ
+    ),
     "PATCH /v1/teachers/{teacher_id}": rule(
-        own=(S, B, M), body=lambda b: {"subject": "语文"}, forbidden_fields=("school_id", "id")
+        own=(S, B, M),
+        body=lambda b: {"subject": "语文"},
+        forbidden_fields=("school_id", "id"),
+        needs="roster:write",
     ),
     "POST /v1/programs": rule(own=(N, B), body=program_body),
     # Published programs are the district's offer: schools and teachers see them all.
@@ -79,7 +92,7 @@ RULES: dict[str, Rule] = {
         deviations={
             (M, scope): "enrolment lists the district's programs to a school-bound client "
             "but refuses it each one (can_see_program vs programs_query)"
-            for scope in (Scope.OWN, Scope.FOREIGN)
+            for scope in (Scope.OWN, Scope.FOREIGN, Scope.WITHOUT_GRANT)
         }
         | CROSS_DISTRICT_PROGRAMS,
     ),
@@ -95,8 +108,12 @@ RULES: dict[str, Rule] = {
         own=(T, S, N, B, M),
         record="enrolment_id",
         query=lambda b: {"teacher_id": str(b.teacher_id)},
+        needs="roster:read",
+        deviations=ROSTER_READ,
     ),
-    "GET /v1/enrolments/{enrolment_id}": rule(own=(T, S, N, B, M)),
+    "GET /v1/enrolments/{enrolment_id}": rule(
+        own=(T, S, N, B, M), needs="roster:read", deviations=ROSTER_READ
+    ),
     "POST /v1/enrolments/{enrolment_id}/complete": rule(
         own=(N, B), body=lambda b: {"attendance_rate": "1.000", "passed": True}
     ),

@@ -49,13 +49,14 @@ RULES: dict[str, Rule] = {
         own=(S, B, M),
         body=lambda b: {"url": "https://example.org/h", "event_types": [EntryPosted.subject]},
         forbidden_fields=("id", "district_id", "school_id", "secret"),
+        needs="events:subscribe",
     ),
-    "GET /v1/webhooks": rule(Kind.SELF, own=(S, B, M)),
-    "GET /v1/webhooks/{webhook_id}/deliveries": rule(own=(S, B, M)),
+    "GET /v1/webhooks": rule(Kind.SELF, own=(S, B, M), needs="events:subscribe"),
+    "GET /v1/webhooks/{webhook_id}/deliveries": rule(own=(S, B, M), needs="events:subscribe"),
     # The world holds no delivery, so this only asserts that nobody reaches one it does not
     # own; tests/gateway/test_webhooks.py covers the owner redelivering.
     "POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": rule(
         path=lambda b: {"delivery_id": uuid.uuid4()}
     ),
-    "DELETE /v1/webhooks/{webhook_id}": rule(own=(S, B, M)),
+    "DELETE /v1/webhooks/{webhook_id}": rule(own=(S, B, M), needs="events:subscribe"),
 }
