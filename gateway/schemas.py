@@ -97,7 +97,9 @@ class ServiceAccountCreated(BaseModel):
     id: uuid.UUID
     name: str
     client_id: str
-    client_secret: str = Field(description="shown once; store it safely")
+    client_secret: str | None = Field(
+        description="shown once; store it safely (null when an Idempotency-Key replays)"
+    )
     scopes: list[str]
     district_id: uuid.UUID | None
     school_id: uuid.UUID | None

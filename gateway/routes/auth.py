@@ -232,18 +232,19 @@ async def create_service_account(
         district_id=caller.district_id,
         school_id=body.school_id,
     )
-    return await idem.respond(
-        201,
-        ServiceAccountCreated(
-            id=account.id,
-            name=body.name,
-            client_id=account.username,
-            client_secret=secret,
-            scopes=sorted(account.scopes.split()),
-            district_id=account.district_id,
-            school_id=account.school_id,
-        ),
+    created = ServiceAccountCreated(
+        id=account.id,
+        name=body.name,
+        client_id=account.username,
+        client_secret=None,
+        scopes=sorted(account.scopes.split()),
+        district_id=account.district_id,
+        school_id=account.school_id,
     )
+    # The stored replay leaves the secret out: it is kept only hashed, nowhere in clear.
+    await idem.respond(201, created)
+    created.client_secret = secret
+    return JSONResponse(created.model_dump(mode="json"), status_code=201)
 
 
 @router.get("/v1/service-accounts", response_model=Page[ServiceAccountRead])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import uuid
 
+from sqlalchemy import select
+
 from shared.auth import Role
 from tests.gateway.helpers import admin, client_token, school, service_account
 from tests.harness import Suite
@@ -119,3 +121,17 @@ async def test_another_district_cannot_disable_a_client(suite: Suite) -> None:
     )
     assert response.status_code == 404
     assert (await client_token(suite, client)).status_code == 200
+
+
+async def test_an_idempotent_replay_does_not_keep_the_secret_in_clear(suite: Suite) -> None:
+    headers = {**(await admin(suite)), "Idempotency-Key": uuid.uuid4().hex}
+    body = {"name": "省平台", "scopes": ["hours:import"]}
+    first = await suite.gateway.post("/v1/service-accounts", headers=headers, json=body)
+    replay = await suite.gateway.post("/v1/service-accounts", headers=headers, json=body)
+    assert first.status_code == replay.status_code == 201
+    assert first.json()["client_secret"] and replay.json()["client_secret"] is None
+    assert replay.json()["client_id"] == first.json()["client_id"]
+    table = suite.gateway_app.state.idempotency_table
+    async with suite.gateway_app.state.database.sessions() as session:
+        stored = (await session.execute(select(table.c.body))).scalars().all()
+    assert not any(first.json()["client_secret"] in row for row in stored)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,10 +119,11 @@ async def test_receiver_gets_signed_enrolment_and_hours_events_of_its_school_des
     assert hook["school_id"] == mine["id"]
 
     teachers = []
+    trace_id = secrets.token_hex(16)
     for school_row in (mine, other):
         response = await gw.post(
             "/v1/teachers",
-            headers=bureau,
+            headers={**bureau, "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},
             json={
                 "name": "周老师",
                 "school_id": school_row["id"],
@@ -160,7 +162,9 @@ async def test_receiver_gets_signed_enrolment_and_hours_events_of_its_school_des
     assert {r["headers"]["shixun-event-id"] for r in receiver.received} == {
         e["event_id"] for e in entries
     }
-    assert all(r["headers"].get("traceparent", "").startswith("00-") for r in receiver.received)
+    # The trace of the request that registered the teacher reaches the integrator.
+    registered = next(r for r in receiver.received if r["body"]["type"] == SUBJECTS[0])
+    assert registered["headers"]["traceparent"].split("-")[1] == trace_id
 
 
 async def test_only_scoped_roles_subscribe_to_known_event_types(suite: Suite) -> None:
