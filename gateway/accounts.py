@@ -117,7 +117,14 @@ async def redeem_refresh_token(session: AsyncSession, token: str) -> Account:
     account = await session.get(Account, stored.account_id)
     if account is None or account.disabled:
         raise InvalidGrant("The refresh token is not valid.")
-    stored.revoked_at = now
+    # Conditional, so two concurrent exchanges of one token cannot both succeed.
+    used = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == stored.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    if used.rowcount != 1:  # type: ignore[attr-defined]
+        raise InvalidGrant("The refresh token is not valid.")
     return account
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.gateway.helpers import admin, client_token, person, service_account
 from tests.harness import Suite
 
@@ -77,3 +79,11 @@ async def test_client_secret_failures_lock_the_client(suite: Suite) -> None:
     locked = await client_token(suite, client)
     assert locked.status_code == 400 and locked.json()["type"].endswith("account-locked")
     assert await admin(suite)  # the bureau is unaffected
+
+
+async def test_concurrent_exchanges_of_one_refresh_token_yield_one_session(suite: Suite) -> None:
+    username, password = await person(suite, "bureau_admin")
+    token = (await _password_grant(suite, username, password)).json()["refresh_token"]
+    answers = await asyncio.gather(*(_refresh(suite, token) for _ in range(3)))
+    assert sorted(a.status_code for a in answers)[0] == 200
+    assert sum(a.status_code == 200 for a in answers) == 1
