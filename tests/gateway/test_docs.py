@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.events import EVENT_TYPES
-from tests.harness import Suite
+from tests.harness import Suite, wait_for
 
 
 async def test_events_document_lists_every_event_with_its_schema(suite: Suite) -> None:
@@ -43,3 +43,12 @@ async def test_openapi_merges_every_service(suite: Suite) -> None:
         "/v1/webhooks",
     ):
         assert path in paths
+
+
+async def test_readyz_reports_the_services_and_the_event_link(suite: Suite) -> None:
+    await wait_for(lambda: suite.gateway_app.state.nats.connected, timeout=20)
+    response = await suite.gateway.get("/readyz")
+    assert response.status_code == 200
+    checks = response.json()["checks"]
+    assert checks["database"] == "ok" and checks["nats"] == "ok"
+    assert {checks[name] for name in ("enrolment", "ledger", "budget", "feedback")} == {"ok"}
