@@ -8,10 +8,11 @@ import uuid
 from datetime import timedelta
 
 from pwdlib import PasswordHash
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import Account, RefreshToken
+from gateway.policy import SCOPES, LockoutPolicy
 from shared.auth import Principal, Role
 from shared.config import DEFAULT_DISTRICT_ID
 from shared.db import utcnow
@@ -28,7 +29,11 @@ class InvalidGrant(Problem):
     status, code, title = 400, "invalid-grant", "Invalid grant"
 
 
-def principal_of(account: Account) -> Principal:
+class InvalidScope(Problem):
+    status, code, title = 422, "invalid-scope", "Invalid scope"
+
+
+def principal_of(account: Account, scopes: str | None = None) -> Principal:
     return Principal(
         subject=str(account.id),
         role=Role(account.role),
@@ -36,15 +41,24 @@ def principal_of(account: Account) -> Principal:
         school_id=account.school_id,
         institution_id=account.institution_id,
         teacher_id=account.teacher_id,
-        scopes=frozenset(account.scopes.split()),
+        scopes=frozenset((account.scopes if scopes is None else scopes).split()),
     )
 
 
 async def authenticate(
-    session: AsyncSession, *, username: str, password: str, max_failures: int, lock_minutes: int
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    lockout: LockoutPolicy,
+    service: bool = False,
 ) -> Account:
+    """A person by username and password, or (service=True) a machine by client id and secret.
+
+    Both count failures and lock the account after `lockout.failures` in a row.
+    """
     account = await session.scalar(select(Account).where(Account.username == username))
-    if account is None:
+    if account is None or (account.role == Role.SERVICE.value) is not service:
         passwords.verify(password, _DUMMY_HASH)
         raise InvalidGrant("The username or password is wrong.")
     now = utcnow()
@@ -57,8 +71,8 @@ async def authenticate(
     valid, new_hash = passwords.verify_and_update(password, account.password_hash)
     if not valid or account.disabled:
         account.failed_logins += 1
-        if account.failed_logins >= max_failures:
-            account.locked_until = now + timedelta(minutes=lock_minutes)
+        if account.failed_logins >= lockout.failures:
+            account.locked_until = now + timedelta(minutes=lockout.minutes)
             account.failed_logins = 0
         # The failure count must persist although the request fails.
         await session.commit()
@@ -93,13 +107,82 @@ async def redeem_refresh_token(session: AsyncSession, token: str) -> Account:
         select(RefreshToken).where(RefreshToken.token_hash == _hash_token(token))
     )
     now = utcnow()
-    if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
+    if stored is not None and stored.revoked_at is not None:
+        # A used or revoked token shown again means it leaked: end every session of the account.
+        await revoke_all(session, stored.account_id)
+        await session.commit()
+        raise InvalidGrant("The refresh token is not valid.")
+    if stored is None or stored.expires_at <= now:
         raise InvalidGrant("The refresh token is not valid.")
     account = await session.get(Account, stored.account_id)
     if account is None or account.disabled:
         raise InvalidGrant("The refresh token is not valid.")
-    stored.revoked_at = now
+    # Conditional, so two concurrent exchanges of one token cannot both succeed.
+    used = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == stored.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    if used.rowcount != 1:  # type: ignore[attr-defined]
+        raise InvalidGrant("The refresh token is not valid.")
     return account
+
+
+async def revoke_refresh_token(session: AsyncSession, token: str) -> None:
+    """RFC 7009: revoking an unknown or already revoked token succeeds silently."""
+    stored = await session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == _hash_token(token))
+    )
+    if stored is not None and stored.revoked_at is None:
+        stored.revoked_at = utcnow()
+
+
+async def revoke_all(session: AsyncSession, account_id: uuid.UUID) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.account_id == account_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def granted_scopes(account: Account, requested: str | None) -> str:
+    """The scopes of a token: the account's, narrowed to those requested (RFC 6749 3.3)."""
+    held = set(account.scopes.split())
+    if requested is None:
+        return " ".join(sorted(held))
+    wanted = set(requested.split())
+    if not wanted <= held:
+        raise InvalidGrant(
+            f"The client may not have {' '.join(sorted(wanted - held))}.", code="invalid-scope"
+        )
+    return " ".join(sorted(wanted))
+
+
+async def create_service_account(
+    session: AsyncSession,
+    *,
+    label: str,
+    scopes: list[str],
+    district_id: uuid.UUID | None,
+    school_id: uuid.UUID | None,
+) -> tuple[Account, str]:
+    """A machine client and its secret; the secret is returned once and stored only hashed."""
+    unknown = sorted(set(scopes) - set(SCOPES.scopes))
+    if unknown:
+        raise InvalidScope(f"Unknown scopes: {', '.join(unknown)}.", known=sorted(SCOPES.scopes))
+    secret = secrets.token_urlsafe(32)
+    account = Account(
+        username=f"svc_{secrets.token_hex(8)}",
+        password_hash=passwords.hash(secret),
+        role=Role.SERVICE.value,
+        district_id=district_id,
+        school_id=school_id,
+        scopes=" ".join(sorted(set(scopes))),
+        label=label,
+    )
+    session.add(account)
+    await session.flush()
+    return account, secret
 
 
 async def ensure_bootstrap_admin(session: AsyncSession, *, username: str, password: str) -> None:

@@ -9,20 +9,28 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from gateway.accounts import ensure_bootstrap_admin
 from gateway.clients.services import ServiceClients
 from gateway.config import BootstrapSettings, Settings
+from gateway.dispatcher import WebhookDispatcher
+from gateway.handlers import handlers
+from gateway.hygiene import RefuseNulMiddleware
 from gateway.keys import Signer, load_or_create_key
-from gateway.models import idempotency
-from gateway.routes import auth, docs, proxy
+from gateway.models import idempotency, infra
+from gateway.ratelimit import RateLimiter, RateLimitMiddleware, TokenBuckets
+from gateway.routes import auth, dashboard, docs, proxy, webhooks
 from shared.auth import TokenVerifier
 from shared.config import common, database_url_for
 from shared.db import Database, ensure_database
 from shared.errors import install_problem_handlers, problem_response
 from shared.logging import RequestIdMiddleware, configure_logging
+from shared.messaging.inbox import ConsumerGroup
+from shared.messaging.nats import NatsLink
 from shared.migrate import upgrade
+from shared.service_app import DEFAULT_NATS_URL
 
 
 def create_app() -> FastAPI:
@@ -43,6 +51,7 @@ def create_app() -> FastAPI:
             audience=env.shixun_jwt_audience,
         )
         app.state.settings = settings
+        app.state.rate_limiter = RateLimiter(settings.rate_limits(), TokenBuckets())
         app.state.database = database
         app.state.idempotency_table = idempotency
         app.state.signer = signer
@@ -56,6 +65,26 @@ def create_app() -> FastAPI:
             audience=env.shixun_jwt_audience,
             http=httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw"),
         )
+        link = NatsLink(
+            env.nats_url or DEFAULT_NATS_URL,
+            name="gateway",
+            replicas=env.shixun_stream_replicas,
+            namespace=env.shixun_nats_namespace,
+        )
+        link.start()
+        consumers = ConsumerGroup(handlers, database, infra, link)
+        consumers.start()
+        app.state.nats = link
+        app.state.consumers = consumers
+        app.state.webhook_http = httpx.AsyncClient(follow_redirects=False)
+        dispatcher = WebhookDispatcher(
+            database,
+            app.state.webhook_http,
+            poll_seconds=settings.webhook_poll_seconds,
+            timeout_seconds=settings.webhook_timeout_seconds,
+        )
+        dispatcher.start()
+        app.state.webhooks = dispatcher
         bootstrap = BootstrapSettings()
         if bootstrap.bootstrap_admin_password:
             async with database.sessions() as session:
@@ -68,6 +97,10 @@ def create_app() -> FastAPI:
         try:
             yield
         finally:
+            await dispatcher.stop()
+            await consumers.stop()
+            await link.close()
+            await app.state.webhook_http.aclose()
             await app.state.clients.aclose()
             await database.dispose()
 
@@ -81,7 +114,27 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    app.add_middleware(RefuseNulMiddleware)
+    app.add_middleware(RateLimitMiddleware)
     app.add_middleware(RequestIdMiddleware, service="gateway")
+    # Outermost, so preflights and every answer (a 429 too) carry the CORS headers.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "If-None-Match",
+            "If-Match",
+            "traceparent",
+            "tracestate",
+            "X-Request-ID",
+        ],
+        expose_headers=["ETag", "Retry-After", "X-Request-ID", "Idempotent-Replayed", "Location"],
+        max_age=600,
+    )
     install_problem_handlers(app)
 
     @app.get("/healthz", tags=["health"])
@@ -106,6 +159,8 @@ def create_app() -> FastAPI:
                 checks[name] = "unreachable"
 
         await asyncio.gather(*(probe(n) for n in request.app.state.clients.clients))
+        # Reported, not required: without NATS only webhooks wait; the API still answers.
+        checks["nats"] = "ok" if request.app.state.nats.connected else "connecting"
         if checks["database"] == "ok":
             return JSONResponse({"status": "ready", "checks": checks})
         return problem_response(
@@ -117,6 +172,8 @@ def create_app() -> FastAPI:
         )
 
     app.include_router(auth.router)
+    app.include_router(dashboard.router)
+    app.include_router(webhooks.router)
     app.include_router(docs.router)
     docs.mount_assets(app)
     app.include_router(proxy.router)

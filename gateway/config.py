@@ -3,6 +3,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.policy import DEFAULT_RATE_LIMITS, LockoutPolicy, RateLimitPolicy
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHIXUN_GATEWAY_", extra="ignore")
@@ -18,6 +20,31 @@ class Settings(BaseSettings):
     lockout_failures: int = 5
     lockout_minutes: int = 15
     upstream_timeout_seconds: float = 30.0
+    dashboard_timeout_seconds: float = 3.0
+    cors_origins: list[str] = ["http://localhost:3000", "http://127.0.0.1:3000"]
+    webhook_timeout_seconds: float = 10.0
+    webhook_poll_seconds: float = 1.0
+    # Allow http and private addresses (a school system on the bureau's own network).
+    webhook_allow_private_targets: bool = False
+
+    rate_account_per_minute: int = DEFAULT_RATE_LIMITS.account_per_minute
+    rate_account_burst: int = DEFAULT_RATE_LIMITS.account_burst
+    rate_client_per_minute: int = DEFAULT_RATE_LIMITS.client_per_minute
+    rate_client_burst: int = DEFAULT_RATE_LIMITS.client_burst
+
+    def rate_limits(self) -> RateLimitPolicy:
+        return RateLimitPolicy(
+            version=DEFAULT_RATE_LIMITS.version,
+            account_per_minute=self.rate_account_per_minute,
+            account_burst=self.rate_account_burst,
+            client_per_minute=self.rate_client_per_minute,
+            client_burst=self.rate_client_burst,
+        )
+
+    def lockout(self) -> LockoutPolicy:
+        return LockoutPolicy(
+            version="lockout/1", failures=self.lockout_failures, minutes=self.lockout_minutes
+        )
 
     def service_urls(self) -> dict[str, str]:
         return {

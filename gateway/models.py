@@ -1,23 +1,25 @@
-"""Tables of the gateway: accounts and refresh tokens."""
+"""Tables of the gateway: accounts, refresh tokens, webhook subscriptions and deliveries."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 
-from sqlalchemy import Column
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shared.db import UtcDateTime, utcnow
-from shared.messaging.tables import idempotency_table
+from shared.messaging.tables import infrastructure_tables
 
 
 class GatewayModel(SQLModel, registry=registry()):
     pass
 
 
-idempotency = idempotency_table(GatewayModel.metadata)
+# The gateway publishes nothing, but it consumes events for webhooks: inbox and dead letters.
+infra = infrastructure_tables(GatewayModel.metadata)
+idempotency = infra.idempotency
 
 
 class Account(GatewayModel, table=True):
@@ -30,6 +32,7 @@ class Account(GatewayModel, table=True):
     institution_id: uuid.UUID | None = None
     teacher_id: uuid.UUID | None = Field(default=None, index=True)
     scopes: str = Field(default="", max_length=500)
+    label: str | None = Field(default=None, max_length=200)
     disabled: bool = False
     failed_logins: int = 0
     locked_until: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
@@ -46,3 +49,67 @@ class RefreshToken(GatewayModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     expires_at: dt.datetime = Field(sa_type=UtcDateTime)
     revoked_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class WebhookSubscription(GatewayModel, table=True):
+    """An integrator's endpoint for some event types, bounded by its owner's scope."""
+
+    __tablename__ = "webhook_subscription"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner: str = Field(max_length=200, index=True)
+    district_id: uuid.UUID
+    school_id: uuid.UUID | None = None
+    url: str = Field(max_length=2000)
+    # Kept readable: every delivery is signed with it (HMAC-SHA256).
+    secret: str = Field(max_length=100)
+    event_types: str = Field(sa_column=Column(Text, nullable=False))
+    active: bool = True
+    created_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime, nullable=False, default=utcnow)
+    )
+
+
+class WebhookDelivery(GatewayModel, table=True):
+    """One event for one subscription: the delivery log, and the queue of what is still due."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id", name="uq_webhook_delivery_event"),
+        Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    subscription_id: uuid.UUID = Field(foreign_key="webhook_subscription.id", index=True)
+    event_id: uuid.UUID
+    subject: str = Field(max_length=200)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    traceparent: str | None = Field(default=None, max_length=100)
+    status: str = Field(default="pending", max_length=20)
+    attempts: int = 0
+    next_attempt_at: dt.datetime = Field(sa_type=UtcDateTime)
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    delivered_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    created_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime, nullable=False, default=utcnow)
+    )
+
+
+class KnownSchool(GatewayModel, table=True):
+    """Projection of enrolment's schools: which district an event naming a school belongs to."""
+
+    __tablename__ = "known_school"
+
+    school_id: uuid.UUID = Field(primary_key=True)
+    district_id: uuid.UUID
+
+
+class KnownTeacher(GatewayModel, table=True):
+    """Projection of enrolment's teachers: the scope of events that name only a teacher."""
+
+    __tablename__ = "known_teacher"
+
+    teacher_id: uuid.UUID = Field(primary_key=True)
+    school_id: uuid.UUID
+    district_id: uuid.UUID

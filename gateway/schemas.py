@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from shared.auth import Role
 
@@ -69,3 +78,106 @@ class AccountRead(BaseModel):
     school_id: uuid.UUID | None
     institution_id: uuid.UUID | None
     teacher_id: uuid.UUID | None
+
+
+ScopeName = Annotated[str, StringConstraints(pattern=r"^[a-z]+:[a-z]+$", max_length=50)]
+
+
+class ServiceAccountCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, description="who the client is, for people")
+    scopes: list[ScopeName] = Field(min_length=1, max_length=20)
+    school_id: uuid.UUID | None = Field(
+        None, description="limits the client to one school; unset, to the bureau's district"
+    )
+
+
+class ServiceAccountCreated(BaseModel):
+    id: uuid.UUID
+    name: str
+    client_id: str
+    client_secret: str | None = Field(
+        description="shown once; store it safely (null when an Idempotency-Key replays)"
+    )
+    scopes: list[str]
+    district_id: uuid.UUID | None
+    school_id: uuid.UUID | None
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: AnyHttpUrl = Field(description="where deliveries are POSTed")
+    event_types: list[Annotated[str, StringConstraints(max_length=200)]] = Field(
+        min_length=1, max_length=100, description="subjects, see /asyncapi.json"
+    )
+
+
+class WebhookRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    url: str
+    event_types: list[str]
+    district_id: uuid.UUID
+    school_id: uuid.UUID | None
+    active: bool
+    created_at: dt.datetime
+
+    @field_validator("event_types", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return value.split() if isinstance(value, str) else value
+
+
+class WebhookCreated(WebhookRead):
+    secret: str = Field(description="HMAC-SHA256 key of the Shixun-Signature header; shown once")
+
+
+class DeliveryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    event_id: uuid.UUID
+    subject: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: dt.datetime
+    delivered_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+class DashboardPart(BaseModel):
+    status: Literal["ok", "unavailable"]
+    data: Any | None = None
+    detail: str | None = Field(None, description="why the part is unavailable")
+
+
+class Dashboard(BaseModel):
+    teacher_id: uuid.UUID
+    partial: bool = Field(description="true when some part could not be fetched")
+    unavailable: list[str]
+    enrolments: DashboardPart
+    hours: DashboardPart
+    pending_evaluations: DashboardPart
+
+
+class ServiceAccountRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str | None = Field(validation_alias="label")
+    client_id: str = Field(validation_alias="username")
+    scopes: list[str]
+    district_id: uuid.UUID | None
+    school_id: uuid.UUID | None
+    disabled: bool
+    created_at: dt.datetime
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return value.split() if isinstance(value, str) else value

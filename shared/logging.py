@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 import sys
 import time
 import uuid
@@ -12,6 +14,8 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "x-request-id"
+TRACEPARENT_HEADER = "traceparent"
+_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 
 def configure_logging(service: str, *, json: bool = False, level: int = logging.INFO) -> None:
@@ -37,6 +41,19 @@ def current_request_id() -> str | None:
     return structlog.contextvars.get_contextvars().get("request_id")
 
 
+def current_traceparent() -> str | None:
+    return structlog.contextvars.get_contextvars().get("traceparent")
+
+
+def child_traceparent(incoming: str | None) -> str:
+    """W3C trace context: continue the caller's trace with a span of our own, or start one."""
+    match = _TRACEPARENT.match(incoming or "")
+    trace_id, flags = (match.group(1), match.group(3)) if match else (secrets.token_hex(16), "01")
+    if trace_id == "0" * 32:
+        trace_id = secrets.token_hex(16)
+    return f"00-{trace_id}-{secrets.token_hex(8)}-{flags}"
+
+
 class RequestIdMiddleware:
     """Takes X-Request-ID from the caller or makes one, logs the request, echoes the id."""
 
@@ -48,9 +65,14 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers") or []).get(REQUEST_ID_HEADER.encode())
+        headers = dict(scope.get("headers") or [])
+        incoming = headers.get(REQUEST_ID_HEADER.encode())
         request_id = incoming.decode("latin-1")[:128] if incoming else uuid.uuid4().hex
-        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        parent = headers.get(TRACEPARENT_HEADER.encode(), b"").decode("latin-1")
+        traceparent = child_traceparent(parent)
+        tokens = structlog.contextvars.bind_contextvars(
+            request_id=request_id, traceparent=traceparent, trace_id=traceparent[3:35]
+        )
         started = time.perf_counter()
         status = 500
 

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 import httpx
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gateway import accounts
 from gateway.models import Account
-from gateway.schemas import AccountCreate, AccountRead, Me, TokenResponse
+from gateway.schemas import (
+    AccountCreate,
+    AccountRead,
+    Me,
+    ServiceAccountCreate,
+    ServiceAccountCreated,
+    ServiceAccountRead,
+    TokenResponse,
+)
 from shared.auth import Principal, Role
-from shared.deps import Caller, Idem, Session
-from shared.errors import BadRequest, Conflict, Unavailable, Unprocessable
+from shared.deps import Caller, Idem, Paging, Session
+from shared.errors import BadRequest, Conflict, NotFound, Unavailable, Unprocessable
+from shared.pagination import Page, page_of, paginate
 
 router = APIRouter(tags=["auth"])
 
@@ -26,14 +37,41 @@ async def jwks(request: Request) -> dict[str, Any]:
     return request.app.state.signer.jwks()
 
 
-async def _tokens(request: Request, session: Session, account: Account) -> TokenResponse:
+async def _tokens(
+    request: Request, session: Session, account: Account, *, scopes: str, refresh: bool
+) -> TokenResponse:
     settings = request.app.state.settings
     ttl = settings.access_token_minutes * 60
-    access = request.app.state.signer.access_token(accounts.principal_of(account), ttl_seconds=ttl)
-    refresh = await accounts.issue_refresh_token(session, account, days=settings.refresh_token_days)
-    return TokenResponse(
-        access_token=access, expires_in=ttl, refresh_token=refresh, scope=account.scopes or None
+    access = request.app.state.signer.access_token(
+        accounts.principal_of(account, scopes), ttl_seconds=ttl
     )
+    refresh_token = (
+        await accounts.issue_refresh_token(session, account, days=settings.refresh_token_days)
+        if refresh
+        else None
+    )
+    return TokenResponse(
+        access_token=access, expires_in=ttl, refresh_token=refresh_token, scope=scopes or None
+    )
+
+
+def _client_credentials(
+    request: Request, client_id: str | None, client_secret: str | None
+) -> tuple[str, str]:
+    """From the form or HTTP Basic (RFC 6749 2.3.1)."""
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic" and encoded:
+        try:
+            user, _, secret = base64.b64decode(encoded).decode().partition(":")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest("Malformed Basic credentials.", code="invalid-client") from exc
+        return unquote(user), unquote(secret)
+    if not client_id or not client_secret:
+        raise BadRequest(
+            "The client_credentials grant needs client_id and client_secret.",
+            code="invalid-request",
+        )
+    return client_id, client_secret
 
 
 @router.post("/v1/auth/token", response_model=TokenResponse, summary="OAuth2 token endpoint")
@@ -44,28 +82,62 @@ async def token(
     username: Annotated[str | None, Form()] = None,
     password: Annotated[str | None, Form()] = None,
     refresh_token: Annotated[str | None, Form()] = None,
+    client_id: Annotated[str | None, Form()] = None,
+    client_secret: Annotated[str | None, Form()] = None,
+    scope: Annotated[str | None, Form()] = None,
 ) -> JSONResponse:
+    """People use `password` (and `refresh_token`); machines use `client_credentials`."""
     settings = request.app.state.settings
+    refresh = True
     if grant_type == "password":
         if not username or not password:
             raise BadRequest(
                 "The password grant needs username and password.", code="invalid-request"
             )
         account = await accounts.authenticate(
-            session,
-            username=username,
-            password=password,
-            max_failures=settings.lockout_failures,
-            lock_minutes=settings.lockout_minutes,
+            session, username=username, password=password, lockout=settings.lockout()
         )
     elif grant_type == "refresh_token":
         if not refresh_token:
             raise BadRequest("The refresh_token grant needs refresh_token.", code="invalid-request")
         account = await accounts.redeem_refresh_token(session, refresh_token)
+    elif grant_type == "client_credentials":
+        client, secret = _client_credentials(request, client_id, client_secret)
+        account = await accounts.authenticate(
+            session, username=client, password=secret, lockout=settings.lockout(), service=True
+        )
+        # A client can always get a new token with its secret: no refresh token (RFC 6749 4.4.3).
+        refresh = False
     else:
         raise BadRequest(f"Unsupported grant_type {grant_type!r}.", code="unsupported-grant-type")
-    body = await _tokens(request, session, account)
+    scopes = accounts.granted_scopes(account, scope)
+    body = await _tokens(request, session, account, scopes=scopes, refresh=refresh)
     return JSONResponse(body.model_dump(exclude_none=True), headers={"Cache-Control": "no-store"})
+
+
+@router.post(
+    "/v1/auth/revoke",
+    status_code=200,
+    summary="Revoke a refresh token (RFC 7009)",
+    responses={200: {"content": {"application/json": {}}}},
+)
+async def revoke(
+    session: Session,
+    token: Annotated[str, Form(min_length=1, max_length=200)],
+    token_type_hint: Annotated[str | None, Form(max_length=50)] = None,
+) -> dict[str, str]:
+    """Possession of a refresh token is what allows revoking it; unknown tokens succeed too."""
+    await accounts.revoke_refresh_token(session, token)
+    return {"status": "revoked"}
+
+
+@router.post("/v1/auth/logout", status_code=204, summary="End every session of the caller")
+async def logout(session: Session, caller: Caller) -> Response:
+    """Revokes all refresh tokens of the caller; access tokens run out within minutes."""
+    account_id = _account_id(caller)
+    if account_id is not None:
+        await accounts.revoke_all(session, account_id)
+    return Response(status_code=204)
 
 
 @router.get("/v1/me", response_model=Me)
@@ -140,3 +212,64 @@ async def create_account(
     except IntegrityError as exc:  # a concurrent create of the same username
         raise Conflict("That username is taken.", code="username-taken") from exc
     return await idem.respond(201, AccountRead.model_validate(account))
+
+
+@router.post("/v1/service-accounts", status_code=201, response_model=ServiceAccountCreated)
+async def create_service_account(
+    request: Request, body: ServiceAccountCreate, session: Session, caller: Caller, idem: Idem
+) -> JSONResponse:
+    """The bureau gives a machine (the provincial platform, a school's system) a client id and
+    secret with explicit scopes, limited to the district or to one school of it."""
+    caller.require(Role.BUREAU_ADMIN)
+    if replay := await idem.replay():
+        return replay
+    if body.school_id is not None:
+        await _lookup(request, "enrolment", f"/v1/schools/{body.school_id}")
+    account, secret = await accounts.create_service_account(
+        session,
+        label=body.name,
+        scopes=body.scopes,
+        district_id=caller.district_id,
+        school_id=body.school_id,
+    )
+    created = ServiceAccountCreated(
+        id=account.id,
+        name=body.name,
+        client_id=account.username,
+        client_secret=None,
+        scopes=sorted(account.scopes.split()),
+        district_id=account.district_id,
+        school_id=account.school_id,
+    )
+    # The stored replay leaves the secret out: it is kept only hashed, nowhere in clear.
+    await idem.respond(201, created)
+    created.client_secret = secret
+    return JSONResponse(created.model_dump(mode="json"), status_code=201)
+
+
+@router.get("/v1/service-accounts", response_model=Page[ServiceAccountRead])
+async def list_service_accounts(session: Session, caller: Caller, paging: Paging) -> dict:
+    caller.require(Role.BUREAU_ADMIN)
+    query = select(Account).where(
+        Account.role == Role.SERVICE.value, Account.district_id == caller.district_id
+    )
+    rows = (await session.scalars(paginate(query, Account, paging))).all()
+    return page_of(list(rows), paging, ServiceAccountRead)
+
+
+@router.delete("/v1/service-accounts/{account_id}", status_code=204)
+async def disable_service_account(
+    account_id: uuid.UUID, session: Session, caller: Caller
+) -> Response:
+    """The client can get no new token; the ones it holds run out within minutes."""
+    caller.require(Role.BUREAU_ADMIN)
+    account = await session.get(Account, account_id)
+    if (
+        account is None
+        or account.role != Role.SERVICE.value
+        or account.district_id != caller.district_id
+    ):
+        raise NotFound("No such service account.")
+    account.disabled = True
+    await accounts.revoke_all(session, account.id)
+    return Response(status_code=204)

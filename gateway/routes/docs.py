@@ -14,6 +14,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from gateway.events_doc import asyncapi
 from gateway.routing import service_for
 
 router = APIRouter(include_in_schema=False)
@@ -57,12 +58,64 @@ async def merged_openapi(app: FastAPI) -> dict[str, Any]:
             document["components"].setdefault("securitySchemes", {})[scheme_name] = scheme
     if missing:
         document["info"]["x-missing-services"] = missing
+    describe_errors_and_security(document)
     return document
+
+
+PUBLIC_OPERATIONS = {
+    ("post", "/v1/auth/token"),
+    ("post", "/v1/auth/revoke"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+}
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details; `code` names the rule or check that refused.",
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+
+
+def describe_errors_and_security(document: dict[str, Any]) -> None:
+    """Every error is problem+json (FastAPI would document a 422 body we never send), and
+    every operation but the public ones needs a bearer token."""
+    components = document.setdefault("components", {})
+    components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    components.setdefault("securitySchemes", {})["bearer"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT (ES256), from POST /v1/auth/token",
+    }
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            if "422" in responses:
+                responses["422"] = {"description": "Invalid input", "content": problem}
+            responses.setdefault("default", {"description": "An error", "content": problem})
+            if (method, path) not in PUBLIC_OPERATIONS:
+                operation.setdefault("security", [{"bearer": []}])
 
 
 @router.get("/openapi.json")
 async def openapi(request: Request) -> JSONResponse:
     return JSONResponse(await merged_openapi(request.app))
+
+
+@router.get("/asyncapi.json")
+async def events_document() -> JSONResponse:
+    """The events (AsyncAPI 3.0): what webhooks deliver and what services publish."""
+    return JSONResponse(asyncapi())
 
 
 @router.get("/docs")

@@ -6,9 +6,10 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from gateway.etag import etag_of, not_modified
 from gateway.routing import service_for
 from shared.errors import NotFound, Unavailable
-from shared.logging import current_request_id
+from shared.logging import current_request_id, current_traceparent
 
 router = APIRouter()
 
@@ -20,7 +21,6 @@ FORWARD_REQUEST = (
     "idempotency-key",
     "if-none-match",
     "if-match",
-    "traceparent",
     "tracestate",
     "user-agent",
 )
@@ -45,16 +45,19 @@ async def forward(request: Request, path: str) -> Response:
     service = service_for(request.url.path)
     if service is None:
         raise NotFound(f"No endpoint {request.url.path}.")
+    body = await request.body()
     client: httpx.AsyncClient = request.app.state.clients[service]
     headers = {k: v for k in FORWARD_REQUEST if (v := request.headers.get(k)) is not None}
     if request_id := current_request_id():
         headers["x-request-id"] = request_id
+    if traceparent := current_traceparent():
+        headers["traceparent"] = traceparent  # the gateway's span is the service's parent
     try:
         upstream = await client.request(
             request.method,
             request.url.path,
             params=request.query_params.multi_items(),
-            content=await request.body(),
+            content=body,
             headers=headers,
         )
     except httpx.HTTPError as exc:
@@ -62,4 +65,11 @@ async def forward(request: Request, path: str) -> Response:
             f"The {service} service is unavailable; try again shortly.", service=service
         ) from exc
     out = {k: v for k in FORWARD_RESPONSE if (v := upstream.headers.get(k)) is not None}
+    if request.method == "GET" and upstream.status_code == 200:
+        # The app polls these: an ETag lets it ask "changed?" and get an empty 304 back.
+        out.setdefault("etag", etag_of(upstream.content))
+        out.setdefault("cache-control", "private, no-cache")
+        out["vary"] = "Authorization"
+        if not_modified(request, out["etag"]):
+            return Response(status_code=304, headers=out)
     return Response(content=upstream.content, status_code=upstream.status_code, headers=out)

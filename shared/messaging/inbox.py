@@ -191,8 +191,11 @@ class ConsumerGroup:
         consumer = self.registry.service
         deliveries = msg.metadata.num_delivered if msg.metadata else 1
         request_id = (msg.headers or {}).get("X-Request-ID")
+        traceparent = (msg.headers or {}).get("traceparent")
         subject = self.link.namespace.unprefix(msg.subject)
-        with structlog.contextvars.bound_contextvars(request_id=request_id, subject=subject):
+        with structlog.contextvars.bound_contextvars(
+            request_id=request_id, traceparent=traceparent, subject=subject
+        ):
             try:
                 event = parse_event(subject, msg.data)
             except Exception as exc:

@@ -87,8 +87,9 @@ class NatsLink:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         if self.nc is not None:
-            # Relay and consumers have stopped by now; anything unacked is redelivered, so a
-            # plain close is safe and does not wait on pull requests still open at the server.
+            # close, not drain: publishes are already acked by JetStream and unacked pulls are
+            # redelivered; drain waits on pull subscriptions' queues (408 status messages are
+            # never marked done) and so hung shutdown once a consumer had idled a few seconds.
             with contextlib.suppress(Exception):
                 await self.nc.close()
         self.ready.clear()

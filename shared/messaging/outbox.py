@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from shared.db import utcnow
 from shared.events import Event
-from shared.logging import current_request_id
+from shared.logging import current_request_id, current_traceparent
 
 _PENDING = "shixun_outbox_pending"
 _wakeups: weakref.WeakSet[asyncio.Event] = weakref.WeakSet()
@@ -43,6 +43,9 @@ async def add_event(session: AsyncSession, outbox: Table, *events: Event) -> Non
     request_id = current_request_id()
     if request_id:
         headers["X-Request-ID"] = request_id
+    traceparent = current_traceparent()
+    if traceparent:
+        headers["traceparent"] = traceparent
     await session.execute(
         insert(outbox),
         [

@@ -1,0 +1,70 @@
+"""The gateway's consumer: turns events into webhook deliveries, and keeps the projections of
+schools and teachers that tell which scope an event belongs to."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway import webhooks
+from gateway.models import KnownSchool, KnownTeacher, WebhookDelivery
+from shared.db import utcnow
+from shared.events import EVENT_TYPES, Event
+from shared.events.enrolment import SchoolRegistered, TeacherRegistered, TeacherUpdated
+from shared.logging import current_traceparent
+from shared.messaging.inbox import HandlerRegistry
+
+handlers = HandlerRegistry(service="gateway")
+
+
+async def _project(session: AsyncSession, event: Event) -> None:
+    if isinstance(event, SchoolRegistered):
+        await session.merge(KnownSchool(school_id=event.school_id, district_id=event.district_id))
+    elif isinstance(event, TeacherRegistered | TeacherUpdated):
+        await session.merge(
+            KnownTeacher(
+                teacher_id=event.teacher_id,
+                school_id=event.school_id,
+                district_id=event.district_id,
+            )
+        )
+
+
+async def on_event(session: AsyncSession, event: Event) -> None:
+    """Every event: project it, then queue one delivery per subscription whose scope it is in."""
+    await _project(session, event)
+    subscriptions = await webhooks.subscribers(session, event.subject)
+    if not subscriptions:
+        return
+    scope = await webhooks.event_scope(session, event)
+    if scope is None:
+        return
+    due = [s for s in subscriptions if webhooks.covers(s, scope)]
+    if not due:
+        return
+    body = webhooks.delivery_body(event)
+    now = utcnow()
+    await session.execute(
+        insert(WebhookDelivery),
+        [
+            {
+                "id": uuid.uuid4(),
+                "subscription_id": s.id,
+                "event_id": event.event_id,
+                "subject": event.subject,
+                "payload": body,
+                "traceparent": current_traceparent(),
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for s in due
+        ],
+    )
+
+
+for event_type in EVENT_TYPES.values():
+    handlers.on(event_type)(on_event)

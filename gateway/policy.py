@@ -1,0 +1,78 @@
+"""The gateway's rules as data: scopes a machine may hold, lockout, rate limits, webhook retries.
+
+Each policy carries a version so a change of numbers is a visible, reviewable change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ScopeCatalogue:
+    """What a service account may be given ("Who may see what": limited to its integration)."""
+
+    version: str
+    scopes: dict[str, str]
+
+
+SCOPES = ScopeCatalogue(
+    version="scopes/1",
+    scopes={
+        "hours:read": "read teachers' hours and ledgers within the account's district or school",
+        "hours:import": "import hours from the provincial platform",
+        "roster:read": "read schools, teachers and enrolments within the account's scope",
+        "roster:write": "create and update teachers of the account's district or school",
+        "events:subscribe": "subscribe webhooks to events within the account's scope",
+    },
+)
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    """After `failures` wrong passwords or secrets in a row an account is locked a while."""
+
+    version: str
+    failures: int
+    minutes: int
+
+
+@dataclass(frozen=True)
+class RateLimitPolicy:
+    """Token buckets: a steady rate per minute and a burst, per account and per client address."""
+
+    version: str
+    account_per_minute: int
+    account_burst: int
+    client_per_minute: int
+    client_burst: int
+
+
+DEFAULT_RATE_LIMITS = RateLimitPolicy(
+    version="rate/1",
+    account_per_minute=600,
+    account_burst=120,
+    client_per_minute=3000,
+    client_burst=600,
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Webhook deliveries back off exponentially; after `max_attempts` a delivery is failed
+    (kept in the log and redeliverable), never dropped silently."""
+
+    version: str
+    base_seconds: float
+    factor: float
+    cap_seconds: float
+    max_attempts: int
+
+    def delay(self, attempts: int) -> float:
+        """Seconds to wait after the `attempts`-th failed try."""
+        return min(self.base_seconds * self.factor ** max(attempts - 1, 0), self.cap_seconds)
+
+
+DEFAULT_RETRY = RetryPolicy(
+    version="webhook-retry/1", base_seconds=5, factor=2, cap_seconds=3600, max_attempts=20
+)

@@ -1,0 +1,188 @@
+"""Webhook subscriptions: who may subscribe to what, which events reach whom, and signatures.
+
+A subscription inherits its owner's scope (district, and school if the owner is bound to
+one); an event reaches it only if the event belongs to that scope, so an integrator never
+receives another school's facts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.models import KnownSchool, KnownTeacher, WebhookSubscription
+from shared.auth import Principal, Role
+from shared.db import utcnow
+from shared.errors import Forbidden, NotFound, Unprocessable
+from shared.events import EVENT_TYPES, Event
+
+SIGNATURE_HEADER = "Shixun-Signature"
+
+
+@dataclass(frozen=True)
+class EventScope:
+    district_id: uuid.UUID
+    school_id: uuid.UUID | None
+
+
+class ScopeNotYetKnown(Exception):
+    """The event names a teacher or school the gateway has not heard of yet; retried later."""
+
+
+def check_target(url: str, *, allow_private: bool) -> None:
+    """Deliveries go to public https endpoints unless the deployment allows its own network
+    (a school system on the bureau's LAN): the gateway must not be a way into it (SSRF).
+
+    Only literal addresses and local names are checked here; a name resolving to a private
+    address is for the egress proxy to stop (docs/gateway.md)."""
+    parsed = urlsplit(url)
+    if allow_private:
+        return
+    if parsed.scheme != "https":
+        raise Unprocessable("A webhook URL must use https.", code="webhook-url")
+    host = (parsed.hostname or "").lower()
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        raise Unprocessable("A webhook URL must be a public address.", code="webhook-url")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return
+    if not address.is_global:
+        raise Unprocessable("A webhook URL must be a public address.", code="webhook-url")
+
+
+def may_subscribe(principal: Principal) -> None:
+    if principal.role is Role.SERVICE:
+        principal.require_scope("events:subscribe")
+    elif principal.role not in (Role.BUREAU_ADMIN, Role.SCHOOL_ADMIN):
+        raise Forbidden("Webhooks are for the bureau, schools and their systems.")
+    if principal.district_id is None:
+        raise Forbidden("A webhook needs a district in scope.")
+
+
+async def create_subscription(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    url: str,
+    event_types: list[str],
+    allow_private: bool,
+) -> WebhookSubscription:
+    may_subscribe(principal)
+    check_target(url, allow_private=allow_private)
+    unknown = sorted(set(event_types) - EVENT_TYPES.keys())
+    if unknown:
+        raise Unprocessable(
+            f"Unknown event types: {', '.join(unknown)}.",
+            code="unknown-event-type",
+            known=sorted(EVENT_TYPES),
+        )
+    assert principal.district_id is not None
+    subscription = WebhookSubscription(
+        owner=principal.subject,
+        district_id=principal.district_id,
+        school_id=principal.school_id,
+        url=url,
+        secret=secrets.token_urlsafe(32),
+        event_types=" ".join(sorted(set(event_types))),
+    )
+    session.add(subscription)
+    await session.flush()
+    return subscription
+
+
+async def own_subscription(
+    session: AsyncSession, *, principal: Principal, subscription_id: uuid.UUID
+) -> WebhookSubscription:
+    may_subscribe(principal)  # a client whose events:subscribe was taken away loses its hooks
+    subscription = await session.get(WebhookSubscription, subscription_id)
+    if subscription is None or subscription.owner != principal.subject:
+        raise NotFound("No such webhook.")
+    return subscription
+
+
+def covers(subscription: WebhookSubscription, scope: EventScope) -> bool:
+    if scope.district_id != subscription.district_id:
+        return False
+    return subscription.school_id is None or subscription.school_id == scope.school_id
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    return uuid.UUID(str(value)) if value else None
+
+
+async def event_scope(session: AsyncSession, event: Event) -> EventScope | None:
+    """Where an event belongs, from its own fields or the teacher/school it names.
+
+    None: the event names no owner (it reaches no subscription rather than every one).
+    """
+    district = _uuid(getattr(event, "district_id", None))
+    school = _uuid(getattr(event, "school_id", None))
+    teacher = _uuid(getattr(event, "teacher_id", None))
+    if district is not None:
+        return EventScope(district, school)
+    if teacher is not None:
+        known = await session.get(KnownTeacher, teacher)
+        if known is None:
+            raise ScopeNotYetKnown(f"teacher {teacher}")
+        return EventScope(known.district_id, known.school_id)
+    if school is not None:
+        known_school = await session.get(KnownSchool, school)
+        if known_school is None:
+            raise ScopeNotYetKnown(f"school {school}")
+        return EventScope(known_school.district_id, school)
+    return None
+
+
+async def subscribers(session: AsyncSession, subject: str) -> list[WebhookSubscription]:
+    rows = await session.scalars(
+        select(WebhookSubscription).where(
+            WebhookSubscription.active.is_(True),
+            WebhookSubscription.event_types.contains(subject),
+        )
+    )
+    # contains() is a substring match; the exact check keeps a.b.v1 from matching xa.b.v1.
+    return [s for s in rows if subject in s.event_types.split()]
+
+
+def delivery_body(event: Event) -> str:
+    return json.dumps(
+        {
+            "event_id": str(event.event_id),
+            "type": event.subject,
+            "occurred_at": event.occurred_at.isoformat(),
+            "data": json.loads(event.model_dump_json()),
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def signature(secret: str, timestamp: int, body: str) -> str:
+    """`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`: the timestamp is signed too,
+    so a receiver can refuse replays older than a few minutes."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify_signature(secret: str, header: str, body: str, *, tolerance: int = 300) -> bool:
+    """What a receiver does (documented in docs/gateway.md; used by the tests' receiver)."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    try:
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(utcnow().timestamp() - timestamp) > tolerance:
+        return False
+    expected = signature(secret, timestamp, body)
+    return hmac.compare_digest(expected, header)

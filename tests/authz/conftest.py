@@ -1,0 +1,144 @@
+"""A small world with two sides for the matrix: what is "own" to a role and what is "foreign".
+
+Side A: school A, teacher tA, institution I running program PI with tA enrolled.
+Side B: school B, teacher tB, institution J running program PJ with tB enrolled.
+Every role's token is of side A; its foreign cases use side B, except the bureau's, which
+looks at side A from another district.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytest
+
+from gateway.policy import SCOPES
+from shared.auth import Principal, Role
+from shared.config import DEFAULT_DISTRICT_ID
+from shared.events.ledger import EntryPosted
+from tests.authz.matrix import Binding, Scope
+from tests.authz.rules.enrolment import program_body
+from tests.harness import ADMIN_PASSWORD, Suite
+
+# Callers of another district, with ids of their own there.
+FAR_SIDE = Binding(*(uuid.uuid4() for _ in range(6)))
+
+
+@dataclass
+class World:
+    suite: Suite
+    a: Binding
+    b: Binding
+
+    def principal(self, role: Role, side: Binding, *, district_id: uuid.UUID) -> Principal:
+        """The same subject for the same role and side, so it owns what it created before."""
+        claims: dict[str, Any] = {
+            Role.TEACHER: {"teacher_id": side.teacher_id, "school_id": side.school_id},
+            Role.SCHOOL_ADMIN: {"school_id": side.school_id},
+            Role.INSTITUTION_ADMIN: {"institution_id": side.institution_id},
+            Role.BUREAU_ADMIN: {},
+            Role.SERVICE: {"school_id": side.school_id, "scopes": frozenset(SCOPES.scopes)},
+        }[role]
+        subject = f"matrix-{role}-{side.school_id}-{district_id}"
+        return Principal(subject=subject, role=role, district_id=district_id, **claims)
+
+    def headers(self, principal: Principal) -> dict[str, str]:
+        token = self.suite.gateway_app.state.signer.access_token(principal, ttl_seconds=3600)
+        return {"Authorization": f"Bearer {token}"}
+
+    def case(self, role: Role, scope: Scope) -> tuple[dict[str, str], Binding]:
+        a = self.a
+        if scope is Scope.OTHER_DISTRICT:
+            principal = self.principal(role, FAR_SIDE, district_id=FAR_SIDE.district_id)
+        elif role is Role.BUREAU_ADMIN and scope is Scope.FOREIGN:
+            principal = self.principal(role, a, district_id=FAR_SIDE.district_id)
+        else:
+            principal = self.principal(role, a, district_id=a.district_id)
+        if scope is Scope.WITHOUT_GRANT:
+            principal = replace(principal, scopes=frozenset())
+        binding = self.b if scope is Scope.FOREIGN and role is not Role.BUREAU_ADMIN else a
+        # Records owned by a caller rather than a scope: for the foreign side, side B's.
+        owned = self.owned.get((role, self.b.school_id if binding is self.b else a.school_id), {})
+        return self.headers(principal), replace(binding, extra={**binding.extra, **owned})
+
+    owned: dict[tuple[Role, uuid.UUID], dict[str, Any]] = field(default_factory=dict)
+
+    async def make_owned(self) -> None:
+        """A webhook for each role that may have one, on both sides."""
+        for side in (self.a, self.b):
+            for role in Role:
+                principal = self.principal(role, side, district_id=side.district_id)
+                response = await self.suite.gateway.post(
+                    "/v1/webhooks",
+                    headers=self.headers(principal),
+                    json={"url": "https://example.org/h", "event_types": [EntryPosted.subject]},
+                )
+                webhook_id = response.json()["id"] if response.status_code == 201 else uuid.uuid4()
+                self.owned[(role, side.school_id)] = {"webhook_id": webhook_id}
+
+
+async def _created(suite: Suite, path: str, headers: dict[str, str], body: dict) -> dict:
+    response = await suite.gateway.post(path, headers=headers, json=body)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+async def _side(suite: Suite, admin: dict[str, str], tag: str) -> Binding:
+    school = await _created(
+        suite, "/v1/schools", admin, {"name": f"矩阵{tag}小学", "stage": "primary"}
+    )
+    institution = await _created(suite, "/v1/institutions", admin, {"name": f"矩阵{tag}机构"})
+    teacher = await _created(
+        suite,
+        "/v1/teachers",
+        admin,
+        {
+            "name": f"教师{tag}",
+            "school_id": school["id"],
+            "stage": "primary",
+            "subject": "数学",
+            "hired_on": (dt.date.today() - dt.timedelta(days=3000)).isoformat(),
+        },
+    )
+    provisional = Binding(
+        district_id=DEFAULT_DISTRICT_ID,
+        school_id=uuid.UUID(school["id"]),
+        teacher_id=uuid.UUID(teacher["id"]),
+        institution_id=uuid.UUID(institution["id"]),
+        program_id=uuid.uuid4(),
+        enrolment_id=uuid.uuid4(),
+    )
+    program = await _created(suite, "/v1/programs", admin, program_body(provisional))
+    for action in ("submit", "approve", "publish"):
+        await _created(suite, f"/v1/programs/{program['id']}/{action}", admin, {})
+    enrolment = await _created(
+        suite, f"/v1/programs/{program['id']}/enrolments", admin, {"teacher_id": teacher["id"]}
+    )
+    client = await _created(
+        suite,
+        "/v1/service-accounts",
+        admin,
+        {"name": f"矩阵{tag}系统", "scopes": ["hours:read"], "school_id": school["id"]},
+    )
+    return Binding(
+        extra={"account_id": client["id"]},
+        district_id=DEFAULT_DISTRICT_ID,
+        school_id=provisional.school_id,
+        teacher_id=provisional.teacher_id,
+        institution_id=provisional.institution_id,
+        program_id=uuid.UUID(program["id"]),
+        enrolment_id=uuid.UUID(enrolment["id"]),
+    )
+
+
+@pytest.fixture(scope="session")
+async def world(suite: Suite) -> World:
+    admin = await suite.login("admin", ADMIN_PASSWORD)
+    a = await _side(suite, admin, "A")
+    b = await _side(suite, admin, "B")
+    world = World(suite, a, b)
+    await world.make_owned()
+    return world

@@ -1,0 +1,5 @@
+"""Authorization rules of the feedback service's endpoints (none routed yet)."""
+
+from tests.authz.matrix import Rule
+
+RULES: dict[str, Rule] = {}
