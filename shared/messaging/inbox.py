@@ -173,6 +173,11 @@ class ConsumerGroup:
                 for msg in messages:
                     await self._handle(msg)
             except asyncio.CancelledError:
+                # A pull subscription left open would hold the connection's drain for its
+                # whole timeout when the service stops.
+                if subscription is not None:
+                    with contextlib.suppress(Exception):
+                        await subscription.unsubscribe()
                 raise
             except Exception as exc:
                 log.warning("consumer loop error", stream=stream, error=repr(exc))

@@ -7,6 +7,7 @@ import uuid
 
 import httpx
 
+from shared.events.feedback import RatingSubmitted
 from tests.harness import ADMIN_PASSWORD, Suite, wait_for
 
 TODAY = dt.date.today()
@@ -119,6 +120,12 @@ async def test_slice_program_completion_credits_hours_visible_to_teacher(suite: 
     )
     assert account["school_id"] == school["id"]
     as_teacher = await suite.login(account["username"], "teacher-pass-1")
+    # R17: the teacher sees the program's hours once they have rated it.
+    nats = suite.apps["feedback"].state.nats
+    rating = RatingSubmitted(
+        rating_id=uuid.uuid4(), program_id=uuid.UUID(program["id"]), teacher_id=teacher["id"]
+    )
+    await nats.js.publish(nats.namespace.subject(rating.subject), rating.model_dump_json().encode())
 
     async def credited() -> dict | None:
         response = await gw.get(f"/v1/teachers/{teacher['id']}/hours", headers=as_teacher)
@@ -134,6 +141,7 @@ async def test_slice_program_completion_credits_hours_visible_to_teacher(suite: 
     annual = next(r for r in hours["requirements"] if r["rule"] == "R12.annual_minimum")
     assert annual == {
         "rule": "R12.annual_minimum",
+        "unit": "hours",
         "required": "72.0",
         "achieved": "24.0",
         "missing": "48.0",

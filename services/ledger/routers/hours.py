@@ -1,18 +1,16 @@
-"""HTTP of the ledger."""
+"""HTTP of a teacher's hours and entries."""
 
 from __future__ import annotations
 
 import uuid
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from services.ledger.models import LedgerEntry
+from services.ledger.risk import today
 from services.ledger.schemas import EntryRead, HoursSummary
-from services.ledger.summary import authorize_teacher, hours_summary
-from shared.config import DISTRICT_TZ
-from shared.db import utcnow
+from services.ledger.summary import authorize_teacher, hours_summary, visible_to
 from shared.deps import Caller, Paging, Session
 from shared.pagination import Page, page_of, paginate
 
@@ -28,9 +26,16 @@ async def teacher_hours(
         None, ge=1990, le=2100, description="calendar year; default this year"
     ),
 ) -> HoursSummary:
-    await authorize_teacher(session, caller, teacher_id, "hours:read")
-    year = year or utcnow().astimezone(ZoneInfo(DISTRICT_TZ)).year
-    return await hours_summary(session, teacher_id=teacher_id, year=year)
+    teacher = await authorize_teacher(session, caller, teacher_id, "hours:read")
+    day = today()
+    return await hours_summary(
+        session,
+        principal=caller,
+        teacher_id=teacher_id,
+        teacher=teacher,
+        year=year or day.year,
+        today=day,
+    )
 
 
 @router.get("/teachers/{teacher_id}/ledger", response_model=Page[EntryRead])
@@ -39,6 +44,8 @@ async def teacher_ledger(
 ) -> dict:
     await authorize_teacher(session, caller, teacher_id, "hours:read")
     query = paginate(
-        select(LedgerEntry).where(LedgerEntry.teacher_id == teacher_id), LedgerEntry, paging
+        select(LedgerEntry).where(LedgerEntry.teacher_id == teacher_id, visible_to(caller)),
+        LedgerEntry,
+        paging,
     )
     return page_of(list((await session.scalars(query)).all()), paging, EntryRead)
