@@ -79,7 +79,8 @@ async def hours_summary(
 ) -> HoursSummary:
     district_id = teacher.district_id if teacher else principal.district_id
     hired_year = teacher.hired_year if teacher else None
-    policy = await policies.in_force(session, district_id, min(today, dt.date(year, 12, 31)))
+    # The version in force at the year's end judges the year.
+    policy = await policies.in_force(session, district_id, dt.date(year, 12, 31))
     rules = policy.rules
     first, last = cycle_of(rules, year, hired_year)
     low = min(first, hired_year) if hired_year is not None else first
