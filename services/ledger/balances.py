@@ -60,6 +60,15 @@ def delta_of(entry: LedgerEntry) -> Delta:
     return delta
 
 
+COLUMNS = ("teacher_id", "year", *BUCKETS, "entries")
+UNNEST_UPSERT = f"""
+INSERT INTO teacher_balance ({", ".join(COLUMNS)})
+SELECT * FROM unnest($1::uuid[], $2::int[], {", ".join(f"${i}::bigint[]" for i in range(3, 10))})
+ON CONFLICT (teacher_id, year) DO UPDATE SET
+{", ".join(f"{c} = teacher_balance.{c} + excluded.{c}" for c in (*BUCKETS, "entries"))}
+"""
+
+
 async def apply(session: AsyncSession, deltas: dict[tuple[uuid.UUID, int], Delta]) -> None:
     """Add deltas to the balances with one upsert (PostgreSQL and SQLite alike)."""
     if not deltas:
@@ -68,8 +77,15 @@ async def apply(session: AsyncSession, deltas: dict[tuple[uuid.UUID, int], Delta
         {"teacher_id": teacher_id, "year": year, **vars(delta)}
         for (teacher_id, year), delta in deltas.items()
     ]
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql" and len(rows) > 50:
+        # Thousands of rows from an import: one statement over arrays, not one per row.
+        raw = await connection.get_raw_connection()
+        await raw.driver_connection.execute(
+            UNNEST_UPSERT, *([row[c] for row in rows] for c in COLUMNS)
+        )
+        return
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     stmt = insert(TeacherBalance)
     table = TeacherBalance.__table__
     stmt = stmt.on_conflict_do_update(

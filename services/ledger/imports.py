@@ -35,7 +35,15 @@ from services.ledger.models import (
     TeacherProjection,
     infra,
 )
-from services.ledger.policy import CATEGORIES, DEGREES, LEVELS, MODES, credits_for, holds_degree
+from services.ledger.policy import (
+    CATEGORIES,
+    DEGREES,
+    LEVELS,
+    MODES,
+    Policy,
+    credits_for,
+    holds_degree,
+)
 from shared.auth import Principal, Role
 from shared.config import common
 from shared.db import Database, utcnow
@@ -199,16 +207,17 @@ async def process(database: Database, import_id: uuid.UUID) -> None:
     header = [h.strip() for h in next(rows)]
     chunk: list[tuple[int, dict[str, str]]] = []
     number = 1
-    credit_rules: dict[dt.date, Any] = {}
+    async with database.sessions() as session:
+        in_district = await policies.versions(session, district_id)
     for values in rows:
         number += 1
         if number - 1 <= skip or not any(v.strip() for v in values):
             continue
         chunk.append((number, dict(zip(header, values, strict=False))))
         if len(chunk) >= CHUNK:
-            await _chunk(database, import_id, district_id, chunk, credit_rules)
+            await _chunk(database, import_id, district_id, chunk, in_district)
             chunk = []
-    await _chunk(database, import_id, district_id, chunk, credit_rules, last=True)
+    await _chunk(database, import_id, district_id, chunk, in_district, last=True)
 
 
 async def _chunk(
@@ -216,7 +225,7 @@ async def _chunk(
     import_id: uuid.UUID,
     district_id: uuid.UUID,
     chunk: list[tuple[int, dict[str, str]]],
-    credit_rules: dict[dt.date, Any],
+    in_district: list[Policy],
     *,
     last: bool = False,
 ) -> None:
@@ -266,10 +275,8 @@ async def _chunk(
                 duplicates += 1
                 continue
             taken.add(row.record_id)
-            if row.occurred_on not in credit_rules:
-                policy = await policies.in_force(session, district_id, row.occurred_on)
-                credit_rules[row.occurred_on] = policy.rules
-            credits = credits_for(credit_rules[row.occurred_on], row.mode, row.hours)
+            rules = policies.pick(in_district, row.occurred_on).rules
+            credits = credits_for(rules, row.mode, row.hours)
             academic_year, term = academic_year_of(row.occurred_on)
             fresh.append(
                 {
@@ -306,8 +313,7 @@ async def _chunk(
                 teacher.degree = row.degree
             if row.trainer is not None:
                 teacher.is_trainer = row.trainer
-        if fresh:
-            await session.execute(insert(LedgerEntry.__table__), fresh)
+        await insert_entries(session, fresh)
         await balances.apply(session, deltas)
         if errors:
             await session.execute(insert(LedgerImportError.__table__), errors)
@@ -337,6 +343,25 @@ async def _chunk(
                 ),
             )
         await session.commit()
+
+
+async def insert_entries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Many entries at once: COPY on PostgreSQL (in the session's transaction), else INSERT."""
+    if not rows:
+        return
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        await session.execute(insert(LedgerEntry.__table__), rows)
+        return
+    raw = await connection.get_raw_connection()
+    columns = list(rows[0])
+    records = [
+        tuple(int(row[c] * 10) if c in ("hours", "credits") else row[c] for c in columns)
+        for row in rows
+    ]
+    await raw.driver_connection.copy_records_to_table(
+        LedgerEntry.__tablename__, records=records, columns=columns
+    )
 
 
 async def get(session: AsyncSession, *, principal: Principal, import_id: uuid.UUID) -> LedgerImport:

@@ -44,6 +44,24 @@ async def in_force(session: AsyncSession, district_id: uuid.UUID | None, on: dt.
     return as_policy(row) if row is not None else DEFAULT_POLICY
 
 
+async def versions(session: AsyncSession, district_id: uuid.UUID) -> list[Policy]:
+    """Every version of a district, latest effective first (for bulk work over many dates)."""
+    rows = await session.scalars(
+        select(RequirementPolicyVersion)
+        .where(RequirementPolicyVersion.district_id == district_id)
+        .order_by(
+            RequirementPolicyVersion.effective_from.desc(),
+            RequirementPolicyVersion.version.desc(),
+        )
+    )
+    return [as_policy(row) for row in rows]
+
+
+def pick(versions: list[Policy], on: dt.date) -> Policy:
+    """From `versions()`, the one in force on `on`, as in_force() would answer."""
+    return next((p for p in versions if p.effective_from <= on), DEFAULT_POLICY)
+
+
 async def publish(
     session: AsyncSession,
     *,
