@@ -156,7 +156,7 @@ async def bench_report(database: Database, school_id: uuid.UUID | None, runs: in
     for _ in range(runs):
         started = time.perf_counter()
         async with database.sessions() as session:
-            body, _ = await compliance.report(
+            body, _, _ = await compliance.report(
                 session, principal=bureau, year=2028, school_id=school_id, shortfall_limit=1000
             )
         json.dumps(body)

@@ -144,6 +144,43 @@ class Totals:
     pre_service: int = 0
 
 
+def credit_tenths(rules: PolicyRules, mode: str, hours_tenths: int) -> int:
+    """Credits in tenths from hours in tenths, rounded down; the same integer sum in SQL."""
+    return hours_tenths * 10 // tenths(rules.hours_per_credit[mode])
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """One individual requirement: which policy number it needs of which total, and who owes it.
+
+    `applies` is None (every teacher), "new_teacher" (R11) or "trainer" (R15). The compliance
+    report turns the same table into SQL, so a rule is defined here once.
+    """
+
+    rule: str
+    unit: str
+    required: str  # a PolicyRules field
+    achieved: str  # a Totals field, or "cycle_school_based_credits"
+    applies: str | None = None
+
+
+RULE_TABLE = (
+    RuleSpec("R10.cycle_total", "hours", "cycle_hours", "cycle_total"),
+    RuleSpec("R11.pre_service_hours", "hours", "pre_service_hours", "pre_service", "new_teacher"),
+    RuleSpec("R12.annual_minimum", "hours", "annual_hours", "year_total"),
+    RuleSpec("R12.self_selected_hours", "hours", "self_selected_hours", "year_self_selected"),
+    RuleSpec("R12.district_level_hours", "hours", "district_level_hours", "year_district_level"),
+    RuleSpec("R13.school_based_hours", "hours", "school_based_hours", "year_school_based"),
+    RuleSpec(
+        "R13.school_based_cycle_credits",
+        "credits",
+        "school_based_cycle_credits",
+        "cycle_school_based_credits",
+    ),
+    RuleSpec("R15.trainer_hours", "hours", "trainer_hours", "year_total", "trainer"),
+)
+
+
 @dataclass(frozen=True)
 class Check:
     rule: str
@@ -160,6 +197,11 @@ class Check:
         return max(self.required - self.achieved, 0)
 
 
+def is_new_teacher(rules: PolicyRules, year: int, hired_year: int | None) -> bool:
+    """R11 applies from the hire year through pre_service_years."""
+    return hired_year is not None and hired_year <= year < hired_year + rules.pre_service_years
+
+
 def checks(
     rules: PolicyRules,
     totals: Totals,
@@ -169,53 +211,31 @@ def checks(
     is_trainer: bool,
 ) -> list[Check]:
     """Every individual requirement that applies to this teacher in this year."""
-    out = [
-        Check("R10.cycle_total", "hours", tenths(rules.cycle_hours), totals.cycle_total),
-        Check("R12.annual_minimum", "hours", tenths(rules.annual_hours), totals.year_total),
-        Check(
-            "R12.self_selected_hours",
-            "hours",
-            tenths(rules.self_selected_hours),
-            totals.year_self_selected,
-        ),
-        Check(
-            "R12.district_level_hours",
-            "hours",
-            tenths(rules.district_level_hours),
-            totals.year_district_level,
-        ),
-        Check(
-            "R13.school_based_hours",
-            "hours",
-            tenths(rules.school_based_hours),
-            totals.year_school_based,
-        ),
-        Check(
-            "R13.school_based_cycle_credits",
-            "credits",
-            tenths(rules.school_based_cycle_credits),
-            tenths(credits_for(rules, "school_based", Decimal(totals.cycle_school_based) / 10)),
-        ),
-    ]
-    if hired_year is not None and hired_year <= year < hired_year + rules.pre_service_years:
-        out.append(
-            Check(
-                "R11.pre_service_hours",
-                "hours",
-                tenths(rules.pre_service_hours),
-                totals.pre_service,
-            )
-        )
-    if is_trainer:
-        out.append(
-            Check("R15.trainer_hours", "hours", tenths(rules.trainer_hours), totals.year_total)
-        )
+    applies = {
+        None: True,
+        "new_teacher": is_new_teacher(rules, year, hired_year),
+        "trainer": is_trainer,
+    }
+    out = []
+    for spec in RULE_TABLE:
+        if not applies[spec.applies]:
+            continue
+        if spec.achieved == "cycle_school_based_credits":
+            achieved = credit_tenths(rules, "school_based", totals.cycle_school_based)
+        else:
+            achieved = getattr(totals, spec.achieved)
+        out.append(Check(spec.rule, spec.unit, tenths(getattr(rules, spec.required)), achieved))
     return out
 
 
 def takes_centralized(rules: PolicyRules, totals: Totals) -> bool:
     """R14, per teacher: this year's centralized hours reach the threshold."""
     return totals.year_centralized >= tenths(rules.centralized_hours)
+
+
+def degrees_from(at_least: str) -> tuple[str, ...]:
+    """R18: the degrees that count as `at_least` or higher."""
+    return DEGREES[DEGREES.index(at_least) :]
 
 
 def holds_degree(degree: str, at_least: str) -> bool:

@@ -60,7 +60,7 @@ async def compliance_report(
     shortfall_limit: int = Query(1000, ge=0, le=100_000),
     accept: str | None = Header(None),
 ) -> Response:
-    body, rows = await compliance.report(
+    body, per_teacher, policy = await compliance.report(
         session,
         principal=caller,
         year=year or today().year,
@@ -68,13 +68,12 @@ async def compliance_report(
         shortfall_limit=shortfall_limit,
     )
     chosen = pick_format(format, accept, ("json", "csv", "xlsx"))
+    if chosen == "json":
+        return JSONResponse(body)
+    rows = await compliance.teacher_rows(
+        session, policy=policy, query=per_teacher, year=body["year"]
+    )
     name = f"compliance-{body['year']}"
-    if chosen == "csv":
-        return Response(
-            csv_bytes(TEACHER_HEADER, teacher_lines(rows)),
-            media_type=CSV,
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
     if chosen == "xlsx":
         summary = [
             ("policy", body["policy"]["version"]),
@@ -94,4 +93,8 @@ async def compliance_report(
             media_type=XLSX,
             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
         )
-    return JSONResponse(body)
+    return Response(
+        csv_bytes(TEACHER_HEADER, teacher_lines(rows)),
+        media_type=CSV,
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
