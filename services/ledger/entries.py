@@ -14,7 +14,7 @@ from services.ledger.models import LedgerEntry, TeacherProjection, infra
 from services.ledger.policy import credits_for
 from shared.access import ensure_in_scope
 from shared.auth import Principal, Role
-from shared.errors import Conflict, NotFound, Unprocessable
+from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.events.ledger import EntryPosted, EntryReversed
 from shared.messaging.outbox import add_event
 
@@ -120,6 +120,8 @@ async def reverse(
     if original is None:
         raise NotFound("No such entry.")
     teacher = await teacher_in_scope(session, principal, original.teacher_id)
+    if principal.role is Role.SCHOOL_ADMIN and original.source != "school_based":
+        raise Forbidden("A school corrects only the school-based hours it recognised.")
     if original.reverses_id is not None:
         raise Unprocessable(
             "A reversal cannot itself be reversed; post a new entry instead.",

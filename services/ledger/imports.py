@@ -407,6 +407,7 @@ async def get(session: AsyncSession, *, principal: Principal, import_id: uuid.UU
 
 def listing(principal: Principal) -> Select:
     principal.require(Role.BUREAU_ADMIN, Role.SERVICE)
+    principal.require_scope("ledger:import")
     return select(LedgerImport).where(LedgerImport.district_id == principal.district_id)
 
 

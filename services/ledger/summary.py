@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger import balances, policies
 from services.ledger.models import LedgerEntry, RatedProgram, TeacherProjection
-from services.ledger.policy import checks, cycle_of, pace
+from services.ledger.policy import checks, cycle_of, is_new_teacher, pace
 from services.ledger.schemas import HoursSummary, Outlook, PolicyRef, Requirement
 from shared.access import ensure_in_scope
 from shared.auth import Principal, Role
@@ -83,7 +83,8 @@ async def hours_summary(
     policy = await policies.in_force(session, district_id, dt.date(year, 12, 31))
     rules = policy.rules
     first, last = cycle_of(rules, year, hired_year)
-    low = min(first, hired_year) if hired_year is not None else first
+    # Pre-service hours (R11) may lie before the cycle for a teacher still new.
+    low = min(first, hired_year) if is_new_teacher(rules, year, hired_year) else first
     entries = (
         await session.scalars(
             select(LedgerEntry).where(

@@ -146,6 +146,19 @@ async def test_scope_school_admin_recognises_only_its_own_school_based_hours(
     }
     ok = await district.client.post("/v1/ledger/entries", json=body, headers=district.school())
     assert ok.status_code == 201, ok.text
+    manual = await district.recognise(mine, hours="3.0")
+    refused = await district.client.post(
+        f"/v1/ledger/entries/{manual['id']}/reversal",
+        json={"reason": "学校更正"},
+        headers=district.school(),
+    )
+    assert refused.status_code == 403
+    corrected = await district.client.post(
+        f"/v1/ledger/entries/{ok.json()['id']}/reversal",
+        json={"reason": "学校更正"},
+        headers=district.school(),
+    )
+    assert corrected.status_code == 201
     foreign = body | {"teacher_id": str(other), "reference": uuid.uuid4().hex}
     refused = await district.client.post(
         "/v1/ledger/entries", json=foreign, headers=district.school()
