@@ -8,8 +8,9 @@ from fastapi import FastAPI
 
 from services.ledger.config import Settings
 from services.ledger.handlers import handlers
+from services.ledger.imports import resume
 from services.ledger.models import LedgerModel, infra
-from services.ledger.router import router
+from services.ledger.routers import entries, hours, imports, policies, reports
 from shared.service_app import ServiceSpec, create_service_app
 
 
@@ -21,9 +22,16 @@ def create_app() -> FastAPI:
             description="Hours and credits: append-only entries, requirements, compliance.",
             metadata=LedgerModel.metadata,
             tables=infra,
-            routers=[router],
+            routers=[
+                hours.router,
+                entries.router,
+                imports.router,
+                policies.router,
+                reports.router,
+            ],
             migrations=Path(__file__).parent / "migrations",
             settings=Settings(),
             handlers=handlers,
+            on_startup=[resume],
         )
     )

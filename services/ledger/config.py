@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
@@ -5,3 +7,6 @@ from shared.config import ServiceSettings
 
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SHIXUN_LEDGER_", extra="ignore")
+
+    # A TTF/TTC with Chinese glyphs for transcripts; unset: the fonts-wqy-microhei package.
+    transcript_font: Path | None = None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger.entries import post_entry
-from services.ledger.models import TeacherProjection
+from services.ledger.models import RatedProgram, TeacherProjection
 from shared.events.enrolment import EnrolmentCompleted, TeacherRegistered, TeacherUpdated
+from shared.events.feedback import RatingSubmitted
 from shared.messaging.inbox import HandlerRegistry
 
 handlers = HandlerRegistry(service="ledger")
@@ -27,7 +29,9 @@ async def on_teacher(session: AsyncSession, event: TeacherRegistered | TeacherUp
     teacher.school_id = event.school_id
     teacher.district_id = event.district_id
     teacher.name = event.name
+    teacher.stage = event.stage
     teacher.hired_on = event.hired_on
+    teacher.hired_year = event.hired_on.year if event.hired_on else None
 
 
 @handlers.on(EnrolmentCompleted)
@@ -48,3 +52,16 @@ async def on_enrolment_completed(session: AsyncSession, event: EnrolmentComplete
         program_id=event.program_id,
         description=event.program_title,
     )
+
+
+@handlers.on(RatingSubmitted)
+async def on_rating_submitted(session: AsyncSession, event: RatingSubmitted) -> None:
+    """R17: once a teacher has rated a program, its hours show in their own views."""
+    seen = await session.scalar(
+        select(RatedProgram).where(
+            RatedProgram.teacher_id == event.teacher_id,
+            RatedProgram.program_id == event.program_id,
+        )
+    )
+    if seen is None:
+        session.add(RatedProgram(teacher_id=event.teacher_id, program_id=event.program_id))

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -23,7 +23,7 @@ infra = infrastructure_tables(LedgerModel.metadata)
 
 
 class TeacherProjection(LedgerModel, table=True):
-    """What the ledger knows of a teacher, kept from enrolment's events."""
+    """What the ledger knows of a teacher, kept from enrolment's events and its own records."""
 
     __tablename__ = "teacher"
 
@@ -32,6 +32,15 @@ class TeacherProjection(LedgerModel, table=True):
     school_id: uuid.UUID = Field(index=True)
     name: str = Field(max_length=100)
     hired_on: dt.date | None = None
+    # The hire year on its own so SQL can place each teacher's cycle without date functions.
+    hired_year: int | None = None
+    stage: str = Field(default="", max_length=20, sa_column_kwargs={"server_default": ""})
+    # Highest degree, raised by degree-study recognitions and provincial imports (R18).
+    degree: str = Field(default="", max_length=20, sa_column_kwargs={"server_default": ""})
+    # Trainers (培训者) owe their own annual hours (R15); set by provincial imports.
+    is_trainer: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    # First year of the cycle for which an at-risk event was sent, so it is sent once.
+    at_risk_cycle: int | None = None
 
 
 class LedgerEntry(LedgerModel, table=True):
@@ -46,15 +55,102 @@ class LedgerEntry(LedgerModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     teacher_id: uuid.UUID
     hours: Decimal = Field(sa_type=HoursColumn)
+    credits: Decimal = Field(
+        default=Decimal("0.0"), sa_type=HoursColumn, sa_column_kwargs={"server_default": "0"}
+    )
     source: str = Field(max_length=30)
     source_ref: str = Field(max_length=100)
     mode: str = Field(max_length=20)
     level: str = Field(max_length=20)
     category: str = Field(max_length=20)
     year: int
+    academic_year: str = Field(default="", max_length=9, sa_column_kwargs={"server_default": ""})
+    term: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     occurred_on: dt.date
     program_id: uuid.UUID | None = None
     description: str = Field(default="", max_length=300)
+    # R16: a reversal names the entry it cancels, why, and who made it.
+    reverses_id: uuid.UUID | None = None
+    reason: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": ""})
+    recorded_by: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
+    import_id: uuid.UUID | None = None
     created_at: dt.datetime = Field(
         default_factory=utcnow, sa_column=Column(UtcDateTime, nullable=False, default=utcnow)
     )
+
+
+class TeacherBalance(LedgerModel, table=True):
+    """Per-teacher, per-year sums in tenths, updated with every entry (the report's source)."""
+
+    __tablename__ = "teacher_balance"
+
+    teacher_id: uuid.UUID = Field(primary_key=True)
+    year: int = Field(primary_key=True)
+    total: int = Field(default=0, sa_type=BigInteger)
+    centralized: int = Field(default=0, sa_type=BigInteger)
+    self_selected: int = Field(default=0, sa_type=BigInteger)
+    district_level: int = Field(default=0, sa_type=BigInteger)
+    school_based: int = Field(default=0, sa_type=BigInteger)
+    credits: int = Field(default=0, sa_type=BigInteger)
+    entries: int = Field(default=0, sa_type=BigInteger)
+
+
+class RequirementPolicyVersion(LedgerModel, table=True):
+    """A published version of a district's requirement policy; never changed once published."""
+
+    __tablename__ = "requirement_policy"
+    __table_args__ = (
+        UniqueConstraint("district_id", "version", name="uq_requirement_policy_version"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    district_id: uuid.UUID = Field(index=True)
+    version: int
+    effective_from: dt.date
+    note: str = Field(default="", max_length=300)
+    rules: str = Field(sa_column=Column(Text, nullable=False))
+    published_by: str = Field(max_length=200)
+    created_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime, nullable=False, default=utcnow)
+    )
+
+
+class RatedProgram(LedgerModel, table=True):
+    """A teacher rated a program, from feedback's events: its hours become visible (R17)."""
+
+    __tablename__ = "rated_program"
+
+    teacher_id: uuid.UUID = Field(primary_key=True)
+    program_id: uuid.UUID = Field(primary_key=True)
+
+
+class LedgerImport(LedgerModel, table=True):
+    """One uploaded provincial file and how far its processing has come."""
+
+    __tablename__ = "ledger_import"
+    __table_args__ = (UniqueConstraint("district_id", "sha256", name="uq_ledger_import_file"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    district_id: uuid.UUID
+    sha256: str = Field(max_length=64)
+    filename: str = Field(max_length=200)
+    format: str = Field(max_length=10)
+    status: str = Field(max_length=20)
+    total_rows: int = 0
+    processed_rows: int = 0
+    posted: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    created_by: str = Field(max_length=200)
+    created_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime, nullable=False, default=utcnow)
+    )
+    finished_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+
+
+class LedgerImportError(LedgerModel, table=True):
+    __tablename__ = "ledger_import_error"
+
+    import_id: uuid.UUID = Field(primary_key=True)
+    row: int = Field(primary_key=True)
+    message: str = Field(max_length=500)

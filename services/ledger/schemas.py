@@ -5,28 +5,33 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field
 
-from shared.units import HoursValue
+from services.ledger.policy import Check, PolicyRules
+from shared.units import HoursValue, PositiveHours
+
+Strict = ConfigDict(extra="forbid")
 
 
 class Requirement(BaseModel):
     rule: str
+    unit: str
     required: HoursValue
     achieved: HoursValue
     missing: HoursValue
     met: bool
 
     @classmethod
-    def of(cls, rule: str, required: Decimal, achieved: Decimal) -> Requirement:
-        missing = max(required - achieved, Decimal("0.0"))
+    def of(cls, check: Check) -> Requirement:
         return cls(
-            rule=rule,
-            required=required,
-            achieved=achieved,
-            missing=missing,
-            met=achieved >= required,
+            rule=check.rule,
+            unit=check.unit,
+            required=Decimal(check.required) / 10,
+            achieved=Decimal(check.achieved) / 10,
+            missing=Decimal(check.missing) / 10,
+            met=check.met,
         )
 
 
@@ -36,16 +41,37 @@ class CycleTotal(BaseModel):
     hours: HoursValue
 
 
+class PolicyRef(BaseModel):
+    id: str | None
+    version: str
+    effective_from: dt.date
+
+
+class Outlook(BaseModel):
+    """At the pace so far, the hours at the cycle's end; on_track is null early in a cycle."""
+
+    elapsed_years: Decimal
+    projected_cycle_hours: HoursValue
+    required_cycle_hours: HoursValue
+    on_track: bool | None
+
+
 class HoursSummary(BaseModel):
     teacher_id: uuid.UUID
     year: int
     policy_version: str
+    policy: PolicyRef
     total_hours: HoursValue
+    credits: HoursValue
     cycle: CycleTotal
     by_mode: dict[str, HoursValue]
     by_level: dict[str, HoursValue]
     by_category: dict[str, HoursValue]
     requirements: list[Requirement]
+    missing: list[str]
+    projection: Outlook
+    # R17: programs whose hours the teacher sees once they have rated them.
+    withheld_programs: list[uuid.UUID]
 
 
 class EntryRead(BaseModel):
@@ -54,13 +80,95 @@ class EntryRead(BaseModel):
     id: uuid.UUID
     teacher_id: uuid.UUID
     hours: HoursValue
+    credits: HoursValue
     source: str
     source_ref: str
     mode: str
     level: str
     category: str
     year: int
+    academic_year: str
+    term: int
     occurred_on: dt.date
     program_id: uuid.UUID | None
     description: str
+    reverses_id: uuid.UUID | None
+    reason: str
+    recorded_by: str
     created_at: dt.datetime
+
+
+Mode = Literal["centralized", "online", "blended", "school_based", "degree"]
+Level = Literal["national", "provincial", "municipal", "district", "school"]
+Category = Literal["mandatory", "self_selected"]
+Degree = Literal["none", "secondary", "associate", "bachelor", "master", "doctor"]
+
+
+class EntryCreate(BaseModel):
+    """Manual recognition (学时认定) of hours not coming from a program of this system."""
+
+    model_config = Strict
+
+    teacher_id: uuid.UUID
+    source: Literal["school_based", "degree_study", "manual_recognition"]
+    reference: str = Field(min_length=1, max_length=100, description="unique per source")
+    hours: PositiveHours
+    mode: Mode
+    level: Level
+    category: Category
+    occurred_on: dt.date
+    description: str = Field(min_length=1, max_length=300)
+    degree: Degree | None = Field(None, description="degree study: the degree attained (R18)")
+
+
+class ReversalCreate(BaseModel):
+    model_config = Strict
+
+    reason: str = Field(min_length=2, max_length=300)
+
+
+class PolicyCreate(BaseModel):
+    model_config = Strict
+
+    effective_from: dt.date
+    note: str = Field("", max_length=300)
+    rules: PolicyRules
+
+
+def _rules(value: object) -> object:
+    return PolicyRules.model_validate_json(value) if isinstance(value, str) else value
+
+
+class PolicyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    district_id: uuid.UUID
+    version: int
+    effective_from: dt.date
+    note: str
+    rules: Annotated[PolicyRules, BeforeValidator(_rules)]
+    published_by: str
+    created_at: dt.datetime
+
+    @computed_field
+    @property
+    def label(self) -> str:
+        return f"district/{self.version}"
+
+
+class ImportRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    district_id: uuid.UUID
+    filename: str
+    format: str
+    status: str
+    total_rows: int
+    processed_rows: int
+    posted: int
+    duplicates: int
+    failed: int
+    created_at: dt.datetime
+    finished_at: dt.datetime | None

@@ -27,3 +27,52 @@ class EntryPosted(LedgerEvent):
     year: int
     occurred_on: dt.date
     program_id: uuid.UUID | None = None
+    credits: Decimal = Decimal("0.0")
+
+
+class EntryReversed(LedgerEvent):
+    """A correction (R16): `entry_id` is the new reversal entry, cancelling `reversed_entry_id`."""
+
+    subject: ClassVar[str] = "ledger.entry.reversed.v1"
+    entry_id: uuid.UUID
+    reversed_entry_id: uuid.UUID
+    teacher_id: uuid.UUID
+    hours: Decimal
+    year: int
+    reason: str
+    reversed_by: str
+    program_id: uuid.UUID | None = None
+
+
+class TeacherAtRisk(LedgerEvent):
+    """At the pace so far the teacher will not reach the cycle's hours by its end (R10)."""
+
+    subject: ClassVar[str] = "ledger.teacher.at_risk.v1"
+    teacher_id: uuid.UUID
+    district_id: uuid.UUID
+    school_id: uuid.UUID
+    cycle_first_year: int
+    cycle_last_year: int
+    cycle_hours: Decimal
+    required_hours: Decimal
+    projected_hours: Decimal
+    policy_version: str
+
+
+class PolicyPublished(LedgerEvent):
+    subject: ClassVar[str] = "ledger.policy.published.v1"
+    policy_id: uuid.UUID
+    district_id: uuid.UUID
+    version: int
+    effective_from: dt.date
+
+
+class ImportCompleted(LedgerEvent):
+    """A provincial file was processed; its rows are posted without one event each."""
+
+    subject: ClassVar[str] = "ledger.import.completed.v1"
+    import_id: uuid.UUID
+    district_id: uuid.UUID
+    posted: int
+    duplicates: int
+    failed: int

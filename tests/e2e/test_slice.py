@@ -77,8 +77,17 @@ async def run_slice(gw: httpx.AsyncClient, admin_password: str) -> None:
     )
     assert teacher["id_number_masked"] == id_number[:3] + "*" * 11 + id_number[-4:]
     assert "id_number" not in teacher
+    # A short program that ended yesterday, so that its rating window is open now.
     program = await created(
-        await gw.post("/v1/programs", headers=admin, json=program_body(institution["id"]))
+        await gw.post(
+            "/v1/programs",
+            headers=admin,
+            json=program_body(
+                institution["id"],
+                starts_on=(TODAY - dt.timedelta(days=2)).isoformat(),
+                ends_on=(TODAY - dt.timedelta(days=1)).isoformat(),
+            ),
+        )
     )
     assert program["status"] == "draft" and program["hours"] == "24.0"
 
@@ -132,6 +141,18 @@ async def run_slice(gw: httpx.AsyncClient, admin_password: str) -> None:
     assert account["school_id"] == school["id"]
     as_teacher = await login(gw, account["username"], "teacher-pass-1")
 
+    # R17: the teacher sees the program's hours only once they have rated it. Feedback
+    # learns of the program's end and of the teacher's place from enrolment's events.
+    async def rated() -> httpx.Response | None:
+        response = await gw.post(
+            f"/v1/programs/{program['id']}/ratings",
+            headers=as_teacher,
+            json={"overall": 5, "format": 4, "instructors": 5, "management": 4},
+        )
+        return response if response.status_code == 201 else None
+
+    await wait_for(rated)
+
     async def credited() -> dict | None:
         response = await gw.get(f"/v1/teachers/{teacher['id']}/hours", headers=as_teacher)
         assert response.status_code == 200, response.text
@@ -145,6 +166,7 @@ async def run_slice(gw: httpx.AsyncClient, admin_password: str) -> None:
     assert hours["by_category"] == {"self_selected": "24.0"}
     annual = next(r for r in hours["requirements"] if r["rule"] == "R12.annual_minimum")
     assert annual == {
+        "unit": "hours",
         "rule": "R12.annual_minimum",
         "required": "72.0",
         "achieved": "24.0",

@@ -1,0 +1,432 @@
+"""Provincial platform files (省平台学时记录): validated row by row, posted once per record.
+
+A file is stored, then processed in chunks, each its own transaction, so progress shows
+while it runs and a restart resumes where it stopped: rows are idempotent on the
+provincial record id (source "provincial_import"), so a re-upload or a resumed run never
+posts a record twice. Imported history emits one completion event, not one per row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import hashlib
+import io
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from openpyxl import load_workbook
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Uuid,
+    any_,
+    bindparam,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.ledger import balances, policies
+from services.ledger.entries import academic_year_of
+from services.ledger.models import (
+    LedgerEntry,
+    LedgerImport,
+    LedgerImportError,
+    TeacherProjection,
+    infra,
+)
+from services.ledger.policy import (
+    CATEGORIES,
+    DEGREES,
+    LEVELS,
+    MODES,
+    Policy,
+    PolicyRules,
+    credits_for,
+    holds_degree,
+)
+from shared.auth import Principal, Role
+from shared.config import common
+from shared.db import Database, utcnow
+from shared.errors import BadRequest, Forbidden, NotFound
+from shared.events.ledger import ImportCompleted
+from shared.messaging.outbox import add_event
+from shared.units import to_hours
+
+log = structlog.get_logger("ledger.imports")
+
+SOURCE = "provincial_import"
+COLUMNS = (
+    "record_id",
+    "teacher_id",
+    "hours",
+    "mode",
+    "level",
+    "category",
+    "occurred_on",
+    "description",
+)
+OPTIONAL = ("degree", "trainer")
+CHUNK = 10_000
+MAX_HOURS = Decimal("1000.0")
+
+
+def storage_dir() -> Path:
+    path = common().shixun_data_dir / "ledger-imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+async def submit(
+    session: AsyncSession, *, principal: Principal, content: bytes, filename: str, fmt: str
+) -> tuple[LedgerImport, bool]:
+    """Store a file for processing; the same file again returns the first import."""
+    principal.require(Role.BUREAU_ADMIN, Role.SERVICE)
+    principal.require_scope("ledger:import")
+    if principal.district_id is None:
+        raise Forbidden("This caller has no district.")
+    if not content:
+        raise BadRequest("The file is empty.", code="empty-file")
+    digest = hashlib.sha256(content).hexdigest()
+    existing = await session.scalar(
+        select(LedgerImport).where(
+            LedgerImport.district_id == principal.district_id, LedgerImport.sha256 == digest
+        )
+    )
+    if existing is not None:
+        return existing, False
+    header = next(iter(read_rows(content, fmt)), None)
+    missing = [c for c in COLUMNS if header is None or c not in header]
+    if missing:
+        raise BadRequest(
+            f"The file lacks the columns {', '.join(missing)}; expected {', '.join(COLUMNS)}.",
+            code="bad-columns",
+        )
+    job = LedgerImport(
+        district_id=principal.district_id,
+        sha256=digest,
+        filename=filename[:200],
+        format=fmt,
+        status="queued",
+        created_by=principal.subject,
+    )
+    session.add(job)
+    await session.flush()
+    (storage_dir() / f"{job.id}.{fmt}").write_bytes(content)
+    return job, True
+
+
+def read_rows(content: bytes, fmt: str) -> Iterator[list[str]]:
+    """Rows as lists of strings, the header first."""
+    if fmt == "csv":
+        text = content.decode("utf-8-sig")
+        yield from csv.reader(io.StringIO(text))
+        return
+    book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    for row in book.worksheets[0].iter_rows(values_only=True):
+        yield [
+            "" if v is None else (v.date().isoformat() if isinstance(v, dt.datetime) else str(v))
+            for v in row
+        ]
+
+
+@dataclass
+class Row:
+    number: int
+    record_id: str
+    teacher_id: uuid.UUID
+    hours: Decimal
+    mode: str
+    level: str
+    category: str
+    occurred_on: dt.date
+    description: str
+    degree: str
+    trainer: bool | None
+
+
+def parse(number: int, values: dict[str, str]) -> Row:
+    """One row, or ValueError with what is wrong in words the uploader can act on."""
+    record_id = values["record_id"].strip()
+    if not record_id or len(record_id) > 100:
+        raise ValueError("record_id must be 1 to 100 characters")
+    try:
+        teacher_id = uuid.UUID(values["teacher_id"].strip())
+    except ValueError as exc:
+        raise ValueError(f"teacher_id {values['teacher_id']!r} is not a UUID") from exc
+    hours = to_hours(values["hours"])
+    if not Decimal(0) < hours <= MAX_HOURS:
+        raise ValueError(f"hours must be more than 0 and at most {MAX_HOURS}")
+    for name, allowed in (("mode", MODES), ("level", LEVELS), ("category", CATEGORIES)):
+        if values[name].strip() not in allowed:
+            raise ValueError(f"{name} {values[name]!r} is not one of {', '.join(allowed)}")
+    try:
+        occurred_on = dt.date.fromisoformat(values["occurred_on"].strip()[:10])
+    except ValueError as exc:
+        raise ValueError(f"occurred_on {values['occurred_on']!r} is not a date") from exc
+    degree = values.get("degree", "").strip()
+    if degree and degree not in DEGREES:
+        raise ValueError(f"degree {degree!r} is not one of {', '.join(DEGREES)}")
+    trainer_text = values.get("trainer", "").strip().lower()
+    trainer = {
+        "": None,
+        "1": True,
+        "true": True,
+        "是": True,
+        "0": False,
+        "false": False,
+        "否": False,
+    }
+    if trainer_text not in trainer:
+        raise ValueError("trainer must be 1/0, true/false or 是/否")
+    return Row(
+        number=number,
+        record_id=record_id,
+        teacher_id=teacher_id,
+        hours=hours,
+        mode=values["mode"].strip(),
+        level=values["level"].strip(),
+        category=values["category"].strip(),
+        occurred_on=occurred_on,
+        description=values["description"].strip()[:300],
+        degree=degree,
+        trainer=trainer[trainer_text],
+    )
+
+
+async def process(database: Database, import_id: uuid.UUID) -> None:
+    """Run (or resume) an import to its end, one transaction per chunk of rows."""
+    async with database.sessions() as session:
+        job = await session.get(LedgerImport, import_id)
+        if job is None or job.status == "done":
+            return
+        job.status = "running"
+        await session.commit()
+        district_id, fmt, skip = job.district_id, job.format, job.processed_rows
+    content = (storage_dir() / f"{import_id}.{fmt}").read_bytes()
+    rows = read_rows(content, fmt)
+    header = [h.strip() for h in next(rows)]
+    chunk: list[tuple[int, dict[str, str]]] = []
+    number = 1
+    async with database.sessions() as session:
+        in_district = await policies.versions(session, district_id)
+    for values in rows:
+        number += 1
+        if number - 1 <= skip or not any(v.strip() for v in values):
+            continue
+        chunk.append((number, dict(zip(header, values, strict=False))))
+        if len(chunk) >= CHUNK:
+            await _chunk(database, import_id, district_id, chunk, in_district)
+            chunk = []
+    await _chunk(database, import_id, district_id, chunk, in_district, last=True)
+
+
+def among(dialect: str, column: Any, values: set[Any], item: Any) -> ColumnElement[bool]:
+    """`column IN values`; on PostgreSQL one array parameter instead of thousands."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(item)))
+    return column.in_(values)
+
+
+async def _chunk(
+    database: Database,
+    import_id: uuid.UUID,
+    district_id: uuid.UUID,
+    chunk: list[tuple[int, dict[str, str]]],
+    in_district: list[Policy],
+    *,
+    last: bool = False,
+) -> None:
+    errors: list[dict[str, Any]] = []
+    parsed: list[Row] = []
+    for number, values in chunk:
+        try:
+            parsed.append(
+                parse(number, {k: values.get(k, "") or "" for k in (*COLUMNS, *OPTIONAL)})
+            )
+        except ValueError as exc:
+            errors.append({"import_id": import_id, "row": number, "message": str(exc)[:500]})
+    async with database.sessions() as session:
+        dialect = (await session.connection()).dialect.name
+        # Plain rows, not ORM objects: a chunk names thousands of teachers.
+        degrees = dict(
+            (
+                await session.execute(
+                    select(TeacherProjection.id, TeacherProjection.degree).where(
+                        among(dialect, TeacherProjection.id, {r.teacher_id for r in parsed}, Uuid),
+                        TeacherProjection.district_id == district_id,
+                    )
+                )
+            ).all()
+        )
+        changed: dict[uuid.UUID, dict[str, Any]] = {}
+        rules_on: dict[dt.date, PolicyRules] = {}
+        taken = set(
+            await session.scalars(
+                select(LedgerEntry.source_ref).where(
+                    LedgerEntry.source == SOURCE,
+                    among(dialect, LedgerEntry.source_ref, {r.record_id for r in parsed}, String),
+                )
+            )
+        )
+        fresh: list[dict[str, Any]] = []
+        deltas: dict[tuple[uuid.UUID, int], balances.Delta] = {}
+        duplicates = 0
+        now = utcnow()
+        for row in parsed:
+            if row.teacher_id not in degrees:
+                errors.append(
+                    {
+                        "import_id": import_id,
+                        "row": row.number,
+                        "message": f"teacher {row.teacher_id} is not a teacher of this district",
+                    }
+                )
+                continue
+            if row.record_id in taken:
+                duplicates += 1
+                continue
+            taken.add(row.record_id)
+            rules = rules_on.get(row.occurred_on)
+            if rules is None:
+                rules = rules_on[row.occurred_on] = policies.pick(
+                    in_district, row.occurred_on
+                ).rules
+            credits = credits_for(rules, row.mode, row.hours)
+            academic_year, term = academic_year_of(row.occurred_on)
+            fresh.append(
+                {
+                    "id": uuid.uuid4(),
+                    "teacher_id": row.teacher_id,
+                    "hours": row.hours,
+                    "credits": credits,
+                    "source": SOURCE,
+                    "source_ref": row.record_id,
+                    "mode": row.mode,
+                    "level": row.level,
+                    "category": row.category,
+                    "year": row.occurred_on.year,
+                    "academic_year": academic_year,
+                    "term": term,
+                    "occurred_on": row.occurred_on,
+                    "program_id": None,
+                    "description": row.description,
+                    "reverses_id": None,
+                    "reason": "",
+                    "recorded_by": f"import:{import_id}",
+                    "import_id": import_id,
+                    "created_at": now,
+                }
+            )
+            deltas.setdefault((row.teacher_id, row.occurred_on.year), balances.Delta()).add(
+                hours=int(row.hours * 10),
+                credits=int(credits * 10),
+                mode=row.mode,
+                level=row.level,
+                category=row.category,
+            )
+            if row.degree and not holds_degree(degrees[row.teacher_id], row.degree):
+                degrees[row.teacher_id] = row.degree
+                changed.setdefault(row.teacher_id, {})["degree"] = row.degree
+            if row.trainer is not None:
+                changed.setdefault(row.teacher_id, {})["is_trainer"] = row.trainer
+        await insert_entries(session, fresh)
+        for teacher_id, values in changed.items():
+            await session.execute(
+                update(TeacherProjection).where(TeacherProjection.id == teacher_id).values(values)
+            )
+        await balances.apply(session, deltas)
+        if errors:
+            await session.execute(insert(LedgerImportError.__table__), errors)
+        values: dict[str, Any] = {
+            "processed_rows": LedgerImport.processed_rows + len(chunk),
+            "posted": LedgerImport.posted + len(fresh),
+            "duplicates": LedgerImport.duplicates + duplicates,
+            "failed": LedgerImport.failed + len(errors),
+        }
+        if last:
+            values |= {"status": "done", "finished_at": now}
+        await session.execute(
+            update(LedgerImport).where(LedgerImport.id == import_id).values(values)
+        )
+        if last:
+            job = await session.get(LedgerImport, import_id)
+            await session.refresh(job)
+            await add_event(
+                session,
+                infra.outbox,
+                ImportCompleted(
+                    import_id=import_id,
+                    district_id=district_id,
+                    posted=job.posted,
+                    duplicates=job.duplicates,
+                    failed=job.failed,
+                ),
+            )
+        await session.commit()
+
+
+async def insert_entries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Many entries at once: COPY on PostgreSQL (in the session's transaction), else INSERT."""
+    if not rows:
+        return
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        await session.execute(insert(LedgerEntry.__table__), rows)
+        return
+    raw = await connection.get_raw_connection()
+    columns = list(rows[0])
+    records = [
+        tuple(int(row[c] * 10) if c in ("hours", "credits") else row[c] for c in columns)
+        for row in rows
+    ]
+    await raw.driver_connection.copy_records_to_table(
+        LedgerEntry.__tablename__, records=records, columns=columns
+    )
+
+
+async def get(session: AsyncSession, *, principal: Principal, import_id: uuid.UUID) -> LedgerImport:
+    job = await session.get(LedgerImport, import_id)
+    if job is None or job.district_id != principal.district_id:
+        raise NotFound("No such import.")
+    principal.require(Role.BUREAU_ADMIN, Role.SERVICE)
+    principal.require_scope("ledger:import")
+    return job
+
+
+def listing(principal: Principal) -> Select:
+    principal.require(Role.BUREAU_ADMIN, Role.SERVICE)
+    principal.require_scope("ledger:import")
+    return select(LedgerImport).where(LedgerImport.district_id == principal.district_id)
+
+
+async def errors_of(session: AsyncSession, import_id: uuid.UUID) -> list[tuple[int, str]]:
+    rows = await session.execute(
+        select(LedgerImportError.row, LedgerImportError.message)
+        .where(LedgerImportError.import_id == import_id)
+        .order_by(LedgerImportError.row)
+    )
+    return [(r, m) for r, m in rows.all()]
+
+
+async def resume(app: FastAPI) -> None:
+    """At start, carry on with imports a stopped process left queued or running."""
+    database: Database = app.state.database
+    async with database.sessions() as session:
+        pending = list(
+            await session.scalars(
+                select(LedgerImport.id).where(LedgerImport.status.in_(("queued", "running")))
+            )
+        )
+    app.state.import_tasks = {asyncio.create_task(process(database, i)) for i in pending}

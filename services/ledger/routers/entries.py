@@ -1,0 +1,34 @@
+"""HTTP of manual recognition and reversals (R16)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from services.ledger import entries, recognition
+from services.ledger.schemas import EntryCreate, EntryRead, ReversalCreate
+from shared.deps import Caller, Idem, Session
+
+router = APIRouter(prefix="/v1/ledger", tags=["hours"])
+
+
+@router.post("/entries", status_code=201, response_model=EntryRead)
+async def recognise(
+    body: EntryCreate, session: Session, caller: Caller, idem: Idem
+) -> JSONResponse:
+    if replay := await idem.replay():
+        return replay
+    entry = await recognition.recognise(session, principal=caller, data=body)
+    return await idem.respond(201, EntryRead.model_validate(entry))
+
+
+@router.post("/entries/{entry_id}/reversal", status_code=201, response_model=EntryRead)
+async def reverse(
+    entry_id: uuid.UUID, body: ReversalCreate, session: Session, caller: Caller, idem: Idem
+) -> JSONResponse:
+    if replay := await idem.replay():
+        return replay
+    entry = await entries.reverse(session, principal=caller, entry_id=entry_id, reason=body.reason)
+    return await idem.respond(201, EntryRead.model_validate(entry))

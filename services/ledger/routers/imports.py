@@ -1,0 +1,95 @@
+"""HTTP of provincial imports and the export in the same columns."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from services.ledger import export, imports
+from services.ledger.models import LedgerImport
+from services.ledger.schemas import ImportRead
+from services.ledger.spreadsheets import CSV, XLSX, csv_bytes, pick_format, xlsx_bytes
+from shared.deps import Caller, Idem, Paging, Session
+from shared.errors import BadRequest
+from shared.pagination import Page, page_of, paginate
+
+router = APIRouter(prefix="/v1/ledger", tags=["imports"])
+
+
+@router.post("/imports", status_code=202, response_model=ImportRead)
+async def submit(
+    request: Request,
+    session: Session,
+    caller: Caller,
+    idem: Idem,
+    background: BackgroundTasks,
+    filename: str = Query("upload", max_length=200),
+    content_type: str = Header("text/csv"),
+) -> JSONResponse:
+    """Upload a CSV (text/csv) or XLSX file as the body; rows are processed after it returns."""
+    if replay := await idem.replay():
+        return replay
+    if content_type.startswith("text/csv"):
+        fmt = "csv"
+    elif content_type.startswith(XLSX):
+        fmt = "xlsx"
+    else:
+        raise BadRequest("Send text/csv or an XLSX file as the body.", code="bad-file-type")
+    job, created = await imports.submit(
+        session, principal=caller, content=await request.body(), filename=filename, fmt=fmt
+    )
+    if created:
+        background.add_task(imports.process, request.app.state.database, job.id)
+    response = await idem.respond(202 if created else 200, ImportRead.model_validate(job))
+    response.headers["Location"] = f"/v1/ledger/imports/{job.id}"
+    return response
+
+
+@router.get("/imports", response_model=Page[ImportRead])
+async def listing(session: Session, caller: Caller, paging: Paging) -> dict:
+    caller.require_scope("ledger:import")
+    query = paginate(imports.listing(caller), LedgerImport, paging)
+    return page_of(list((await session.scalars(query)).all()), paging, ImportRead)
+
+
+@router.get("/imports/{import_id}", response_model=ImportRead)
+async def progress(import_id: uuid.UUID, session: Session, caller: Caller) -> LedgerImport:
+    return await imports.get(session, principal=caller, import_id=import_id)
+
+
+@router.get("/imports/{import_id}/errors")
+async def errors(import_id: uuid.UUID, session: Session, caller: Caller) -> Response:
+    """The rows that were refused and why, as CSV."""
+    await imports.get(session, principal=caller, import_id=import_id)
+    rows = await imports.errors_of(session, import_id)
+    return Response(
+        csv_bytes(("row", "message"), rows),
+        media_type=CSV,
+        headers={"Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'},
+    )
+
+
+@router.get("/export")
+async def export_entries(
+    session: Session,
+    caller: Caller,
+    year: int | None = Query(None, ge=1990, le=2100),
+    school_id: uuid.UUID | None = Query(None),
+    format: Literal["csv", "xlsx"] | None = Query(None, description="or by Accept"),
+    accept: str | None = Header(None),
+) -> Response:
+    rows = await export.standing_entries(session, principal=caller, year=year, school_id=school_id)
+    if pick_format(format, accept, ("csv", "xlsx")) == "xlsx":
+        return Response(
+            xlsx_bytes([("entries", imports.COLUMNS, rows)]),
+            media_type=XLSX,
+            headers={"Content-Disposition": 'attachment; filename="ledger-entries.xlsx"'},
+        )
+    return Response(
+        csv_bytes(imports.COLUMNS, rows),
+        media_type=CSV,
+        headers={"Content-Disposition": 'attachment; filename="ledger-entries.csv"'},
+    )

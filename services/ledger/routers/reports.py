@@ -1,0 +1,100 @@
+"""HTTP of the compliance report: JSON, CSV or XLSX."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse, Response
+
+from services.ledger import compliance
+from services.ledger.risk import today
+from services.ledger.spreadsheets import CSV, XLSX, csv_bytes, pick_format, xlsx_bytes
+from shared.deps import Caller, Session
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+TEACHER_HEADER = (
+    "teacher_id",
+    "school_id",
+    "name",
+    "year_hours",
+    "cycle_hours",
+    "centralized_hours",
+    "self_selected_hours",
+    "district_level_hours",
+    "school_based_hours",
+    "compliant",
+    "missing",
+)
+
+
+def teacher_lines(rows: list[compliance.TeacherRow]) -> list[list[object]]:
+    h = compliance.hours_text
+    return [
+        [
+            str(r.teacher_id),
+            str(r.school_id),
+            r.name,
+            h(r.totals.year_total),
+            h(r.totals.cycle_total),
+            h(r.totals.year_centralized),
+            h(r.totals.year_self_selected),
+            h(r.totals.year_district_level),
+            h(r.totals.year_school_based),
+            "yes" if not r.missing else "no",
+            "; ".join(f"{rule} {h(v)}" for rule, v in sorted(r.missing.items())),
+        ]
+        for r in rows
+    ]
+
+
+@router.get("/compliance")
+async def compliance_report(
+    session: Session,
+    caller: Caller,
+    year: int | None = Query(None, ge=1990, le=2100, description="default this year"),
+    school_id: uuid.UUID | None = Query(None, description="one school; default the district"),
+    format: Literal["json", "csv", "xlsx"] | None = Query(None, description="or by Accept"),
+    shortfall_limit: int = Query(1000, ge=0, le=100_000),
+    accept: str | None = Header(None),
+) -> Response:
+    body, per_teacher, policy = await compliance.report(
+        session,
+        principal=caller,
+        year=year or today().year,
+        school_id=school_id,
+        shortfall_limit=shortfall_limit,
+    )
+    chosen = pick_format(format, accept, ("json", "csv", "xlsx"))
+    if chosen == "json":
+        return JSONResponse(body)
+    rows = await compliance.teacher_rows(
+        session, policy=policy, query=per_teacher, year=body["year"]
+    )
+    name = f"compliance-{body['year']}"
+    if chosen == "xlsx":
+        summary = [
+            ("policy", body["policy"]["version"]),
+            ("year", body["year"]),
+            ("teachers", body["teachers"]),
+            ("compliant_share", body["compliant_share"]),
+            ("r14_share", body["r14"]["share"]),
+            *((f"{r['rule']} share", r["share"]) for r in body["rules"]),
+        ]
+        return Response(
+            xlsx_bytes(
+                [
+                    ("summary", ("item", "value"), summary),
+                    ("teachers", TEACHER_HEADER, teacher_lines(rows)),
+                ]
+            ),
+            media_type=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
+    return Response(
+        csv_bytes(TEACHER_HEADER, teacher_lines(rows)),
+        media_type=CSV,
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )

@@ -1,0 +1,115 @@
+"""Provincial imports: row validation, idempotent re-upload, progress, errors, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+
+from openpyxl import Workbook
+
+from services.ledger.imports import COLUMNS
+from services.ledger.spreadsheets import XLSX
+from tests.ledger.conftest import District
+
+
+def csv_file(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def row(record: str, teacher: uuid.UUID, hours: str = "12.0", **kw: str) -> list[str]:
+    values = {
+        "mode": "online",
+        "level": "provincial",
+        "category": "self_selected",
+        "occurred_on": "2027-04-01",
+        "description": "省平台网络研修",
+    } | kw
+    return [record, str(teacher), hours, *(values[c] for c in COLUMNS[3:])]
+
+
+async def upload(district: District, content: bytes, content_type: str = "text/csv") -> dict:
+    response = await district.client.post(
+        "/v1/ledger/imports",
+        params={"filename": "省平台导出.csv"},
+        content=content,
+        headers=district.bureau() | {"Content-Type": content_type},
+    )
+    assert response.status_code in (200, 202), response.text
+    job = response.json()
+    done = await district.client.get(f"/v1/ledger/imports/{job['id']}", headers=district.bureau())
+    return done.json() | {"submitted_status": response.status_code}
+
+
+async def test_rows_are_validated_and_posted_once(district: District) -> None:
+    teacher = await district.register()
+    stranger = uuid.uuid4()
+    content = csv_file(
+        [
+            row("P-1", teacher),
+            row("P-2", teacher, hours="8.5", mode="centralized", level="district"),
+            row("P-2", teacher, hours="8.5"),  # the same record twice in one file
+            row("P-3", teacher, hours="1.25"),
+            row("P-4", stranger),
+            row("P-5", teacher, mode="walking"),
+            row("P-6", teacher, occurred_on="2027-02-30"),
+        ]
+    )
+    job = await upload(district, content)
+    assert job["submitted_status"] == 202
+    assert job["status"] == "done" and job["processed_rows"] == 7
+    assert (job["posted"], job["duplicates"], job["failed"]) == (2, 1, 4)
+    assert (await district.hours(teacher))["total_hours"] == "20.5"
+    errors = await district.client.get(
+        f"/v1/ledger/imports/{job['id']}/errors", headers=district.bureau()
+    )
+    lines = list(csv.reader(io.StringIO(errors.content.decode("utf-8-sig"))))
+    assert [line[0] for line in lines[1:]] == ["5", "6", "7", "8"]
+    assert "one decimal place" in lines[1][1] and "not a teacher of this district" in lines[2][1]
+    again = await upload(district, content)
+    assert again["submitted_status"] == 200 and again["id"] == job["id"]
+    widened = await upload(district, csv_file([row("P-1", teacher), row("P-9", teacher)]))
+    assert (widened["posted"], widened["duplicates"]) == (1, 1)
+    assert (await district.hours(teacher))["total_hours"] == "32.5"
+
+
+async def test_xlsx_upload_and_export_round_trip(district: District) -> None:
+    teacher = await district.register()
+    book = Workbook()
+    sheet = book.active
+    sheet.append([*COLUMNS, "degree"])
+    sheet.append([*row("X-1", teacher, hours="16.0"), "bachelor"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    job = await upload(district, buffer.getvalue(), XLSX)
+    assert (job["posted"], job["failed"]) == (1, 0)
+    await district.recognise(teacher, hours="4.0")
+    exported = await district.client.get(
+        "/v1/ledger/export", params={"year": 2027}, headers=district.bureau()
+    )
+    lines = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert lines[0] == list(COLUMNS)
+    assert sorted(line[2] for line in lines[1:]) == ["16.0", "4.0"]
+    assert "X-1" in [line[0] for line in lines[1:]]
+    # The export goes back in as a file of the same shape: nothing new is posted twice.
+    back = await upload(district, exported.content)
+    assert back["failed"] == 0 and back["posted"] == 1 and back["duplicates"] == 1
+
+
+async def test_only_the_bureau_imports(district: District) -> None:
+    response = await district.client.post(
+        "/v1/ledger/imports",
+        content=csv_file([]),
+        headers=district.school() | {"Content-Type": "text/csv"},
+    )
+    assert response.status_code == 403
+    bad = await district.client.post(
+        "/v1/ledger/imports",
+        content=b"a,b\n1,2\n",
+        headers=district.bureau() | {"Content-Type": "text/csv"},
+    )
+    assert bad.status_code == 400 and "record_id" in bad.json()["detail"]
