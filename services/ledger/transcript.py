@@ -1,7 +1,8 @@
 """A teacher's transcript (学时登记表): the record taken to qualification re-registration.
 
 PDF with an embedded CJK font (WenQuanYi Micro Hei from the Debian package
-fonts-wqy-microhei, or any TTF/TTC named by SHIXUN_LEDGER_TRANSCRIPT_FONT), and XLSX.
+fonts-wqy-microhei when installed, else Noto Sans CJK from a pinned wheel, or any TTF/TTC
+named by SHIXUN_LEDGER_TRANSCRIPT_FONT), and XLSX.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
+import cvttf_NotoSansCJK_Regular
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
@@ -22,6 +24,8 @@ FONT_CANDIDATES = (
     Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
     Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
     Path("/usr/share/fonts/truetype/arphic/uming.ttc"),
+    # Shipped by a pinned wheel, so a fresh machine with only Python still prints Chinese.
+    Path(cvttf_NotoSansCJK_Regular.__file__).parent / "NotoSansCJKtc-Regular.otf",
 )
 MODES = {
     "centralized": "集中面授",

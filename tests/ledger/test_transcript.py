@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from services.ledger import transcript
 from tests.ledger.conftest import District
 
 
-async def test_pdf_transcript_carries_correct_chinese_text(district: District) -> None:
+@pytest.mark.parametrize("font", ["first available", "bundled wheel"])
+async def test_pdf_transcript_carries_correct_chinese_text(
+    district: District, font: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if font == "bundled wheel":
+        # What a fresh machine without Debian's CJK fonts renders with.
+        monkeypatch.setattr(transcript, "FONT_CANDIDATES", transcript.FONT_CANDIDATES[-1:])
     teacher = await district.register(name="欧阳明")
     entry = await district.recognise(teacher, hours="24.0", description="小学数学骨干教师研修")
     await district.recognise(teacher, hours="6.0", description="录错的记录")
