@@ -11,6 +11,13 @@ from openpyxl import Workbook
 
 CSV = "text/csv; charset=utf-8"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def file_responses(*media_types: str) -> dict[int | str, dict]:
+    """OpenAPI `responses` of an endpoint that answers in these formats (by Accept/format)."""
+    return {200: {"content": {media: {} for media in media_types}, "description": "the file"}}
+
+
 PDF = "application/pdf"
 
 

@@ -14,7 +14,7 @@ from services.ledger.config import Settings
 from services.ledger.models import LedgerEntry
 from services.ledger.risk import today
 from services.ledger.schemas import EntryRead, HoursSummary
-from services.ledger.spreadsheets import PDF, XLSX, pick_format
+from services.ledger.spreadsheets import PDF, XLSX, file_responses, pick_format
 from services.ledger.summary import authorize_teacher, hours_summary, visible_to
 from shared.deps import Caller, Paging, Session
 from shared.pagination import Page, page_of, paginate
@@ -56,7 +56,7 @@ async def teacher_ledger(
     return page_of(list((await session.scalars(query)).all()), paging, EntryRead)
 
 
-@router.get("/teachers/{teacher_id}/transcript")
+@router.get("/teachers/{teacher_id}/transcript", responses=file_responses(PDF, XLSX))
 async def teacher_transcript(
     teacher_id: uuid.UUID,
     session: Session,

@@ -11,7 +11,14 @@ from fastapi.responses import JSONResponse, Response
 from services.ledger import export, imports
 from services.ledger.models import LedgerImport
 from services.ledger.schemas import ImportRead
-from services.ledger.spreadsheets import CSV, XLSX, csv_bytes, pick_format, xlsx_bytes
+from services.ledger.spreadsheets import (
+    CSV,
+    XLSX,
+    csv_bytes,
+    file_responses,
+    pick_format,
+    xlsx_bytes,
+)
 from shared.deps import Caller, Idem, Paging, Session
 from shared.errors import BadRequest
 from shared.pagination import Page, page_of, paginate
@@ -72,7 +79,7 @@ async def errors(import_id: uuid.UUID, session: Session, caller: Caller) -> Resp
     )
 
 
-@router.get("/export")
+@router.get("/export", responses=file_responses("text/csv", XLSX))
 async def export_entries(
     session: Session,
     caller: Caller,

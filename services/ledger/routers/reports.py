@@ -10,7 +10,14 @@ from fastapi.responses import JSONResponse, Response
 
 from services.ledger import compliance
 from services.ledger.risk import today
-from services.ledger.spreadsheets import CSV, XLSX, csv_bytes, pick_format, xlsx_bytes
+from services.ledger.spreadsheets import (
+    CSV,
+    XLSX,
+    csv_bytes,
+    file_responses,
+    pick_format,
+    xlsx_bytes,
+)
 from shared.deps import Caller, Session
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -50,7 +57,7 @@ def teacher_lines(rows: list[compliance.TeacherRow]) -> list[list[object]]:
     ]
 
 
-@router.get("/compliance")
+@router.get("/compliance", responses=file_responses("application/json", "text/csv", XLSX))
 async def compliance_report(
     session: Session,
     caller: Caller,
