@@ -119,6 +119,7 @@ class ConsumerGroup:
         self.ack_wait = ack_wait
         self.batch = batch
         self._tasks: list[asyncio.Task[None]] = []
+        self._subscriptions: dict[str, Any] = {}
 
     def durable(self, stream: str) -> str:
         return f"{self.registry.service}-{stream.lower()}"
@@ -138,6 +139,12 @@ class ConsumerGroup:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        # Messages a cancelled fetch left in a pull subscription's queue would make the
+        # connection's drain wait for them until its timeout; unacked, they are redelivered.
+        for subscription in self._subscriptions.values():
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+        self._subscriptions.clear()
 
     async def _subscribe(self, stream: str, subjects: list[str]) -> Any:
         js = self.link.js
@@ -155,7 +162,11 @@ class ConsumerGroup:
             filter_subject=subjects[0] if len(subjects) == 1 else None,
         )
         await js.add_consumer(namespace.stream(stream), config)
-        return await js.pull_subscribe_bind(durable=durable, stream=namespace.stream(stream))
+        subscription = await js.pull_subscribe_bind(
+            durable=durable, stream=namespace.stream(stream)
+        )
+        self._subscriptions[stream] = subscription
+        return subscription
 
     async def _run(self, stream: str, subjects: list[str]) -> None:
         subscription = None
