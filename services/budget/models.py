@@ -135,7 +135,8 @@ class BudgetLine(BudgetModel, table=True):
 
 
 class Expense(BudgetModel, table=True):
-    """Money spent on a program line; its id is the client's, so a retry never spends twice."""
+    """Money spent on a program line; its id is the client's, so a retry never spends twice.
+    A correction is another expense with the opposite amount that names the one it reverses."""
 
     __tablename__ = "expense"
 
@@ -144,6 +145,7 @@ class Expense(BudgetModel, table=True):
     pool_id: uuid.UUID = Field(foreign_key="fund_pool.id")
     category: str = Field(max_length=40)
     amount_fen: int = Field(sa_column=fen_column())
+    reverses_id: uuid.UUID | None = Field(default=None, unique=True)
     spent_on: dt.date
     description: str = Field(default="", max_length=300)
     transaction_id: uuid.UUID = Field(foreign_key="journal_transaction.id")

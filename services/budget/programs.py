@@ -13,6 +13,7 @@ from services.budget.models import (
     BudgetLine,
     Commitment,
     Expense,
+    JournalTransaction,
     ProgramBudget,
     ProgramProjection,
     infra,
@@ -154,14 +155,18 @@ async def record_expense(
     """Spend on a line. R23: training categories only, never past the line or the pool."""
     existing = await session.get(Expense, data.id)
     if existing is not None:
-        same = (existing.program_id, existing.category, existing.amount_fen) == (
-            program.id,
-            data.category,
-            data.amount_fen,
+        same = (existing.program_id, existing.reverses_id) == (program.id, data.reverses_id) and (
+            data.reverses_id is not None
+            or (existing.category, existing.amount_fen) == (data.category, data.amount_fen)
         )
         if not same:
             raise Conflict("A different expense already has this id.", code="id-reused")
         return existing, False
+    if data.reverses_id is not None:
+        return await _reverse_expense(
+            session, principal=principal, program=program, data=data
+        ), True
+    assert data.category is not None and data.amount_fen is not None
     policy.ensure_training_category(policy.policy(), data.category)
     budget = await session.get(ProgramBudget, program.id)
     if budget is None:
@@ -203,20 +208,73 @@ async def record_expense(
         ),
         memo=data.description,
     )
+    return await _add_expense(
+        session, principal, program, data, pool.id, data.category, data.amount_fen, txn.id
+    ), True
+
+
+async def _reverse_expense(
+    session: AsyncSession, *, principal: Principal, program: ProgramProjection, data: ExpenseCreate
+) -> Expense:
+    """A correction: the original stays, a reversing transaction gives its money back."""
+    original = await session.get(Expense, data.reverses_id)
+    if original is None or original.program_id != program.id:
+        raise NotFound("This program has no such expense.", code="unknown-expense")
+    if original.reverses_id is not None:
+        raise Unprocessable(
+            "A reversal is not reversed; record the expense again.", code="bad-reversal"
+        )
+    await journal.lock_pool(session, original.pool_id)
+    if await session.scalar(select(Expense.id).where(Expense.reverses_id == original.id)):
+        raise Conflict("This expense was already reversed.", code="already-reversed")
+    txn = await session.get(JournalTransaction, original.transaction_id)
+    assert txn is not None
+    reversal, _ = await journal.reverse(
+        session,
+        txn,
+        kind="expense_reversal",
+        source_ref=f"expense:{data.id}",
+        memo=data.description,
+    )
+    return await _add_expense(
+        session,
+        principal,
+        program,
+        data,
+        original.pool_id,
+        original.category,
+        -original.amount_fen,
+        reversal.id,
+        reverses_id=original.id,
+    )
+
+
+async def _add_expense(
+    session: AsyncSession,
+    principal: Principal,
+    program: ProgramProjection,
+    data: ExpenseCreate,
+    pool_id: uuid.UUID,
+    category: str,
+    amount_fen: int,
+    transaction_id: uuid.UUID,
+    reverses_id: uuid.UUID | None = None,
+) -> Expense:
     expense = Expense(
         id=data.id,
         program_id=program.id,
-        pool_id=pool.id,
-        category=data.category,
-        amount_fen=data.amount_fen,
+        pool_id=pool_id,
+        category=category,
+        amount_fen=amount_fen,
+        reverses_id=reverses_id,
         spent_on=data.spent_on,
         description=data.description,
-        transaction_id=txn.id,
+        transaction_id=transaction_id,
         created_by=principal.subject,
     )
     session.add(expense)
     await session.flush()
-    return expense, True
+    return expense
 
 
 async def final_accounts(session: AsyncSession, program: ProgramProjection) -> FinalAccounts:

@@ -114,11 +114,22 @@ class BudgetRead(BaseModel):
 
 
 class ExpenseCreate(Strict):
+    """An expense, or with reverses_id the correction of one (a reversing transaction)."""
+
     id: uuid.UUID = Field(description="client-chosen id; a retry never spends twice")
-    category: str = Field(min_length=1, max_length=40)
-    amount_fen: PositiveFen
+    category: str | None = Field(None, min_length=1, max_length=40)
+    amount_fen: PositiveFen | None = None
+    reverses_id: uuid.UUID | None = Field(None, description="the expense this one corrects")
     spent_on: dt.date
     description: str = Field("", max_length=300)
+
+    @model_validator(mode="after")
+    def _expense_or_reversal(self) -> ExpenseCreate:
+        if self.reverses_id is None and (self.category is None or self.amount_fen is None):
+            raise ValueError("an expense needs category and amount_fen")
+        if self.reverses_id is not None and (self.category or self.amount_fen):
+            raise ValueError("a reversal takes category and amount from the expense it reverses")
+        return self
 
 
 class ExpenseRead(BaseModel):
@@ -129,6 +140,7 @@ class ExpenseRead(BaseModel):
     pool_id: uuid.UUID
     category: str
     amount_fen: int
+    reverses_id: uuid.UUID | None
     spent_on: dt.date
     description: str
     transaction_id: uuid.UUID

@@ -262,3 +262,36 @@ async def test_r23_execution_report_and_spot_checks_by_school_and_district(suite
     assert (
         await client.get("/v1/reports/budget-execution", headers=institution)
     ).status_code == 403
+
+
+async def test_expense_correction_is_a_reversing_transaction(suite: Suite) -> None:
+    client = suite.direct["budget"]
+    pool = await bureau_pool(suite, YEAR + 36, 100_000_00)
+    program = await new_program(suite)
+    await client.put(
+        f"/v1/programs/{program}/budget",
+        headers=bureau(suite),
+        json={"pool_id": pool["id"], "lines": {"transport": 500_00}},
+    )
+    url = f"/v1/programs/{program}/expenses"
+    wrong = expense("transport", 300_00)
+    assert (await client.post(url, headers=bureau(suite), json=wrong)).status_code == 201
+    correction = {"id": str(uuid.uuid4()), "reverses_id": wrong["id"], "spent_on": f"{YEAR}-09-03"}
+    reversed_ = await client.post(url, headers=bureau(suite), json=correction)
+    assert reversed_.status_code == 201, reversed_.text
+    assert (reversed_.json()["amount_fen"], reversed_.json()["category"]) == (-300_00, "transport")
+    state = await fund(suite, pool["id"])
+    assert (state["available_fen"], state["spent_fen"]) == (3_000_00, 0)
+    listed = (await client.get(url, headers=bureau(suite))).json()["items"]
+    assert sorted(e["amount_fen"] for e in listed) == [-300_00, 300_00]
+    twice = await client.post(
+        url, headers=bureau(suite), json=correction | {"id": str(uuid.uuid4())}
+    )
+    assert twice.status_code == 409
+    both = await client.post(
+        url, headers=bureau(suite), json=correction | {"id": str(uuid.uuid4()), "amount_fen": 1}
+    )
+    assert both.status_code == 422
+    assert (
+        await client.post(url, headers=bureau(suite), json=expense("transport", 500_00))
+    ).status_code == 201

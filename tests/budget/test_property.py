@@ -52,6 +52,7 @@ operations = st.lists(
         st.tuples(st.just("withdraw"), st.integers(0, 50)),
         st.tuples(st.just("complete"), st.integers(0, 50), st.booleans()),
         st.tuples(st.just("expense"), st.sampled_from(CATEGORIES), amounts),
+        st.tuples(st.just("correct"), st.integers(0, 50)),
         st.tuples(st.just("redeliver"), st.integers(0, 50)),
     ),
     max_size=30,
@@ -148,6 +149,7 @@ async def _scenario(url: str, ops: list[tuple]) -> None:
         await _try(database, own_pool)
     requests: list[EnrolmentFundingRequested] = []
     delivered: list[Event] = []
+    expenses: list[uuid.UUID] = []
     for op in ops:
         match op:
             case ("allocate", school, amount):
@@ -197,11 +199,14 @@ async def _scenario(url: str, ops: list[tuple]) -> None:
                 delivered.append(event)
                 await _apply(database, event)
             case ("expense", category, amount):
+                expense_id = uuid.uuid4()
 
-                async def spend(session, category=category, amount=amount) -> None:
+                async def spend(
+                    session, category=category, amount=amount, expense_id=expense_id
+                ) -> None:
                     program = await session.get(ProgramProjection, PROGRAM)
                     data = ExpenseCreate(
-                        id=uuid.uuid4(),
+                        id=expense_id,
                         category=category,
                         amount_fen=amount,
                         spent_on=dt.date(YEAR, 9, 1),
@@ -210,7 +215,20 @@ async def _scenario(url: str, ops: list[tuple]) -> None:
                         session, principal=BUREAU, program=program, data=data
                     )
 
-                await _try(database, spend)
+                if await _try(database, spend):
+                    expenses.append(expense_id)
+            case ("correct", k) if expenses:
+
+                async def correct(session, wrong=expenses[k % len(expenses)]) -> None:
+                    program = await session.get(ProgramProjection, PROGRAM)
+                    data = ExpenseCreate(
+                        id=uuid.uuid4(), reverses_id=wrong, spent_on=dt.date(YEAR, 9, 3)
+                    )
+                    await programs.record_expense(
+                        session, principal=BUREAU, program=program, data=data
+                    )
+
+                await _try(database, correct)
             case ("redeliver", k) if delivered:
                 await _apply(database, delivered[k % len(delivered)])
         await _check(database)

@@ -1,8 +1,8 @@
-"""fund pools, journal, program budgets, commitments
+"""fund pools, journal, program budgets, expenses, commitments
 
-Revision ID: 826247165188
+Revision ID: 1a9e0a6654a6
 Revises: 064b369e9cd5
-Create Date: 2026-11-23 01:03:39.952227
+Create Date: 2026-11-23 01:29:11.897591
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from alembic import op
 import shared.db
 import shared.units
 
-revision: str = "826247165188"
+revision: str = "1a9e0a6654a6"
 down_revision: str | None = "064b369e9cd5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -115,6 +115,7 @@ def upgrade() -> None:
         sa.Column("pool_id", sa.Uuid(), nullable=False),
         sa.Column("category", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+        sa.Column("reverses_id", sa.Uuid(), nullable=True),
         sa.Column("spent_on", sa.Date(), nullable=False),
         sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
         sa.Column("transaction_id", sa.Uuid(), nullable=False),
@@ -129,6 +130,7 @@ def upgrade() -> None:
             ["journal_transaction.id"],
         ),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("reverses_id"),
     )
     with op.batch_alter_table("expense", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_expense_program_id"), ["program_id"], unique=False)
