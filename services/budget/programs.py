@@ -29,6 +29,7 @@ from services.budget.schemas import (
 )
 from shared.access import ensure_in_scope
 from shared.auth import Principal, Role
+from shared.db import utcnow
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.events.budget import ProgramBudgetSet
 from shared.messaging.outbox import add_event
@@ -100,6 +101,7 @@ async def set_budget(
     else:
         budget.pool_id = pool.id
         budget.version += 1
+        budget.updated_at = utcnow()
         await session.execute(delete(BudgetLine).where(BudgetLine.program_id == program.id))
     await session.flush()
     session.add_all(
