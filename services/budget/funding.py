@@ -21,7 +21,11 @@ from services.budget.models import (
 )
 from services.budget.pools import spendable
 from shared.events.budget import FundingRefused, FundingReserved
-from shared.events.enrolment import EnrolmentCompleted, EnrolmentFundingRequested
+from shared.events.enrolment import (
+    EnrolmentCompleted,
+    EnrolmentFundingRequested,
+    EnrolmentWithdrawn,
+)
 from shared.messaging.outbox import add_event
 
 COMMITTED = "committed"
@@ -120,7 +124,7 @@ async def _answer_again(
     session: AsyncSession, event: EnrolmentFundingRequested, commitment: Commitment
 ) -> FundingReserved | FundingRefused:
     """A repeated request for the same enrolment gets the same answer, moving nothing."""
-    if commitment.status == COMMITTED:
+    if commitment.status == COMMITTED and commitment.pool_id is not None:
         answer: FundingReserved | FundingRefused = FundingReserved(
             enrolment_id=event.enrolment_id,
             program_id=commitment.program_id,
@@ -141,11 +145,29 @@ async def _answer_again(
     return answer
 
 
+async def withdraw(session: AsyncSession, event: EnrolmentWithdrawn) -> bool:
+    """Release a withdrawn enrolment's money; if its request has not arrived yet, remember
+    the withdrawal so that the request, when it comes, is refused."""
+    if await session.get(Commitment, event.enrolment_id) is None:
+        session.add(
+            Commitment(
+                enrolment_id=event.enrolment_id,
+                program_id=event.program_id,
+                school_id=event.school_id,
+                amount_fen=0,
+                status=RELEASED,
+            )
+        )
+        return False
+    return await release(session, event.enrolment_id, event.reason)
+
+
 async def release(session: AsyncSession, enrolment_id: uuid.UUID, reason: str) -> bool:
     """Give a withdrawn enrolment's money back to its pool; False if nothing was held."""
     commitment = await session.get(Commitment, enrolment_id)
     if commitment is None or commitment.status != COMMITTED:
         return False
+    assert commitment.pool_id is not None
     await journal.lock_pool(session, commitment.pool_id)
     if commitment.amount_fen > 0:
         original = await journal.find(session, f"commit:{enrolment_id}")
@@ -165,6 +187,7 @@ async def complete(session: AsyncSession, event: EnrolmentCompleted) -> bool:
         return False
     if event.attendance_rate <= 0:
         return await release(session, event.enrolment_id, "completed without attending")
+    assert commitment.pool_id is not None
     await journal.lock_pool(session, commitment.pool_id)
     program = await session.get(ProgramProjection, commitment.program_id)
     institution = str(program.institution_id) if program and program.institution_id else ""

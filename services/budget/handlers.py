@@ -61,7 +61,7 @@ async def on_enrolment_funding_requested(
 
 @handlers.on(EnrolmentWithdrawn)
 async def on_enrolment_withdrawn(session: AsyncSession, event: EnrolmentWithdrawn) -> None:
-    await funding.release(session, event.enrolment_id, event.reason)
+    await funding.withdraw(session, event)
 
 
 @handlers.on(EnrolmentCompleted)

@@ -154,12 +154,15 @@ class Expense(BudgetModel, table=True):
 
 
 class Commitment(BudgetModel, table=True):
-    """An enrolment's cost held in a school pool, until released or owed to the institution."""
+    """An enrolment's cost held in a school pool, until released or owed to the institution.
+
+    A withdrawal that arrives before its funding request leaves a released row without a
+    pool, so the late request is refused instead of holding money for nobody."""
 
     __tablename__ = "commitment"
 
     enrolment_id: uuid.UUID = Field(primary_key=True)
-    pool_id: uuid.UUID = Field(foreign_key="fund_pool.id", index=True)
+    pool_id: uuid.UUID | None = Field(default=None, foreign_key="fund_pool.id", index=True)
     program_id: uuid.UUID = Field(index=True)
     school_id: uuid.UUID
     amount_fen: int = Field(sa_column=fen_column())

@@ -214,3 +214,14 @@ async def test_funding_request_over_nats_is_answered(suite: Suite) -> None:
     commitment = await wait_for(committed)
     assert commitment.amount_fen == COST and commitment.pool_id == uuid.UUID(pool["id"])
     assert await answers(suite, request.enrolment_id) == ["reserved"]
+
+
+async def test_withdrawal_before_its_request_leaves_no_money_held(suite: Suite) -> None:
+    # A failed delivery is retried later, so a withdrawal may overtake its funding request.
+    school, program, pool, _ = await setup(suite, seats=2)
+    request = requested(school, program)
+    await apply(suite, withdrawn(request))
+    await apply(suite, request)
+    assert await answers(suite, request.enrolment_id) == ["refused"]
+    state = await fund(suite, pool["id"])
+    assert (state["available_fen"], state["committed_fen"]) == (2 * COST, 0)

@@ -1,8 +1,8 @@
 """fund pools, journal, program budgets, expenses, commitments
 
-Revision ID: 1a9e0a6654a6
+Revision ID: c6839b2f1f2d
 Revises: 064b369e9cd5
-Create Date: 2026-11-23 01:29:11.897591
+Create Date: 2026-11-23 01:37:21.074329
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from alembic import op
 import shared.db
 import shared.units
 
-revision: str = "1a9e0a6654a6"
+revision: str = "c6839b2f1f2d"
 down_revision: str | None = "064b369e9cd5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -92,7 +92,7 @@ def upgrade() -> None:
     op.create_table(
         "commitment",
         sa.Column("enrolment_id", sa.Uuid(), nullable=False),
-        sa.Column("pool_id", sa.Uuid(), nullable=False),
+        sa.Column("pool_id", sa.Uuid(), nullable=True),
         sa.Column("program_id", sa.Uuid(), nullable=False),
         sa.Column("school_id", sa.Uuid(), nullable=False),
         sa.Column("amount_fen", sa.BigInteger(), nullable=False),
