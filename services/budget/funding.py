@@ -53,10 +53,11 @@ async def request_funding(
     session: AsyncSession, event: EnrolmentFundingRequested
 ) -> FundingReserved | FundingRefused:
     """Commit the enrolment's cost in the school's pool if it has that much uncommitted."""
+    pools = await school_pools(session, event.school_id, event.fiscal_year)
+    # Looked up under the pools' locks, so a concurrent twin request has committed by now.
     existing = await session.get(Commitment, event.enrolment_id)
     if existing is not None:
         return await _answer_again(session, event, existing)
-    pools = await school_pools(session, event.school_id, event.fiscal_year)
     best_available = 0
     for pool in pools:
         available = await spendable(session, pool)

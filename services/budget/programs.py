@@ -155,6 +155,12 @@ async def record_expense(
     session: AsyncSession, *, principal: Principal, program: ProgramProjection, data: ExpenseCreate
 ) -> tuple[Expense, bool]:
     """Spend on a line. R23: training categories only, never past the line or the pool."""
+    budget = await session.get(ProgramBudget, program.id)
+    if budget is None:
+        raise Unprocessable("Set the program's budget before spending.", code="no-budget")
+    # Every expense of a program moves money of its budget's pool: under that pool's lock a
+    # concurrent retry of the same expense sees the first one.
+    pool = await journal.lock_pool(session, budget.pool_id)
     existing = await session.get(Expense, data.id)
     if existing is not None:
         same = (existing.program_id, existing.reverses_id) == (program.id, data.reverses_id) and (
@@ -170,10 +176,6 @@ async def record_expense(
         ), True
     assert data.category is not None and data.amount_fen is not None
     policy.ensure_training_category(policy.policy(), data.category)
-    budget = await session.get(ProgramBudget, program.id)
-    if budget is None:
-        raise Unprocessable("Set the program's budget before spending.", code="no-budget")
-    pool = await journal.lock_pool(session, budget.pool_id)
     planned = (await _lines(session, program.id)).get(data.category)
     if planned is None:
         raise Unprocessable(
@@ -226,7 +228,6 @@ async def _reverse_expense(
         raise Unprocessable(
             "A reversal is not reversed; record the expense again.", code="bad-reversal"
         )
-    await journal.lock_pool(session, original.pool_id)
     if await session.scalar(select(Expense.id).where(Expense.reverses_id == original.id)):
         raise Conflict("This expense was already reversed.", code="already-reversed")
     txn = await session.get(JournalTransaction, original.transaction_id)

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from services.budget import journal, pools, programs
+from services.budget import journal, payments, pools, programs
 from services.budget.handlers import handlers
 from services.budget.models import (
     BudgetModel,
@@ -25,7 +25,7 @@ from services.budget.models import (
     SchoolProjection,
     infra,
 )
-from services.budget.schemas import BudgetPut, ExpenseCreate, FundCreate
+from services.budget.schemas import BudgetPut, ExpenseCreate, FundCreate, PaymentCreate
 from shared.auth import Principal, Role
 from shared.db import Database
 from shared.errors import Problem
@@ -42,6 +42,7 @@ DISTRICT = uuid.uuid4()
 BUREAU = Principal(subject="property", role=Role.BUREAU_ADMIN, district_id=DISTRICT)
 SCHOOLS = [uuid.uuid4() for _ in range(3)]
 PROGRAM = uuid.uuid4()
+INSTITUTION = uuid.uuid4()
 CATEGORIES = ["expert_fees", "transport"]
 
 amounts = st.integers(min_value=1, max_value=400_00)
@@ -53,6 +54,7 @@ operations = st.lists(
         st.tuples(st.just("complete"), st.integers(0, 50), st.booleans()),
         st.tuples(st.just("expense"), st.sampled_from(CATEGORIES), amounts),
         st.tuples(st.just("correct"), st.integers(0, 50)),
+        st.tuples(st.just("pay"), st.integers(0, 2), amounts),
         st.tuples(st.just("redeliver"), st.integers(0, 50)),
     ),
     max_size=30,
@@ -116,6 +118,7 @@ async def _scenario(url: str, ops: list[tuple]) -> None:
             ProgramProjection(
                 id=PROGRAM,
                 district_id=DISTRICT,
+                institution_id=INSTITUTION,
                 title="培训",
                 status="published",
                 starts_on=dt.date(YEAR, 9, 1),
@@ -229,6 +232,20 @@ async def _scenario(url: str, ops: list[tuple]) -> None:
                     )
 
                 await _try(database, correct)
+            case ("pay", school, amount):
+
+                async def pay(session, school=school, amount=amount) -> None:
+                    pool_ids = await session.scalars(
+                        select(FundPool.id).where(FundPool.school_id == SCHOOLS[school])
+                    )
+                    for pool_id in pool_ids.all():
+                        data = PaymentCreate(
+                            id=uuid.uuid4(), institution_id=INSTITUTION, amount_fen=amount
+                        )
+                        await payments.pay(session, principal=BUREAU, pool_id=pool_id, data=data)
+                        return
+
+                await _try(database, pay)
             case ("redeliver", k) if delivered:
                 await _apply(database, delivered[k % len(delivered)])
         await _check(database)
