@@ -3,6 +3,7 @@ execution report with its spot checks (R23)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import uuid
 
@@ -295,3 +296,27 @@ async def test_expense_correction_is_a_reversing_transaction(suite: Suite) -> No
     assert (
         await client.post(url, headers=bureau(suite), json=expense("transport", 500_00))
     ).status_code == 201
+
+
+async def test_r23_concurrent_expenses_never_overspend_the_pool(suite: Suite) -> None:
+    client = suite.direct["budget"]
+    pool = await bureau_pool(suite, YEAR + 37, 100_000_00)  # 900.00 yuan for the bureau itself
+    program = await new_program(suite)
+    await client.put(
+        f"/v1/programs/{program}/budget",
+        headers=bureau(suite),
+        json={"pool_id": pool["id"], "lines": {"transport": 2_000_00}},
+    )
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                f"/v1/programs/{program}/expenses",
+                headers=bureau(suite),
+                json=expense("transport", 100_00),
+            )
+            for _ in range(12)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [201] * 9 + [422] * 3
+    state = await fund(suite, pool["id"])
+    assert (state["spent_fen"], state["available_fen"]) == (900_00, 2_100_00)
