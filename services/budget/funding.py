@@ -62,9 +62,11 @@ async def request_funding(
     for pool in pools:
         available = await spendable(session, pool)
         best_available = max(best_available, available)
-        if available >= event.amount_fen:
+        if 0 <= event.amount_fen <= available:
             return await _reserve(session, event, pool)
-    if not pools:
+    if event.amount_fen < 0:
+        reason = f"A cost of {event.amount_fen} fen cannot be committed."
+    elif not pools:
         reason = f"The school has no training fund pool for {event.fiscal_year}."
     else:
         reason = (

@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.budget import journal, policy
+from services.budget import funding, journal, policy
 from services.budget.models import (
     BudgetLine,
     Commitment,
@@ -300,7 +300,7 @@ async def final_accounts(session: AsyncSession, program: ProgramProjection) -> F
     participants, owed = (
         await session.execute(
             select(func.count(), func.coalesce(func.sum(Commitment.amount_fen), 0)).where(
-                Commitment.program_id == program.id, Commitment.status == "payable"
+                Commitment.program_id == program.id, Commitment.status == funding.PAYABLE
             )
         )
     ).one()

@@ -153,7 +153,7 @@ async def test_no_show_completion_releases_instead_of_owing(suite: Suite) -> Non
     assert (state["available_fen"], state["payable_fen"]) == (COST, 0)
 
 
-async def test_school_without_pool_is_refused_with_reason(suite: Suite) -> None:
+async def test_school_without_pool_or_with_a_negative_cost_is_refused(suite: Suite) -> None:
     school = await new_school(suite)
     request = requested(school, uuid.uuid4())
     await apply(suite, request)
@@ -163,6 +163,11 @@ async def test_school_without_pool_is_refused_with_reason(suite: Suite) -> None:
         if e["enrolment_id"] == str(request.enrolment_id)
     ]
     assert "no training fund pool for 2026" in refusal["reason"]
+    school, program, pool, _ = await setup(suite, seats=1)
+    negative = requested(school, program, amount_fen=-COST)
+    await apply(suite, negative)
+    assert await answers(suite, negative.enrolment_id) == ["refused"]
+    assert (await fund(suite, pool["id"]))["available_fen"] == COST
 
 
 async def test_duplicate_event_never_moves_money_twice(suite: Suite) -> None:

@@ -3,7 +3,6 @@ expenses and redelivered events, the journal balances and no pool goes negative.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import tempfile
 import uuid
@@ -264,6 +263,7 @@ def _facts(r: EnrolmentFundingRequested) -> dict:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=operations)
-def test_property_journal_balances_and_no_pool_goes_negative(ops: list[tuple]) -> None:
+async def test_property_journal_balances_and_no_pool_goes_negative(ops: list[tuple]) -> None:
+    # Async, on the session's loop: a blocking run would starve the suite's NATS links.
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(_scenario(f"sqlite+aiosqlite:///{Path(tmp) / 'budget.db'}", ops))
+        await _scenario(f"sqlite+aiosqlite:///{Path(tmp) / 'budget.db'}", ops)
