@@ -119,7 +119,6 @@ class ConsumerGroup:
         self.ack_wait = ack_wait
         self.batch = batch
         self._tasks: list[asyncio.Task[None]] = []
-        self._subscriptions: dict[str, Any] = {}
 
     def durable(self, stream: str) -> str:
         return f"{self.registry.service}-{stream.lower()}"
@@ -139,12 +138,6 @@ class ConsumerGroup:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        # Messages a cancelled fetch left in a pull subscription's queue would make the
-        # connection's drain wait for them until its timeout; unacked, they are redelivered.
-        for subscription in self._subscriptions.values():
-            with contextlib.suppress(Exception):
-                await subscription.unsubscribe()
-        self._subscriptions.clear()
 
     async def _subscribe(self, stream: str, subjects: list[str]) -> Any:
         js = self.link.js
@@ -162,33 +155,37 @@ class ConsumerGroup:
             filter_subject=subjects[0] if len(subjects) == 1 else None,
         )
         await js.add_consumer(namespace.stream(stream), config)
-        subscription = await js.pull_subscribe_bind(
-            durable=durable, stream=namespace.stream(stream)
-        )
-        self._subscriptions[stream] = subscription
-        return subscription
+        return await js.pull_subscribe_bind(durable=durable, stream=namespace.stream(stream))
 
     async def _run(self, stream: str, subjects: list[str]) -> None:
         subscription = None
-        while True:
-            try:
-                if not self.link.connected:
-                    await asyncio.sleep(0.2)
-                    continue
-                if subscription is None:
-                    subscription = await self._subscribe(stream, subjects)
+        try:
+            while True:
                 try:
-                    messages = await subscription.fetch(self.batch, timeout=1)
-                except (TimeoutError, nats.errors.TimeoutError):
-                    continue
-                for msg in messages:
-                    await self._handle(msg)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("consumer loop error", stream=stream, error=repr(exc))
-                subscription = None
-                await asyncio.sleep(0.5)
+                    if not self.link.connected:
+                        await asyncio.sleep(0.2)
+                        continue
+                    if subscription is None:
+                        subscription = await self._subscribe(stream, subjects)
+                    try:
+                        messages = await subscription.fetch(self.batch, timeout=1)
+                    except (TimeoutError, nats.errors.TimeoutError):
+                        continue
+                    for msg in messages:
+                        await self._handle(msg)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("consumer loop error", stream=stream, error=repr(exc))
+                    subscription = None
+                    await asyncio.sleep(0.5)
+        finally:
+            if subscription is not None:
+                # nats-py's fetch never marks its queue items done, so draining the
+                # connection would wait for them until its timeout (30 s) on an idle
+                # stream; unsubscribing drops the inbox, the durable consumer stays.
+                with contextlib.suppress(Exception):
+                    await subscription.unsubscribe()
 
     async def _handle(self, msg: Msg) -> None:
         consumer = self.registry.service
