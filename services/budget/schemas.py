@@ -51,6 +51,8 @@ class FundCreate(Strict):
             raise ValueError(f"a {self.source.value} pool needs {', '.join(missing)}")
         if self.source is Source.PAYROLL and self.school_id is not None:
             raise ValueError("a payroll pool belongs to the bureau, not a school")
+        if self.source is not Source.BUREAU_ALLOCATION and self.parent_pool_id is not None:
+            raise ValueError("only a bureau_allocation pool has a parent_pool_id")
         return self
 
 
