@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.budget import journal, policy
@@ -86,8 +87,16 @@ async def create_pool(
             code="pool-exists",
             pool_id=str(duplicate),
         )
-    session.add(pool)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(pool)
+            await session.flush()
+    except IntegrityError as exc:
+        # A concurrent request opened the same pool (or used the same id) first.
+        raise Conflict(
+            f"This owner already has a {pool.source} pool for {pool.fiscal_year}.",
+            code="pool-exists",
+        ) from exc
     if pool.parent_pool_id is None:
         legs = journal.transfer(
             pool.id, journal.FUNDING, pool.id, journal.AVAILABLE, pool.amount_fen

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from shared.auth import Role
@@ -142,3 +143,20 @@ async def test_fund_creation_is_idempotent_on_key_and_client_id(suite: Suite) ->
     assert (await fund(suite, pool_id))["available_fen"] == 10_000
     reused = await client.post("/v1/funds", headers=headers, json=body | {"basis_fen": 5})
     assert reused.status_code == 409
+
+
+async def test_concurrent_openings_of_the_same_pool_make_one(suite: Suite) -> None:
+    school = await new_school(suite)
+    body = {
+        "fiscal_year": YEAR,
+        "source": "public_funds",
+        "school_id": str(school),
+        "basis_fen": 10,
+    }
+    responses = await asyncio.gather(
+        *(
+            suite.direct["budget"].post("/v1/funds", headers=bureau(suite), json=body)
+            for _ in range(4)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
