@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.budget.models import FundPool, JournalPosting, JournalTransaction, infra
@@ -182,6 +182,27 @@ async def legs_of(session: AsyncSession, transaction_id: uuid.UUID) -> list[Leg]
 
 def _key(leg: Leg) -> tuple[str, str, str, int]:
     return (str(leg.pool_id), leg.account, leg.ref, leg.amount_fen)
+
+
+def transactions_of_pool(pool_id: uuid.UUID) -> Select:
+    """The transactions that moved money of a pool (to paginate)."""
+    touched = select(JournalPosting.transaction_id).where(JournalPosting.pool_id == pool_id)
+    return select(JournalTransaction).where(JournalTransaction.id.in_(touched))
+
+
+async def postings_of(
+    session: AsyncSession, transaction_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[JournalPosting]]:
+    out: dict[uuid.UUID, list[JournalPosting]] = defaultdict(list)
+    if transaction_ids:
+        rows = await session.scalars(
+            select(JournalPosting)
+            .where(JournalPosting.transaction_id.in_(transaction_ids))
+            .order_by(JournalPosting.amount_fen.desc())
+        )
+        for row in rows:
+            out[row.transaction_id].append(row)
+    return out
 
 
 async def balance(

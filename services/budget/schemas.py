@@ -80,6 +80,29 @@ class FundRead(BaseModel):
     allocated_to_schools_fen: int = 0
 
 
+class PostingRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    pool_id: uuid.UUID
+    account: str
+    ref: str
+    amount_fen: int
+
+
+class TransactionRead(BaseModel):
+    """One balanced movement; its postings (debit +, credit −) sum to zero."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: str
+    source_ref: str
+    reverses_id: uuid.UUID | None
+    memo: str
+    created_at: dt.datetime
+    postings: list[PostingRead] = []
+
+
 class PaymentCreate(Strict):
     id: uuid.UUID = Field(description="client-chosen id; a retry never pays twice")
     institution_id: uuid.UUID

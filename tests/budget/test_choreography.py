@@ -143,6 +143,23 @@ async def test_r22_enrolment_commits_withdrawal_releases_completion_owes_institu
     state = await fund(suite, pool["id"])
     assert (state["payable_fen"], state["paid_fen"], state["available_fen"]) == (0, COST, COST)
 
+    entries = (
+        await suite.direct["budget"].get(f"/v1/funds/{pool['id']}/journal", headers=headers)
+    ).json()["items"]
+    assert [t["kind"] for t in entries] == [
+        "fund",
+        "commitment",
+        "commitment",
+        "release",
+        "payable",
+        "payment",
+    ]
+    assert all(sum(p["amount_fen"] for p in t["postings"]) == 0 for t in entries)
+    assert entries[3]["reverses_id"] == entries[1]["id"]
+    other = suite.headers(Role.SCHOOL_ADMIN, school_id=uuid.uuid4())
+    hidden = await suite.direct["budget"].get(f"/v1/funds/{pool['id']}/journal", headers=other)
+    assert hidden.status_code == 403
+
 
 async def test_no_show_completion_releases_instead_of_owing(suite: Suite) -> None:
     school, program, pool, _ = await setup(suite, seats=1)

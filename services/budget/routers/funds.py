@@ -7,9 +7,16 @@ import uuid
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from services.budget import payments, pools
-from services.budget.models import FundPool
-from services.budget.schemas import FundCreate, FundRead, PaymentCreate, PaymentRead
+from services.budget import journal, payments, pools
+from services.budget.models import FundPool, JournalTransaction
+from services.budget.schemas import (
+    FundCreate,
+    FundRead,
+    PaymentCreate,
+    PaymentRead,
+    PostingRead,
+    TransactionRead,
+)
 from shared.deps import Caller, Idem, Paging, Session
 from shared.pagination import Page, page_of, paginate
 
@@ -51,6 +58,23 @@ async def get_fund(pool_id: uuid.UUID, session: Session, caller: Caller) -> Fund
     pool = await pools.get_pool(session, principal=caller, pool_id=pool_id)
     (read,) = await pools.read_pools(session, [pool])
     return read
+
+
+@router.get("/funds/{pool_id}/journal", response_model=Page[TransactionRead])
+async def fund_journal(
+    pool_id: uuid.UUID, session: Session, caller: Caller, paging: Paging
+) -> dict:
+    """Every movement of the pool's money, oldest first, each with all its legs."""
+    await pools.get_pool(session, principal=caller, pool_id=pool_id)
+    query = paginate(journal.transactions_of_pool(pool_id), JournalTransaction, paging)
+    rows = list((await session.scalars(query)).all())
+    legs = await journal.postings_of(session, [t.id for t in rows[: paging.limit]])
+    page = page_of(rows, paging, TransactionRead)
+    page["items"] = [
+        t.model_copy(update={"postings": [PostingRead.model_validate(p) for p in legs[t.id]]})
+        for t in page["items"]
+    ]
+    return page
 
 
 @router.post("/funds/{pool_id}/payments", status_code=201, response_model=PaymentRead)
