@@ -7,7 +7,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.budget.config import Settings
+from services.budget.handlers import handlers
 from services.budget.models import BudgetModel, infra
+from services.budget.routers import funds, programs, reports
 from shared.service_app import ServiceSpec, create_service_app
 
 
@@ -19,8 +21,9 @@ def create_app() -> FastAPI:
             description="Training funds in integer fen: pools, journal, budgets, expenses.",
             metadata=BudgetModel.metadata,
             tables=infra,
-            routers=[],
+            routers=[funds.router, programs.router, reports.router],
             migrations=Path(__file__).parent / "migrations",
             settings=Settings(),
+            handlers=handlers,
         )
     )

@@ -1,0 +1,69 @@
+"""What budget does with enrolment's events: projections, and money following enrolment."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.budget import funding
+from services.budget.models import ProgramProjection, SchoolProjection
+from shared.events.enrolment import (
+    EnrolmentCompleted,
+    EnrolmentFundingRequested,
+    EnrolmentWithdrawn,
+    ProgramTransitioned,
+    SchoolRegistered,
+)
+from shared.messaging.inbox import HandlerRegistry
+
+handlers = HandlerRegistry(service="budget")
+
+
+@handlers.on(SchoolRegistered)
+async def on_school_registered(session: AsyncSession, event: SchoolRegistered) -> None:
+    school = await session.get(SchoolProjection, event.school_id)
+    if school is None:
+        session.add(
+            SchoolProjection(id=event.school_id, district_id=event.district_id, name=event.name)
+        )
+    else:
+        school.district_id, school.name = event.district_id, event.name
+
+
+@handlers.on(ProgramTransitioned)
+async def on_program_transitioned(session: AsyncSession, event: ProgramTransitioned) -> None:
+    program = await session.get(ProgramProjection, event.program_id)
+    if program is None:
+        program = ProgramProjection(
+            id=event.program_id,
+            district_id=event.district_id,
+            title=event.title,
+            status=event.to_status,
+            starts_on=event.starts_on,
+            ends_on=event.ends_on,
+        )
+        session.add(program)
+    program.district_id = event.district_id
+    program.institution_id = event.institution_id
+    program.school_id = event.school_id
+    program.title = event.title
+    program.status = event.to_status
+    program.starts_on, program.ends_on = event.starts_on, event.ends_on
+    program.cost_per_participant_fen = event.cost_per_participant_fen
+    program.funded_by = event.funded_by
+
+
+@handlers.on(EnrolmentFundingRequested)
+async def on_enrolment_funding_requested(
+    session: AsyncSession, event: EnrolmentFundingRequested
+) -> None:
+    await funding.request_funding(session, event)
+
+
+@handlers.on(EnrolmentWithdrawn)
+async def on_enrolment_withdrawn(session: AsyncSession, event: EnrolmentWithdrawn) -> None:
+    await funding.withdraw(session, event)
+
+
+@handlers.on(EnrolmentCompleted)
+async def on_enrolment_completed(session: AsyncSession, event: EnrolmentCompleted) -> None:
+    await funding.complete(session, event)
