@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.feedback.models import EvaluationTask, FollowUpResponse, infra
+from services.feedback.models import EvaluationTask, FollowUpResponse, ProgramProjection, infra
 from services.feedback.policy import FeedbackPolicy, valid_score
 from services.feedback.schemas import FollowUpRead, QuestionRead
-from services.feedback.scope import authorize_teacher
+from services.feedback.scope import authorize_teacher, runs_program
 from shared.auth import Principal, Role
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.events.feedback import FollowUpAnswered
@@ -74,8 +74,12 @@ def read(policy: FeedbackPolicy, task: EvaluationTask, answers: dict | None) -> 
 async def get_follow_up(
     session: AsyncSession, *, principal: Principal, policy: FeedbackPolicy, task_id: uuid.UUID
 ) -> FollowUpRead:
+    """The trainee, its school and the bureau (as for every evaluation of a teacher), and the
+    program's institution, which owes the follow-up service (R27) to its trainees."""
     task = await _task(session, task_id)
-    await authorize_teacher(session, principal, task.teacher_id)
+    program = await session.get(ProgramProjection, task.program_id)
+    if program is None or not runs_program(principal, program):
+        await authorize_teacher(session, principal, task.teacher_id)
     response = await session.scalar(
         select(FollowUpResponse).where(FollowUpResponse.task_id == task.id)
     )

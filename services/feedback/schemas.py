@@ -8,7 +8,9 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+
+from services.feedback.policy import DEFAULT_POLICY
 
 Score = Annotated[int, Field(strict=True, description="1–5 on the policy's scale")]
 
@@ -96,8 +98,23 @@ class FollowUpRead(BaseModel):
     answers: dict[str, Any] | None = None
 
 
+# The policy's questionnaire as a body: an unknown question is refused like any unknown field
+# (R27). Scales, words and required answers are checked against the policy afterwards.
+FollowUpAnswers = create_model(
+    "FollowUpAnswers",
+    __base__=Strict,
+    **{
+        q.key: (int | str | None, Field(None, description=q.text))
+        for q in DEFAULT_POLICY.follow_up_questions
+    },
+)
+
+
 class FollowUpAnswer(Strict):
-    answers: dict[str, int | str]
+    answers: FollowUpAnswers  # type: ignore[valid-type]
+
+    def given(self) -> dict[str, int | str]:
+        return self.answers.model_dump(exclude_none=True)
 
 
 class FollowUpResponseRead(BaseModel):

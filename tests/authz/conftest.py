@@ -11,17 +11,29 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from gateway.policy import SCOPES
+from services.feedback.models import (
+    Attendee,
+    EvaluationTask,
+    InstitutionProjection,
+    ProgramProjection,
+    TeacherProjection,
+)
 from shared.auth import Principal, Role
 from shared.config import DEFAULT_DISTRICT_ID
+from shared.events.enrolment import EnrolmentCompleted
 from shared.events.ledger import EntryPosted
 from tests.authz.matrix import Binding, Scope
 from tests.authz.rules.enrolment import program_body
-from tests.harness import ADMIN_PASSWORD, Suite
+from tests.authz.rules.feedback import template_body
+from tests.feedback.support import feed
+from tests.harness import ADMIN_PASSWORD, Suite, wait_for
 
 # Callers of another district, with ids of their own there.
 FAR_SIDE = Binding(*(uuid.uuid4() for _ in range(6)))
@@ -134,11 +146,75 @@ async def _side(suite: Suite, admin: dict[str, str], tag: str) -> Binding:
     )
 
 
+async def _feedback_side(suite: Suite, side: Binding) -> Binding:
+    """What feedback needs of a side: its projections, a follow-up, a school's template.
+
+    Feedback learns of the side through enrolment's events. The trainee's completion is fed
+    to it directly (enrolment completes only after the program's end), which gives the
+    trainee follow-ups, not yet open, as R27 does after a completed training.
+    """
+    app = suite.apps["feedback"]
+
+    async def projected() -> bool:
+        async with app.state.database.sessions() as session:
+            found = [
+                await session.get(ProgramProjection, side.program_id),
+                await session.get(Attendee, side.enrolment_id),
+                await session.get(TeacherProjection, side.teacher_id),
+                await session.get(InstitutionProjection, side.institution_id),
+            ]
+            return all(found)
+
+    await wait_for(projected, timeout=30)
+    async with app.state.database.sessions() as session:
+        program = await session.get(ProgramProjection, side.program_id)
+        assert program is not None
+        ends_on, hours = program.ends_on, program.hours
+    completed = EnrolmentCompleted(
+        enrolment_id=side.enrolment_id,
+        program_id=side.program_id,
+        teacher_id=side.teacher_id,
+        school_id=side.school_id,
+        district_id=side.district_id,
+        passed=True,
+        attendance_rate=Decimal("1.0"),
+        hours=hours,
+        mode="centralized",
+        level="district",
+        category="self_selected",
+        program_title="矩阵测试培训",
+        completed_on=ends_on,
+    )
+    await feed(app, completed)
+    async with app.state.database.sessions() as session:
+        task_id = await session.scalar(
+            select(EvaluationTask.id).where(
+                EvaluationTask.enrolment_id == side.enrolment_id,
+                EvaluationTask.kind == "follow_up_1m",
+            )
+        )
+    assert task_id is not None
+    school = Principal(
+        subject=f"matrix-template-{side.school_id}",
+        role=Role.SCHOOL_ADMIN,
+        district_id=side.district_id,
+        school_id=side.school_id,
+    )
+    token = suite.gateway_app.state.signer.access_token(school, ttl_seconds=3600)
+    template = await _created(
+        suite,
+        "/v1/appraisal-templates",
+        {"Authorization": f"Bearer {token}"},
+        template_body(side),
+    )
+    return replace(side, extra={**side.extra, "task_id": task_id, "template_id": template["id"]})
+
+
 @pytest.fixture(scope="session")
 async def world(suite: Suite) -> World:
     admin = await suite.login("admin", ADMIN_PASSWORD)
-    a = await _side(suite, admin, "A")
-    b = await _side(suite, admin, "B")
+    a = await _feedback_side(suite, await _side(suite, admin, "A"))
+    b = await _feedback_side(suite, await _side(suite, admin, "B"))
     world = World(suite, a, b)
     await world.make_owned()
     return world

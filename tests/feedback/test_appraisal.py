@@ -83,3 +83,21 @@ async def test_r28_a_school_configures_its_rounds_and_reads_their_schedule(suite
         headers=teacher,
     )
     assert refused.status_code == 403
+
+
+async def test_r28_a_template_is_named_default_or_by_uuid(suite: Suite) -> None:
+    """The path declares what a template id is, so a malformed one is refused (422) rather
+    than looked up; a well-formed unknown one is not found."""
+    client = suite.direct["feedback"]
+    admin = suite.headers(Role.SCHOOL_ADMIN, school_id=uuid.uuid4())
+    for path in ("/v1/appraisal-templates/{}", "/v1/appraisal-templates/{}/schedule"):
+        params = {"term_starts_on": "2026-09-01"}
+        malformed = await client.get(path.format("not-a-template"), headers=admin, params=params)
+        assert malformed.status_code == 422, malformed.text
+        unknown = await client.get(path.format(uuid.uuid4()), headers=admin, params=params)
+        assert unknown.status_code == 404
+        seed = await client.get(path.format("default"), headers=admin, params=params)
+        assert seed.status_code == 200
+    document = (await client.get("/openapi.json")).json()
+    parameters = document["paths"]["/v1/appraisal-templates/{template_id}"]["get"]["parameters"]
+    assert parameters[0]["schema"]["pattern"].startswith("^(default|")

@@ -86,3 +86,24 @@ async def test_r27_teacher_answers_an_open_follow_up_questionnaire(suite: Suite)
     assert shown["state"] == "done" and shown["answers"] == ANSWERS
     published = await outbox_events(app, "feedback.follow_up.answered.v1", task_id=task.id)
     assert len(published) == 1 and published[0]["months_after"] == 1
+
+
+async def test_r27_the_programs_institution_reads_its_trainees_follow_ups(suite: Suite) -> None:
+    """The institution owes the follow-up service (R27) to the trainees of its programs; an
+    institution that did not run the program does not see them."""
+    world = World(ends_on=local_today() - dt.timedelta(days=3))
+    t = world.trainee()
+    app = suite.apps["feedback"]
+    await feed(app, *world.everything(), world.completed(t))
+    task = (await follow_up_tasks(suite, world))["follow_up_1m"]
+    client = suite.direct["feedback"]
+    url = f"/v1/follow-ups/{task.id}"
+    runs = suite.headers(Role.INSTITUTION_ADMIN, institution_id=world.institution_id)
+    shown = await client.get(url, headers=runs)
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["teacher_id"] == str(t.teacher_id)
+    other = suite.headers(Role.INSTITUTION_ADMIN, institution_id=world.program_id)
+    assert (await client.get(url, headers=other)).status_code in (403, 404)
+    # Reading is not answering: only the trainee answers.
+    answer = await client.post(url + "/responses", json={"answers": ANSWERS}, headers=runs)
+    assert answer.status_code == 403

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
 from services.feedback import appraisal
@@ -15,6 +16,13 @@ from shared.deps import Caller, Idem, Paging, Session
 from shared.pagination import Page, page_of, paginate
 
 router = APIRouter(prefix="/v1/appraisal-templates", tags=["appraisal"])
+# The seed's template is `default`; every other one is named by its UUID.
+TemplateId = Annotated[
+    str,
+    Path(
+        pattern=r"^(default|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    ),
+]
 
 
 @router.post("", status_code=201, response_model=AppraisalTemplateRead)
@@ -35,13 +43,15 @@ async def list_templates(session: Session, caller: Caller, paging: Paging) -> di
 
 
 @router.get("/{template_id}", response_model=AppraisalTemplateRead)
-async def get_template(template_id: str, session: Session, caller: Caller) -> AppraisalTemplateRead:
+async def get_template(
+    template_id: TemplateId, session: Session, caller: Caller
+) -> AppraisalTemplateRead:
     return await appraisal.get_template(session, principal=caller, template_id=template_id)
 
 
 @router.get("/{template_id}/schedule")
 async def template_schedule(
-    template_id: str,
+    template_id: TemplateId,
     session: Session,
     caller: Caller,
     term_starts_on: dt.date = Query(description="first day of term (week 1)"),

@@ -118,7 +118,7 @@ async def answer_follow_up(
     if replay := await idem.replay():
         return replay
     response = await follow_ups.answer_follow_up(
-        session, principal=caller, policy=policy, task_id=task_id, answers=body.answers, now=now
+        session, principal=caller, policy=policy, task_id=task_id, answers=body.given(), now=now
     )
     read = FollowUpResponseRead(
         id=response.id,
