@@ -69,7 +69,8 @@ async def set_budget(
     session: AsyncSession, *, principal: Principal, program: ProgramProjection, data: BudgetPut
 ) -> ProgramBudget:
     rules = policy.policy()
-    for category in data.lines:
+    planned = data.lines.planned()
+    for category in planned:
         policy.ensure_training_category(rules, category)
     pool = await journal.lock_pool(session, data.pool_id)
     if pool.district_id != program.district_id or (
@@ -88,7 +89,7 @@ async def set_budget(
             code="pool-fixed",
         )
     for category, total in spent.items():
-        if total > data.lines.get(category, 0):
+        if total > planned.get(category, 0):
             raise Unprocessable(
                 f"{total} fen were already spent on {category}; its line cannot be lower (R23).",
                 code="line-below-spent",
@@ -105,15 +106,14 @@ async def set_budget(
         await session.execute(delete(BudgetLine).where(BudgetLine.program_id == program.id))
     await session.flush()
     session.add_all(
-        BudgetLine(program_id=program.id, category=c, planned_fen=fen)
-        for c, fen in data.lines.items()
+        BudgetLine(program_id=program.id, category=c, planned_fen=fen) for c, fen in planned.items()
     )
     await session.flush()
     await add_event(
         session,
         infra.outbox,
         ProgramBudgetSet(
-            program_id=program.id, pool_id=pool.id, version=budget.version, lines=data.lines
+            program_id=program.id, pool_id=pool.id, version=budget.version, lines=planned
         ),
     )
     return budget

@@ -62,6 +62,12 @@ async def budget_execution(
     threshold: Decimal | None,
 ) -> BudgetExecution:
     only_school = _scope(principal, school_id)
+    if school_id is not None and principal.role is not Role.SCHOOL_ADMIN:
+        # A school of another district (or none known) is outside the caller's scope: refused,
+        # not answered with an empty report as if it had no money.
+        school = await session.get(SchoolProjection, school_id)
+        if school is None or school.district_id != principal.district_id:
+            raise Forbidden("This school is outside your scope.", code="out-of-scope")
     threshold = threshold if threshold is not None else policy.policy().spot_check_threshold
     query = select(FundPool).where(
         FundPool.district_id == principal.district_id, FundPool.fiscal_year == year

@@ -117,9 +117,24 @@ class PaymentRead(BaseModel):
     payable_left_fen: int
 
 
+class BudgetLines(Strict):
+    """Planned fen by R21 category (policy.R21_CATEGORIES); any other key is refused."""
+
+    preliminary_research: Fen | None = None  # 前期调研费
+    transport: Fen | None = None  # 交通费
+    expert_fees: Fen | None = None  # 专家劳务费
+    teaching_resources: Fen | None = None  # 教学资源费
+    board_and_lodging: Fen | None = None  # 学员食宿费
+    publicity: Fen | None = None  # 宣传费
+
+    def planned(self) -> dict[str, int]:
+        """The lines given, by category."""
+        return self.model_dump(exclude_none=True)
+
+
 class BudgetPut(Strict):
     pool_id: uuid.UUID = Field(description="the pool that pays this program's lines")
-    lines: dict[str, Fen] = Field(description="planned fen by R21 category")
+    lines: BudgetLines = Field(description="planned fen by R21 category")
 
 
 class LineRead(BaseModel):

@@ -217,4 +217,57 @@ async def world(suite: Suite) -> World:
     b = await _feedback_side(suite, await _side(suite, admin, "B"))
     world = World(suite, a, b)
     await world.make_owned()
+    await add_budget(world, admin)
     return world
+
+
+# --- budget: pools and a program budget (the budget service's records) ---
+
+BUDGET_YEAR = 2090  # far from the years other tests open pools for
+
+
+async def add_budget(world: World, admin: dict[str, str]) -> None:
+    """The bureau's payroll pool, a public-funds pool per school and a budget for each side's
+    program, paid from the bureau's pool; their ids go into `extra` as `bureau_pool_id` and
+    `pool_id` (the side's school pool)."""
+    from services.budget.models import ProgramProjection, SchoolProjection
+    from tests.harness import wait_for
+
+    suite = world.suite
+    database = suite.apps["budget"].state.database
+
+    async def projected(side: Binding) -> bool:
+        async with database.sessions() as session:
+            school = await session.get(SchoolProjection, side.school_id)
+            program = await session.get(ProgramProjection, side.program_id)
+            return school is not None and program is not None
+
+    for side in (world.a, world.b):
+        await wait_for(lambda side=side: projected(side))
+    bureau = await _created(
+        suite,
+        "/v1/funds",
+        admin,
+        {"fiscal_year": BUDGET_YEAR, "source": "payroll", "basis_fen": 100_000_000_00},
+    )
+    for name in ("a", "b"):
+        side: Binding = getattr(world, name)
+        pool = await _created(
+            suite,
+            "/v1/funds",
+            admin,
+            {
+                "fiscal_year": BUDGET_YEAR,
+                "source": "public_funds",
+                "school_id": str(side.school_id),
+                "basis_fen": 1_000_000_00,
+            },
+        )
+        response = await suite.gateway.put(
+            f"/v1/programs/{side.program_id}/budget",
+            headers=admin,
+            json={"pool_id": bureau["id"], "lines": {"transport": 1000_00}},
+        )
+        assert response.status_code == 200, response.text
+        extra = {"bureau_pool_id": bureau["id"], "pool_id": pool["id"]}
+        setattr(world, name, replace(side, extra={**side.extra, **extra}))

@@ -9,6 +9,7 @@ import pytest
 
 from services.budget import policy
 from services.budget.journal import Leg, UnbalancedTransaction, check_balanced, transfer
+from services.budget.schemas import BudgetLines
 from shared.errors import Unprocessable
 
 
@@ -41,6 +42,12 @@ def test_r21_categories_are_the_six_of_seed_004() -> None:
         "board_and_lodging",
         "publicity",
     }
+
+
+def test_r21_budget_lines_are_a_closed_object_of_the_six_categories() -> None:
+    """A budget body names R21 categories only, so its schema refuses any other key."""
+    assert tuple(BudgetLines.model_fields) == policy.R21_CATEGORIES
+    assert BudgetLines.model_json_schema()["additionalProperties"] is False
 
 
 def test_r23_ring_fence_refuses_a_non_training_category() -> None:

@@ -41,7 +41,7 @@ async def test_r21_budget_lines_only_by_training_categories(suite: Suite) -> Non
     refused = await client.put(
         url, headers=bureau(suite), json={"pool_id": pool["id"], "lines": {"banquet": 100}}
     )
-    assert refused.status_code == 422 and "ring-fenced" in refused.json()["detail"]
+    assert refused.status_code == 422 and "lines.banquet" in refused.json()["detail"]
     assert (await client.get(url, headers=bureau(suite))).status_code == 404
     lines = {"expert_fees": 1_000_00, "board_and_lodging": 2_000_00}
     done = await client.put(
@@ -320,3 +320,29 @@ async def test_r23_concurrent_expenses_never_overspend_the_pool(suite: Suite) ->
     assert sorted(r.status_code for r in responses) == [201] * 9 + [422] * 3
     state = await fund(suite, pool["id"])
     assert (state["spent_fen"], state["available_fen"]) == (900_00, 2_100_00)
+
+
+async def test_report_of_a_school_outside_the_district_is_refused(suite: Suite) -> None:
+    """A bureau asking for another district's school (or an unknown one) is refused, not
+    answered with an empty report as if the school had no money."""
+    client = suite.direct["budget"]
+    elsewhere = uuid.uuid4()
+    school = await new_school(suite, district_id=elsewhere)
+    await create_fund(
+        suite,
+        {
+            "fiscal_year": YEAR + 37,
+            "source": "public_funds",
+            "school_id": str(school),
+            "basis_fen": 1_000_00,
+        },
+        headers=suite.headers(Role.BUREAU_ADMIN, district_id=elsewhere),
+    )
+    url = f"/v1/reports/budget-execution?year={YEAR + 37}&school_id="
+    for school_id in (school, uuid.uuid4()):
+        response = await client.get(f"{url}{school_id}", headers=bureau(suite))
+        assert response.status_code == 403, response.text
+    own = await client.get(
+        f"{url}{school}", headers=suite.headers(Role.BUREAU_ADMIN, district_id=elsewhere)
+    )
+    assert [r["id"] for r in own.json()["schools"]] == [str(school)]
