@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 
+from services.ledger.policy import MODES
 from shared.auth import Role
 from tests.ledger.conftest import District
 from tests.ledger.test_imports import csv_file, row
@@ -82,3 +83,25 @@ async def test_a_school_of_another_district_is_not_found_not_reported_empty(
             path, params={"school_id": str(district.school_id)}, headers=district.bureau()
         )
         assert own.status_code == 200, own.text
+
+
+async def test_hours_per_credit_names_exactly_the_modes_in_schema_and_in_fact(
+    district: District,
+) -> None:
+    """Mass assignment: the published schema refuses unknown modes, as the validator does."""
+    document = (await district.client.get("/openapi.json")).json()
+    schema = document["components"]["schemas"]["PolicyRules-Input"]["properties"][
+        "hours_per_credit"
+    ]
+    assert schema["additionalProperties"] is False
+    assert set(schema["required"]) == set(MODES) == set(schema["properties"])
+    per_mode = dict.fromkeys(MODES, "10.0")
+    response = await district.client.post(
+        "/v1/policies",
+        json={
+            "effective_from": "2099-01-01",
+            "rules": {"hours_per_credit": per_mode | {"x": "1.0"}},
+        },
+        headers=district.bureau(),
+    )
+    assert response.status_code == 422, response.text
