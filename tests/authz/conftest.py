@@ -21,7 +21,7 @@ from shared.config import DEFAULT_DISTRICT_ID
 from shared.events.ledger import EntryPosted
 from tests.authz.matrix import Binding, Scope
 from tests.authz.rules.enrolment import program_body
-from tests.harness import ADMIN_PASSWORD, Suite
+from tests.harness import ADMIN_PASSWORD, Suite, wait_for
 
 # Callers of another district, with ids of their own there.
 FAR_SIDE = Binding(*(uuid.uuid4() for _ in range(6)))
@@ -141,4 +141,47 @@ async def world(suite: Suite) -> World:
     b = await _side(suite, admin, "B")
     world = World(suite, a, b)
     await world.make_owned()
+    await ledger_world(world, admin)
     return world
+
+
+async def ledger_world(world: World, admin: dict[str, str]) -> None:
+    """Ledger records: a school-based entry per side, a policy and an import of the district."""
+    suite, extra = world.suite, {}
+    for side in (world.a, world.b):
+        hours = f"/v1/teachers/{side.teacher_id}/hours"
+
+        async def projected(hours: str = hours) -> bool:
+            return (await suite.gateway.get(hours, headers=admin)).status_code == 200
+
+        await wait_for(projected)  # the ledger learns of teachers from enrolment's events
+        body = {
+            "teacher_id": str(side.teacher_id),
+            "source": "school_based",
+            "reference": f"matrix-world-{uuid.uuid4().hex}",
+            "hours": "4.0",
+            "mode": "school_based",
+            "level": "school",
+            "category": "mandatory",
+            "occurred_on": dt.date.today().isoformat(),
+            "description": "矩阵校本研修",
+        }
+        entry = await _created(suite, "/v1/ledger/entries", admin, body)
+        extra[side.school_id] = {"entry_id": entry["id"]}
+    policy = await _created(
+        suite, "/v1/policies", admin, {"effective_from": "2099-01-01", "note": "矩阵", "rules": {}}
+    )
+    csv = (
+        "record_id,teacher_id,hours,mode,level,category,occurred_on,description\n"
+        f"matrix-{uuid.uuid4().hex},{world.a.teacher_id},1.0,online,district,self_selected,"
+        f"{dt.date.today().isoformat()},矩阵导入\n"
+    )
+    response = await suite.gateway.post(
+        "/v1/ledger/imports",
+        headers={**admin, "Content-Type": "text/csv"},
+        content=csv.encode(),
+    )
+    assert response.status_code == 202, response.text
+    shared = {"policy_id": policy["id"], "import_id": response.json()["id"]}
+    world.a = replace(world.a, extra={**world.a.extra, **extra[world.a.school_id], **shared})
+    world.b = replace(world.b, extra={**world.b.extra, **extra[world.b.school_id], **shared})
