@@ -42,7 +42,7 @@ from services.ledger.policy import (
     tenths,
 )
 from shared.auth import Principal, Role
-from shared.errors import Forbidden
+from shared.errors import Forbidden, NotFound
 
 T = TeacherProjection.__table__
 B = TeacherBalance.__table__
@@ -84,21 +84,39 @@ def degree_share(target: DegreeTarget, teachers: int, holding: int) -> dict[str,
     }
 
 
-def scope_of(principal: Principal, school_id: uuid.UUID | None) -> uuid.UUID | None:
-    """The bureau sees its district or one school of it; a school admin only its own school."""
+async def scope_of(
+    session: AsyncSession, principal: Principal, school_id: uuid.UUID | None
+) -> uuid.UUID | None:
+    """The school a report or an export covers, or None for the caller's whole district.
+
+    The bureau sees its district or one school of it; a school admin only its own school; a
+    client with hours:read its school if bound to one, else its district or a school of it.
+    A school the ledger knows in another district is not found, never reported empty.
+    """
     match principal.role:
         case Role.BUREAU_ADMIN:
-            return school_id
+            pass
         case Role.SCHOOL_ADMIN:
             if school_id is not None and school_id != principal.school_id:
-                raise Forbidden("A school sees only its own compliance.", code="out-of-scope")
+                raise Forbidden("A school sees only its own teachers.", code="out-of-scope")
             return principal.school_id
         case Role.SERVICE:
-            principal.require_scope("reports:read")
+            principal.require_scope("hours:read")
             if principal.school_id is not None:
+                if school_id is not None and school_id != principal.school_id:
+                    raise Forbidden("This client sees only its own school.", code="out-of-scope")
                 return principal.school_id
-            return school_id
-    raise Forbidden(f"A {principal.role.value} may not read compliance reports.")
+        case _:
+            raise Forbidden(f"A {principal.role.value} may not read these hours.")
+    if school_id is not None:
+        elsewhere = await session.scalar(
+            select(T.c.id)
+            .where(T.c.school_id == school_id, T.c.district_id != principal.district_id)
+            .limit(1)
+        )
+        if elsewhere is not None:
+            raise NotFound("No such school in your district.", code="unknown-school")
+    return school_id
 
 
 def totals_query(
@@ -223,7 +241,7 @@ async def report(
     shortfall_limit: int,
 ) -> tuple[dict[str, Any], Select, Policy]:
     """The report's body, plus the per-teacher query and policy for a full download."""
-    school_id = scope_of(principal, school_id)
+    school_id = await scope_of(session, principal, school_id)
     district_id = principal.district_id
     if district_id is None:
         raise Forbidden("This caller has no district.")

@@ -9,25 +9,18 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from services.ledger.compliance import scope_of
 from services.ledger.entries import REVERSAL
 from services.ledger.imports import SOURCE
 from services.ledger.models import LedgerEntry, TeacherProjection
-from shared.auth import Principal, Role
-from shared.errors import Forbidden
+from shared.auth import Principal
 
 
 async def standing_entries(
     session: AsyncSession, *, principal: Principal, year: int | None, school_id: uuid.UUID | None
 ) -> list[Sequence[str]]:
     """Entries in force (neither reversals nor reversed) of the caller's district or school."""
-    if principal.role is Role.SCHOOL_ADMIN:
-        if school_id is not None and school_id != principal.school_id:
-            raise Forbidden("A school exports only its own teachers.", code="out-of-scope")
-        school_id = principal.school_id
-    elif principal.role is Role.SERVICE:
-        principal.require_scope("ledger:import")
-    else:
-        principal.require(Role.BUREAU_ADMIN)
+    school_id = await scope_of(session, principal, school_id)
     reversal = aliased(LedgerEntry)
     query = (
         select(LedgerEntry)

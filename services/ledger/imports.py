@@ -88,12 +88,23 @@ def storage_dir() -> Path:
     return path
 
 
+def may_import(principal: Principal) -> None:
+    """The bureau, or a district-wide client with hours:import (the provincial platform).
+
+    A file names teachers of any school of the district, so a client bound to one school
+    may not import, nor see the district's imports.
+    """
+    principal.require(Role.BUREAU_ADMIN, Role.SERVICE)
+    principal.require_scope("hours:import")
+    if principal.role is Role.SERVICE and principal.school_id is not None:
+        raise Forbidden("A school's client does not import for the district.", code="out-of-scope")
+
+
 async def submit(
     session: AsyncSession, *, principal: Principal, content: bytes, filename: str, fmt: str
 ) -> tuple[LedgerImport, bool]:
     """Store a file for processing; the same file again returns the first import."""
-    principal.require(Role.BUREAU_ADMIN, Role.SERVICE)
-    principal.require_scope("ledger:import")
+    may_import(principal)
     if principal.district_id is None:
         raise Forbidden("This caller has no district.")
     if not content:
@@ -400,14 +411,12 @@ async def get(session: AsyncSession, *, principal: Principal, import_id: uuid.UU
     job = await session.get(LedgerImport, import_id)
     if job is None or job.district_id != principal.district_id:
         raise NotFound("No such import.")
-    principal.require(Role.BUREAU_ADMIN, Role.SERVICE)
-    principal.require_scope("ledger:import")
+    may_import(principal)
     return job
 
 
 def listing(principal: Principal) -> Select:
-    principal.require(Role.BUREAU_ADMIN, Role.SERVICE)
-    principal.require_scope("ledger:import")
+    may_import(principal)
     return select(LedgerImport).where(LedgerImport.district_id == principal.district_id)
 
 

@@ -40,6 +40,14 @@ class DegreeTarget(BaseModel):
         return self
 
 
+def _exactly_the_modes(schema: dict) -> None:
+    """The schema says what the validator enforces: every mode, and nothing else."""
+    hours = schema.pop("additionalProperties")
+    schema["properties"] = {mode: hours for mode in MODES}
+    schema["required"] = list(MODES)
+    schema["additionalProperties"] = False
+
+
 class PolicyRules(BaseModel):
     """The numbers of one version of a district's requirement policy."""
 
@@ -69,7 +77,8 @@ class PolicyRules(BaseModel):
             "blended": Decimal("10.0"),
             "school_based": Decimal("20.0"),
             "degree": Decimal("10.0"),
-        }
+        },
+        json_schema_extra=_exactly_the_modes,
     )
     # R14: at least this share of teachers take this many centralized hours in a year.
     centralized_hours: PositiveHours = Decimal("90.0")

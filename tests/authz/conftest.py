@@ -218,6 +218,7 @@ async def world(suite: Suite) -> World:
     world = World(suite, a, b)
     await world.make_owned()
     await add_budget(world, admin)
+    await ledger_world(world, admin)
     return world
 
 
@@ -271,3 +272,45 @@ async def add_budget(world: World, admin: dict[str, str]) -> None:
         assert response.status_code == 200, response.text
         extra = {"bureau_pool_id": bureau["id"], "pool_id": pool["id"]}
         setattr(world, name, replace(side, extra={**side.extra, **extra}))
+
+
+async def ledger_world(world: World, admin: dict[str, str]) -> None:
+    """Ledger records: a school-based entry per side, a policy and an import of the district."""
+    suite, extra = world.suite, {}
+    for side in (world.a, world.b):
+        hours = f"/v1/teachers/{side.teacher_id}/hours"
+
+        async def projected(hours: str = hours) -> bool:
+            return (await suite.gateway.get(hours, headers=admin)).status_code == 200
+
+        await wait_for(projected)  # the ledger learns of teachers from enrolment's events
+        body = {
+            "teacher_id": str(side.teacher_id),
+            "source": "school_based",
+            "reference": f"matrix-world-{uuid.uuid4().hex}",
+            "hours": "4.0",
+            "mode": "school_based",
+            "level": "school",
+            "category": "mandatory",
+            "occurred_on": dt.date.today().isoformat(),
+            "description": "矩阵校本研修",
+        }
+        entry = await _created(suite, "/v1/ledger/entries", admin, body)
+        extra[side.school_id] = {"entry_id": entry["id"]}
+    policy = await _created(
+        suite, "/v1/policies", admin, {"effective_from": "2099-01-01", "note": "矩阵", "rules": {}}
+    )
+    csv = (
+        "record_id,teacher_id,hours,mode,level,category,occurred_on,description\n"
+        f"matrix-{uuid.uuid4().hex},{world.a.teacher_id},1.0,online,district,self_selected,"
+        f"{dt.date.today().isoformat()},矩阵导入\n"
+    )
+    response = await suite.gateway.post(
+        "/v1/ledger/imports",
+        headers={**admin, "Content-Type": "text/csv"},
+        content=csv.encode(),
+    )
+    assert response.status_code == 202, response.text
+    shared = {"policy_id": policy["id"], "import_id": response.json()["id"]}
+    world.a = replace(world.a, extra={**world.a.extra, **extra[world.a.school_id], **shared})
+    world.b = replace(world.b, extra={**world.b.extra, **extra[world.b.school_id], **shared})

@@ -57,7 +57,6 @@ async def submit(
 
 @router.get("/imports", response_model=Page[ImportRead])
 async def listing(session: Session, caller: Caller, paging: Paging) -> dict:
-    caller.require_scope("ledger:import")
     query = paginate(imports.listing(caller), LedgerImport, paging)
     return page_of(list((await session.scalars(query)).all()), paging, ImportRead)
 
