@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.enrolment.config import Settings
 from services.enrolment.directory import ensure_default_district
+from services.enrolment.handlers import handlers
 from services.enrolment.models import EnrolmentModel, infra
 from services.enrolment.routers import directory, enrolments, programs
+from services.enrolment.sweep import running_sweep
 from shared.service_app import ServiceSpec, create_service_app
 
 
@@ -21,7 +25,7 @@ def create_app() -> FastAPI:
             await ensure_default_district(session, name=settings.default_district_name)
             await session.commit()
 
-    return create_service_app(
+    app = create_service_app(
         ServiceSpec(
             name="enrolment",
             title="shixun enrolment",
@@ -32,6 +36,17 @@ def create_app() -> FastAPI:
             routers=[directory.router, enrolments.router, programs.router],
             migrations=Path(__file__).parent / "migrations",
             settings=settings,
+            handlers=handlers,
             on_startup=[bootstrap],
         )
     )
+    served = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The periodic sweep runs inside the service's lifespan and stops before it ends.
+        async with served(app), running_sweep(app, interval=settings.sweep_interval_seconds):
+            yield
+
+    app.router.lifespan_context = lifespan
+    return app

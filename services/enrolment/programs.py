@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.enrolment.models import Institution, Program, School, infra
-from services.enrolment.policy import LIFECYCLE
+from services.enrolment.policy import LIFECYCLE, POLICY, team_violation
 from services.enrolment.schemas import Mode, ProgramCreate
 from shared.access import in_scope
 from shared.auth import Principal, Role
@@ -48,6 +48,10 @@ async def create_program(
         raise Forbidden("The bureau creates programs in its own district.", code="out-of-scope")
     if district_id is None:
         raise Unprocessable("The program's district is unknown.", code="unknown-district")
+    if data.cost_per_participant_fen and data.funded_by is None:
+        raise Unprocessable(
+            "A program with a cost per participant names who funds it.", code="funded-by-missing"
+        )
     program = Program(
         district_id=district_id,
         title=data.title,
@@ -63,6 +67,10 @@ async def create_program(
         enrol_closes_at=data.enrol_closes_at,
         starts_on=data.starts_on,
         ends_on=data.ends_on,
+        audience=data.audience.model_dump(mode="json"),
+        expert_team=[member.model_dump(mode="json") for member in data.expert_team],
+        cost_per_participant_fen=data.cost_per_participant_fen,
+        funded_by=data.funded_by.value if data.funded_by else None,
     )
     session.add(program)
     await session.flush()
@@ -146,6 +154,8 @@ async def transition(
             code="invalid-transition",
             status_now=program.status,
         )
+    if action == "submit" and (problem := team_violation(program.expert_team, program.level)):
+        raise Unprocessable(problem, code="r9-expert-team", policy=POLICY.version)
     before = program.status
     program.status = step.target
     await session.flush()
@@ -167,6 +177,9 @@ async def transition(
             category=program.category,
             starts_on=program.starts_on,
             ends_on=program.ends_on,
+            capacity=program.capacity,
+            cost_per_participant_fen=program.cost_per_participant_fen,
+            funded_by=program.funded_by,
         ),
     )
     return program
