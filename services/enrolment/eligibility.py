@@ -106,12 +106,13 @@ async def away_room(session: AsyncSession, program: Program, school_id) -> bool:
     """R7: whether the school may send one more teacher away during this program's dates."""
     if program.mode not in POLICY.away_modes:
         return True
-    school = await session.scalar(
-        # Locks the school row so concurrent requests count one after another.
-        select(School).where(School.id == school_id).with_for_update()
-    )
-    if school is None or school.max_away is None:
+    cap = await session.scalar(select(School.max_away).where(School.id == school_id))
+    if cap is None:
         return True
+    # Lock the school row so concurrent requests of a capped school count one after another.
+    cap = await session.scalar(
+        select(School.max_away).where(School.id == school_id).with_for_update()
+    )
     away = await session.scalar(
         select(func.count(func.distinct(Enrolment.teacher_id)))
         .join(Program, Program.id == Enrolment.program_id)
@@ -123,7 +124,7 @@ async def away_room(session: AsyncSession, program: Program, school_id) -> bool:
             Program.ends_on >= program.starts_on,
         )
     )
-    return (away or 0) < school.max_away
+    return cap is None or (away or 0) < cap
 
 
 async def check_away_cap(session: AsyncSession, program: Program, school_id) -> None:

@@ -7,13 +7,17 @@ import uuid
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.enrolment.models import ProgramQuota, School, infra
+from services.enrolment.models import Enrolment, ProgramQuota, School, infra
+from services.enrolment.policy import POLICY
 from services.enrolment.programs import get_program
 from services.enrolment.schemas import QuotaItem
 from shared.auth import Principal, Role
 from shared.errors import Conflict, Forbidden, Unprocessable
 from shared.events.enrolment import ProgramQuotasSet
 from shared.messaging.outbox import add_event
+
+# A place counts against a school's quota from recommendation on (R3).
+QUOTA_STATUSES = POLICY.seat_statuses | {"pending_bureau"}
 
 
 async def set_quotas(
@@ -63,8 +67,29 @@ async def set_quotas(
     for school_id, seats in wanted.items():
         if school_id in current:
             current[school_id].seats = seats
-        else:
-            session.add(ProgramQuota(program_id=program.id, school_id=school_id, seats=seats))
+            continue
+        # Places the school already holds count against its new quota.
+        holding = (
+            await session.scalars(
+                select(Enrolment).where(
+                    Enrolment.program_id == program.id,
+                    Enrolment.school_id == school_id,
+                    Enrolment.status.in_(QUOTA_STATUSES),
+                )
+            )
+        ).all()
+        if len(holding) > seats:
+            raise Conflict(
+                f"School {school_id} already holds {len(holding)} places.",
+                code="quota-below-taken",
+            )
+        for enrolment in holding:
+            enrolment.holds_quota = True
+        session.add(
+            ProgramQuota(
+                program_id=program.id, school_id=school_id, seats=seats, seats_taken=len(holding)
+            )
+        )
     await session.flush()
     await add_event(
         session,
