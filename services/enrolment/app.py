@@ -12,7 +12,14 @@ from services.enrolment.config import Settings
 from services.enrolment.directory import ensure_default_district
 from services.enrolment.handlers import handlers
 from services.enrolment.models import EnrolmentModel, infra
-from services.enrolment.routers import directory, enrolments, programs
+from services.enrolment.routers import (
+    attendance,
+    directory,
+    enrolments,
+    leave,
+    programs,
+    reports,
+)
 from services.enrolment.sweep import running_sweep
 from shared.service_app import ServiceSpec, create_service_app
 
@@ -32,8 +39,15 @@ def create_app() -> FastAPI:
             description="Directory, programs and their lifecycle, quotas, enrolments.",
             metadata=EnrolmentModel.metadata,
             tables=infra,
-            # enrolments first: /programs/{id}/enrolments must not fall into /programs/{id}/{action}
-            routers=[directory.router, enrolments.router, programs.router],
+            # Fixed paths before the {id} and {action} ones they would otherwise fall into.
+            routers=[
+                reports.router,
+                directory.router,
+                leave.router,
+                attendance.router,
+                enrolments.router,
+                programs.router,
+            ],
             migrations=Path(__file__).parent / "migrations",
             settings=settings,
             handlers=handlers,
