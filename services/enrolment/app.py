@@ -16,6 +16,7 @@ from services.enrolment.routers import (
     attendance,
     directory,
     enrolments,
+    imports,
     leave,
     programs,
     reports,
@@ -42,6 +43,7 @@ def create_app() -> FastAPI:
             # Fixed paths before the {id} and {action} ones they would otherwise fall into.
             routers=[
                 reports.router,
+                imports.router,
                 directory.router,
                 leave.router,
                 attendance.router,

@@ -150,6 +150,13 @@ async def create_teacher(
         raise Forbidden("Only the bureau, a school admin or a roster system registers teachers.")
     principal.require_scope("roster:write")
     ensure_in_scope(principal, "school", district_id=school.district_id, school_id=school.id)
+    return await register_teacher(session, school=school, data=data)
+
+
+async def register_teacher(
+    session: AsyncSession, *, school: School, data: TeacherCreate
+) -> Teacher:
+    """Write a teacher whose caller was already authorised (the API or a roster import)."""
     teacher = Teacher(
         district_id=school.district_id,
         school_id=school.id,

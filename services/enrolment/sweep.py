@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 import structlog
 from fastapi import FastAPI
 
+from services.enrolment import roster_import
+from services.enrolment.roster_import import pending_imports
 from services.enrolment.waitlist import expire_offers
 from shared.db import Database
 
@@ -23,6 +25,9 @@ async def sweep_once(database: Database) -> None:
     async with database.sessions() as session:
         await expire_offers(session)
         await session.commit()
+        imports = await pending_imports(session)
+    for import_id in imports:
+        await roster_import.process(database, import_id)
 
 
 async def sweep_forever(database: Database, *, interval: float) -> None:
