@@ -22,11 +22,11 @@ from services.enrolment.policy import POLICY
 from services.enrolment.programs import get_program
 from services.enrolment.seats import (
     has_quotas,
-    next_waitlist_ticket,
     release_quota,
     release_seat,
     take_quota,
     take_seat,
+    waiting_count,
 )
 from services.enrolment.waitlist import promote
 from shared.access import ensure_in_scope, in_scope
@@ -106,12 +106,12 @@ async def enrol(
         return enrolment
     await check_away_cap(session, program, teacher.school_id)
     await _take_quota(session, program, enrolment)
-    await _insert(session, enrolment)
     await place(session, program, enrolment)
     return enrolment
 
 
 async def _insert(session: AsyncSession, enrolment: Enrolment) -> None:
+    """Write a new enrolment (or the changes of a known one)."""
     session.add(enrolment)
     try:
         await session.flush()
@@ -134,14 +134,19 @@ async def _take_quota(session: AsyncSession, program: Program, enrolment: Enrolm
 
 
 async def place(session: AsyncSession, program: Program, enrolment: Enrolment) -> None:
-    """Give the enrolment a seat if one is free, else a waitlist ticket."""
+    """Give the enrolment a seat if one is free, else a place on the waitlist.
+
+    A new enrolment is written only after the seat UPDATE, so the seat's row lock is held
+    for the fewest statements before the commit. The waitlist is served in arrival order
+    (created_at, id); waitlist_position is the place the teacher joined at.
+    """
     if await take_seat(session, program.id):
         await seat_granted(session, program, enrolment)
         return
     await release_quota(session, enrolment)
     enrolment.status = "waitlisted"
-    enrolment.waitlist_position = await next_waitlist_ticket(session, program.id)
-    await session.flush()
+    enrolment.waitlist_position = await waiting_count(session, program.id) + 1
+    await _insert(session, enrolment)
     await add_event(
         session,
         infra.outbox,
@@ -159,7 +164,7 @@ async def seat_granted(session: AsyncSession, program: Program, enrolment: Enrol
     enrolment.waitlist_position = None
     if needs_funding(program):
         enrolment.status = "pending_funds"
-        await session.flush()
+        await _insert(session, enrolment)
         await add_event(
             session,
             infra.outbox,
@@ -171,7 +176,7 @@ async def seat_granted(session: AsyncSession, program: Program, enrolment: Enrol
         )
         return
     enrolment.status = "confirmed"
-    await session.flush()
+    await _insert(session, enrolment)
     await add_event(session, infra.outbox, EnrolmentConfirmed(**facts(enrolment)))
 
 

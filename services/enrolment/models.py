@@ -89,8 +89,6 @@ class Program(EnrolmentModel, table=True):
     expert_team: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     cost_per_participant_fen: int = Field(default=0, sa_type=BigInteger)
     funded_by: str | None = Field(default=None, max_length=20)
-    # The last waitlist ticket handed out; the lowest waiting ticket is promoted first.
-    waitlist_seq: int = 0
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=created_column())
 
 
@@ -115,7 +113,7 @@ class Enrolment(EnrolmentModel, table=True):
     school_id: uuid.UUID = Field(foreign_key="school.id", index=True)
     district_id: uuid.UUID = Field(foreign_key="district.id")
     status: str = Field(max_length=20)
-    # The waitlist ticket: the lowest waiting ticket of a program is offered the next seat.
+    # The place a teacher joined the waitlist at (promotion goes by arrival: created_at, id).
     waitlist_position: int | None = None
     holds_quota: bool = False
     reason: str | None = Field(default=None, max_length=500)

@@ -2,14 +2,15 @@
 
 Under a selection rush many requests race for the same program row; a guarded UPDATE
 (`... WHERE seats_taken < capacity`) lets the database decide who wins without a read-then-write
-window, on PostgreSQL and on SQLite alike.
+window, on PostgreSQL and on SQLite alike. The winner holds the row lock until it commits, so
+callers take the seat as late as they can; joining the waitlist writes no shared row at all.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.enrolment.models import Enrolment, Program, ProgramQuota
@@ -34,16 +35,16 @@ async def release_seat(session: AsyncSession, program_id: uuid.UUID) -> None:
     )
 
 
-async def next_waitlist_ticket(session: AsyncSession, program_id: uuid.UUID) -> int:
-    ticket = await session.scalar(
-        update(Program)
-        .where(Program.id == program_id)
-        .values(waitlist_seq=Program.waitlist_seq + 1)
-        .returning(Program.waitlist_seq)
-        .execution_options(synchronize_session=False)
+async def waiting_count(session: AsyncSession, program_id: uuid.UUID) -> int:
+    """How many wait already; read-only, so joining the waitlist locks no shared row."""
+    return (
+        await session.scalar(
+            select(func.count()).where(
+                Enrolment.program_id == program_id, Enrolment.status == "waitlisted"
+            )
+        )
+        or 0
     )
-    assert ticket is not None
-    return ticket
 
 
 async def has_quotas(session: AsyncSession, program_id: uuid.UUID) -> bool:

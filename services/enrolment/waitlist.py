@@ -1,8 +1,9 @@
 """The waitlist: a freed seat is offered to the longest-waiting teacher who may take it.
 
-Fairness is the ticket order; a teacher whose school's quota (R3) or away-cap (R7) has no room
-keeps their place and the next ticket is tried. An offer holds the seat until it expires;
-expiry is found from the database by a periodic sweep, so it survives restarts.
+Fairness is arrival order (created_at, id); a teacher whose school's quota (R3) or away-cap
+(R7) has no room keeps their place and the next in line is tried. An offer holds the seat
+until it expires; expiry is found from the database by a periodic sweep, so it survives
+restarts.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from shared.messaging.outbox import add_event
 
 
 async def promote(session: AsyncSession, program: Program) -> list[Enrolment]:
-    """Offer free seats of the program to waitlisted teachers in ticket order."""
+    """Offer free seats of the program to waitlisted teachers in arrival order."""
     if program.status not in ("published", "enrolment_closed"):
         return []
     quotas = await has_quotas(session, program.id)
@@ -30,7 +31,7 @@ async def promote(session: AsyncSession, program: Program) -> list[Enrolment]:
         query = (
             select(Enrolment)
             .where(Enrolment.program_id == program.id, Enrolment.status == "waitlisted")
-            .order_by(Enrolment.waitlist_position)
+            .order_by(Enrolment.created_at, Enrolment.id)
             .limit(1)
             # Two sessions freeing seats at once never offer the same teacher.
             .with_for_update(skip_locked=True)

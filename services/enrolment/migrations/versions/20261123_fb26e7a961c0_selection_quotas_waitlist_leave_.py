@@ -164,9 +164,6 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("funded_by", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True)
         )
-        batch_op.add_column(
-            sa.Column("waitlist_seq", sa.Integer(), nullable=False, server_default="0")
-        )
 
     with op.batch_alter_table("school", schema=None) as batch_op:
         batch_op.add_column(sa.Column("max_away", sa.Integer(), nullable=True))
@@ -188,7 +185,6 @@ def downgrade() -> None:
         batch_op.drop_column("max_away")
 
     with op.batch_alter_table("program", schema=None) as batch_op:
-        batch_op.drop_column("waitlist_seq")
         batch_op.drop_column("funded_by")
         batch_op.drop_column("cost_per_participant_fen")
         batch_op.drop_column("expert_team")
