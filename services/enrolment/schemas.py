@@ -203,6 +203,23 @@ class ProgramCreate(Strict):
         return self
 
 
+class ProgramUpdate(Strict):
+    """A draft (or rejected) program changes freely; a published one only its capacity and
+    the end of its enrolment window."""
+
+    title: Name | None = None
+    hours: PositiveHours | None = None
+    capacity: int | None = Field(None, ge=1, le=100_000)
+    enrol_opens_at: AwareDatetime | None = None
+    enrol_closes_at: AwareDatetime | None = None
+    starts_on: dt.date | None = None
+    ends_on: dt.date | None = None
+    audience: Audience | None = None
+    expert_team: list[ExpertMember] | None = None
+    cost_per_participant_fen: int | None = Field(None, ge=0)
+    funded_by: FundedBy | None = None
+
+
 class ProgramRead(Read):
     id: uuid.UUID
     district_id: uuid.UUID

@@ -235,3 +235,28 @@ async def test_r4_confirmed_trainee_cannot_simply_withdraw_after_selection(world
     await world.move(program, "close-enrolment")
     refused = await world.act(enrolment, "withdraw")
     assert refused.status_code == 409 and refused.json()["type"].endswith("r4-leave-required")
+
+
+async def test_more_seats_go_to_the_waitlist_first(world: World) -> None:
+    school = await world.school()
+    institution = await world.institution()
+    program = await world.program(institution, capacity=1)
+    ok(await world.enrol(program, await world.teacher(school)), 201)
+    waiting = ok(await world.enrol(program, await world.teacher(school)), 201)
+    frozen = await world.api.patch(
+        f"/v1/programs/{program['id']}", headers=world.bureau, json={"title": "改名"}
+    )
+    assert frozen.status_code == 409
+    shrink = await world.api.patch(
+        f"/v1/programs/{program['id']}", headers=world.bureau, json={"capacity": 0}
+    )
+    assert shrink.status_code == 422
+    grown = ok(
+        await world.api.patch(
+            f"/v1/programs/{program['id']}",
+            headers=world.institution_admin(institution),
+            json={"capacity": 2},
+        )
+    )
+    assert grown["capacity"] == 2 and grown["seats_taken"] == 2
+    assert (await world.enrolment(waiting["id"]))["status"] == "offered"

@@ -14,6 +14,7 @@ from services.enrolment.schemas import (
     ProgramCreate,
     ProgramFinish,
     ProgramRead,
+    ProgramUpdate,
     QuotaRead,
     QuotasPut,
     QuotasRead,
@@ -53,6 +54,16 @@ async def list_programs(
 @router.get("/programs/{program_id}", response_model=ProgramRead)
 async def get_program(program_id: uuid.UUID, session: Session, caller: Caller) -> Program:
     return await programs.get_program(session, principal=caller, program_id=program_id)
+
+
+@router.patch("/programs/{program_id}", response_model=ProgramRead)
+async def update_program(
+    program_id: uuid.UUID, body: ProgramUpdate, session: Session, caller: Caller
+) -> Program:
+    """Edit a draft; widen a published program's seats (the waitlist is offered them)."""
+    return await programs.update_program(
+        session, principal=caller, program_id=program_id, data=body
+    )
 
 
 @router.put("/programs/{program_id}/quotas", response_model=QuotasRead)
