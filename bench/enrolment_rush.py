@@ -59,7 +59,9 @@ def summary(latencies: list[float], wall: float) -> str:
 
 
 @contextlib.contextmanager
-def suite(data_dir: Path, gateway_port: int, base_port: int, password: str) -> Iterator[str]:
+def suite(
+    data_dir: Path, gateway_port: int, base_port: int, password: str
+) -> Iterator[tuple[str, str]]:
     """Start the suite: the supervisor when the branch has it, else NATS + two uvicorns."""
     env = os.environ | {
         "SHIXUN_DATA_DIR": str(data_dir),
@@ -108,7 +110,7 @@ def suite(data_dir: Path, gateway_port: int, base_port: int, password: str) -> I
             if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                 raise RuntimeError(f"the suite did not start; see {data_dir / 'suite.log'}")
             time.sleep(0.3)
-        yield f"http://127.0.0.1:{gateway_port}"
+        yield f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{base_port}"
     finally:
         for process in processes:
             process.terminate()
@@ -200,47 +202,75 @@ async def prepare(client: httpx.AsyncClient, password: str, teachers: int, seats
     return admin, program, ids
 
 
-async def http_rush(url: str, password: str, requests: int, seats: int, concurrency: int) -> float:
+async def rush(
+    client: httpx.AsyncClient, admin: dict, program: dict, teachers: list[str], concurrency: int
+) -> tuple[Counter[str], list[float], float]:
+    """Every teacher asks for a seat at once (at most `concurrency` requests in flight)."""
+    latencies: list[float] = []
+    outcomes: Counter[str] = Counter()
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(teacher_id: str) -> None:
+        async with gate:
+            started = time.perf_counter()
+            try:
+                response = await client.post(
+                    f"/v1/programs/{program['id']}/enrolments",
+                    headers=admin,
+                    json={"teacher_id": teacher_id},
+                )
+            except httpx.HTTPError as exc:
+                outcomes[f"error {type(exc).__name__}"] += 1
+                return
+            latencies.append(time.perf_counter() - started)
+            body = response.json()
+            if response.status_code == 201:
+                outcomes[body["status"]] += 1
+            elif response.status_code < 500:
+                outcomes[f"refused {body.get('type', '').rsplit('/', 1)[-1]}"] += 1
+            else:
+                outcomes[f"error {response.status_code}"] += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(t) for t in teachers))
+    return outcomes, latencies, time.perf_counter() - started
+
+
+def report(label: str, outcomes: Counter[str], latencies: list[float], wall: float) -> None:
+    errors = sum(v for k, v in outcomes.items() if k.startswith("error"))
+    print(f"{label}: confirmed {outcomes['confirmed']}  waitlisted {outcomes['waitlisted']}  "
+          f"errors {errors}   all: {dict(sorted(outcomes.items()))}")  # fmt: skip
+    print(f"{label:16} {summary(latencies, wall)}")
+
+
+async def http_rush(
+    url: str,
+    password: str,
+    requests: int,
+    seats: int,
+    concurrency: int,
+    service_url: str | None = None,
+) -> float:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as client:
         admin, program, teachers = await prepare(client, password, requests, seats)
         print(f"prepared: program of {seats} seats, {len(teachers)} teachers")
-        latencies: list[float] = []
-        outcomes: Counter[str] = Counter()
-        gate = asyncio.Semaphore(concurrency)
-
-        async def one(teacher_id: str) -> None:
-            async with gate:
-                started = time.perf_counter()
-                try:
-                    response = await client.post(
-                        f"/v1/programs/{program['id']}/enrolments",
-                        headers=admin,
-                        json={"teacher_id": teacher_id},
-                    )
-                except httpx.HTTPError as exc:
-                    outcomes[f"error {type(exc).__name__}"] += 1
-                    return
-                latencies.append(time.perf_counter() - started)
-                body = response.json()
-                if response.status_code == 201:
-                    outcomes[body["status"]] += 1
-                elif response.status_code < 500:
-                    outcomes[f"refused {body.get('type', '').rsplit('/', 1)[-1]}"] += 1
-                else:
-                    outcomes[f"error {response.status_code}"] += 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(one(t) for t in teachers))
-        wall = time.perf_counter() - started
+        outcomes, latencies, wall = await rush(client, admin, program, teachers, concurrency)
         after = ok(await client.get(f"/v1/programs/{program['id']}", headers=admin))
-    print(f"outcomes: {dict(sorted(outcomes.items()))}; seats_taken {after['seats_taken']}")
-    confirmed = outcomes["confirmed"]
-    print(f"confirmed {confirmed}  waitlisted {outcomes['waitlisted']}  "
-          f"errors {sum(v for k, v in outcomes.items() if k.startswith('error'))}")  # fmt: skip
-    print(f"gateway rush     {summary(latencies, wall)}")
-    if confirmed != min(seats, requests) or after["seats_taken"] != confirmed:
-        raise SystemExit("WRONG: confirmed seats differ from the capacity")
+        report("gateway rush", outcomes, latencies, wall)
+        if outcomes["confirmed"] != min(seats, requests) or after["seats_taken"] != seats:
+            raise SystemExit("WRONG: confirmed seats differ from the capacity")
+        if service_url:
+            # The same rush on a second program straight at the enrolment service: what the
+            # service itself sustains, without the gateway hop.
+            _, program, teachers = await prepare(client, password, requests, seats)
+            async with httpx.AsyncClient(
+                base_url=service_url, timeout=300, limits=limits
+            ) as direct:
+                d_outcomes, d_latencies, d_wall = await rush(
+                    direct, admin, program, teachers, concurrency
+                )
+            report("service direct", d_outcomes, d_latencies, d_wall)
     return len(latencies) / wall
 
 
@@ -300,6 +330,9 @@ def main() -> None:
         or server_database(os.environ.get("DATABASE_URL") or DEFAULT_PG, "postgres"),
         help="PostgreSQL for the bare UPDATE baseline ('' to skip)",
     )
+    parser.add_argument(
+        "--service-url", help="with --url: also rush the enrolment service directly"
+    )
     parser.add_argument("--gateway-port", type=int, default=0)
     parser.add_argument("--base-port", type=int, default=0)
     args = parser.parse_args()
@@ -309,7 +342,14 @@ def main() -> None:
         if not args.admin_password:
             raise SystemExit("--admin-password is needed with --url")
         rate = asyncio.run(
-            http_rush(args.url, args.admin_password, args.requests, args.seats, args.concurrency)
+            http_rush(
+                args.url,
+                args.admin_password,
+                args.requests,
+                args.seats,
+                args.concurrency,
+                args.service_url,
+            )
         )
     else:
         print(f"starting the suite on {backend}")
@@ -318,9 +358,11 @@ def main() -> None:
         gateway_port = args.gateway_port or free_port()
         base_port = args.base_port or free_port()
         try:
-            with suite(data_dir, gateway_port, base_port, password) as url:
+            with suite(data_dir, gateway_port, base_port, password) as (url, service_url):
                 rate = asyncio.run(
-                    http_rush(url, password, args.requests, args.seats, args.concurrency)
+                    http_rush(
+                        url, password, args.requests, args.seats, args.concurrency, service_url
+                    )
                 )
         finally:
             shutil.rmtree(data_dir, ignore_errors=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.enrolment.models import Enrolment, Program, ProgramRating, School, Teacher
@@ -47,25 +47,39 @@ def check_audience(program: Program, teacher: Teacher) -> None:
         raise Unprocessable(problem, code="outside-target-audience")
 
 
-async def check_no_overlap(session: AsyncSession, program: Program, teacher: Teacher) -> None:
-    """A teacher holds at most one program on any day."""
-    clash = await session.scalar(
-        select(Program.title)
-        .join(Enrolment, Enrolment.program_id == Program.id)
-        .where(
-            Enrolment.teacher_id == teacher.id,
-            Enrolment.status.in_(POLICY.holding_statuses),
-            Program.id != program.id,
-            Program.starts_on <= program.ends_on,
-            Program.ends_on >= program.starts_on,
+async def check_free(session: AsyncSession, program: Program, teacher: Teacher) -> None:
+    """Not in this program already, and no other program held on any of its days (one query)."""
+    clash = (
+        await session.execute(
+            select(Enrolment.id, Enrolment.program_id, Program.title)
+            .join(Program, Program.id == Enrolment.program_id)
+            .where(
+                Enrolment.teacher_id == teacher.id,
+                or_(
+                    Enrolment.program_id == program.id,
+                    and_(
+                        Enrolment.status.in_(POLICY.holding_statuses),
+                        Program.starts_on <= program.ends_on,
+                        Program.ends_on >= program.starts_on,
+                    ),
+                ),
+            )
+            .order_by(case((Enrolment.program_id == program.id, 0), else_=1))
+            .limit(1)
         )
-        .limit(1)
-    )
-    if clash is not None:
+    ).first()
+    if clash is None:
+        return
+    if clash.program_id == program.id:
         raise Conflict(
-            f"The teacher already holds {clash!r}, whose dates overlap this program.",
-            code="overlapping-program",
+            "The teacher is already enrolled in this program.",
+            code="already-enrolled",
+            enrolment_id=str(clash.id),
         )
+    raise Conflict(
+        f"The teacher already holds {clash.title!r}, whose dates overlap this program.",
+        code="overlapping-program",
+    )
 
 
 async def check_r6_evaluated(session: AsyncSession, program: Program, teacher: Teacher) -> None:

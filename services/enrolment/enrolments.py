@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.enrolment.eligibility import (
     check_audience,
     check_away_cap,
-    check_no_overlap,
+    check_free,
     check_open,
     check_r6_evaluated,
 )
@@ -21,7 +21,6 @@ from services.enrolment.models import Enrolment, Program, Teacher, infra
 from services.enrolment.policy import POLICY
 from services.enrolment.programs import get_program
 from services.enrolment.seats import (
-    has_quotas,
     release_quota,
     release_seat,
     take_quota,
@@ -79,18 +78,7 @@ async def enrol(
     )
     check_open(program)
     check_audience(program, teacher)
-    existing = await session.scalar(
-        select(Enrolment.id).where(
-            Enrolment.program_id == program.id, Enrolment.teacher_id == teacher.id
-        )
-    )
-    if existing is not None:
-        raise Conflict(
-            "The teacher is already enrolled in this program.",
-            code="already-enrolled",
-            enrolment_id=str(existing),
-        )
-    await check_no_overlap(session, program, teacher)
+    await check_free(session, program, teacher)
     await check_r6_evaluated(session, program, teacher)
     enrolment = Enrolment(
         program_id=program.id,
@@ -123,7 +111,7 @@ async def _insert(session: AsyncSession, enrolment: Enrolment) -> None:
 
 async def _take_quota(session: AsyncSession, program: Program, enrolment: Enrolment) -> None:
     """R3: when a program is allotted by quota, the school's share bounds its teachers."""
-    if not await has_quotas(session, program.id):
+    if not program.allotted:
         return
     if not await take_quota(session, program.id, enrolment.school_id):
         raise Conflict(

@@ -11,7 +11,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.enrolment.eligibility import check_audience, check_no_overlap
+from services.enrolment.eligibility import check_audience, check_free
 from services.enrolment.enrolments import end_enrolment, facts, get_enrolment, seat_granted
 from services.enrolment.models import Enrolment, LeaveRequest, Program, Teacher, infra
 from services.enrolment.schemas import LeaveParty, LeaveRequestCreate
@@ -86,16 +86,7 @@ async def _check_substitute(
             "A substitute is a colleague of the same school.", code="substitute-other-school"
         )
     check_audience(program, substitute)
-    taken = await session.scalar(
-        select(Enrolment.id).where(
-            Enrolment.program_id == program.id, Enrolment.teacher_id == substitute.id
-        )
-    )
-    if taken is not None:
-        raise Conflict(
-            "The substitute already has a place in this program.", code="already-enrolled"
-        )
-    await check_no_overlap(session, program, substitute)
+    await check_free(session, program, substitute)
     return substitute
 
 

@@ -88,6 +88,8 @@ class Program(EnrolmentModel, table=True):
     # R9: [{"name": ..., "kind": "expert" | "frontline" | "researcher" | "other"}]
     expert_team: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     cost_per_participant_fen: int = Field(default=0, sa_type=BigInteger)
+    # R3: whether seats are allotted to schools (kept here so enrolling reads no extra table).
+    allotted: bool = False
     funded_by: str | None = Field(default=None, max_length=20)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=created_column())
 

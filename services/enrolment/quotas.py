@@ -90,6 +90,7 @@ async def set_quotas(
                 program_id=program.id, school_id=school_id, seats=seats, seats_taken=len(holding)
             )
         )
+    program.allotted = bool(wanted)
     await session.flush()
     await add_event(
         session,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.enrolment.models import Enrolment, Program, ProgramQuota
@@ -45,10 +45,6 @@ async def waiting_count(session: AsyncSession, program_id: uuid.UUID) -> int:
         )
         or 0
     )
-
-
-async def has_quotas(session: AsyncSession, program_id: uuid.UUID) -> bool:
-    return bool(await session.scalar(select(exists().where(ProgramQuota.program_id == program_id))))
 
 
 async def take_quota(session: AsyncSession, program_id: uuid.UUID, school_id: uuid.UUID) -> bool:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.enrolment.eligibility import away_room
 from services.enrolment.models import Enrolment, Program, infra
 from services.enrolment.policy import POLICY
-from services.enrolment.seats import has_quotas, release_quota, release_seat, take_quota, take_seat
+from services.enrolment.seats import release_quota, release_seat, take_quota, take_seat
 from shared.db import utcnow
 from shared.events.enrolment import EnrolmentOfferExpired, EnrolmentPromoted
 from shared.messaging.outbox import add_event
@@ -24,7 +24,6 @@ async def promote(session: AsyncSession, program: Program) -> list[Enrolment]:
     """Offer free seats of the program to waitlisted teachers in arrival order."""
     if program.status not in ("published", "enrolment_closed"):
         return []
-    quotas = await has_quotas(session, program.id)
     offered: list[Enrolment] = []
     skipped: list = []
     while True:
@@ -44,7 +43,7 @@ async def promote(session: AsyncSession, program: Program) -> list[Enrolment]:
         if not await away_room(session, program, candidate.school_id):
             skipped.append(candidate.id)
             continue
-        if quotas:
+        if program.allotted:
             if not await take_quota(session, program.id, candidate.school_id):
                 skipped.append(candidate.id)
                 continue

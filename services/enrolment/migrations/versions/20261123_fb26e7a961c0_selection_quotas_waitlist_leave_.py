@@ -162,6 +162,9 @@ def upgrade() -> None:
             )
         )
         batch_op.add_column(
+            sa.Column("allotted", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+        batch_op.add_column(
             sa.Column("funded_by", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True)
         )
 
@@ -186,6 +189,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table("program", schema=None) as batch_op:
         batch_op.drop_column("funded_by")
+        batch_op.drop_column("allotted")
         batch_op.drop_column("cost_per_participant_fen")
         batch_op.drop_column("expert_team")
         batch_op.drop_column("audience")
