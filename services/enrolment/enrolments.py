@@ -189,7 +189,32 @@ async def end_enrolment(
         await promote(session, program)
 
 
-SELECTION_ACTIONS = ("recommend", "approve", "reject", "withdraw", "accept")
+async def end_all_for_cancellation(session: AsyncSession, program: Program) -> int:
+    """A cancelled program ends every place in it; each teacher is told by a withdrawal."""
+    reason = "the program was cancelled"
+    places = (
+        await session.scalars(
+            select(Enrolment)
+            .where(
+                Enrolment.program_id == program.id,
+                Enrolment.status.in_(POLICY.holding_statuses),
+            )
+            .with_for_update()
+        )
+    ).all()
+    for enrolment in places:
+        was_confirmed = enrolment.status in ("confirmed", "pending_funds")
+        await free_seat(session, program, enrolment)
+        enrolment.status = "cancelled"
+        enrolment.reason = reason
+        enrolment.offer_expires_at = None
+        await session.flush()
+        await add_event(
+            session,
+            infra.outbox,
+            EnrolmentWithdrawn(**facts(enrolment), reason=reason, was_confirmed=was_confirmed),
+        )
+    return len(places)
 
 
 async def act(

@@ -260,3 +260,16 @@ async def test_more_seats_go_to_the_waitlist_first(world: World) -> None:
     )
     assert grown["capacity"] == 2 and grown["seats_taken"] == 2
     assert (await world.enrolment(waiting["id"]))["status"] == "offered"
+
+
+async def test_cancelling_a_program_ends_every_place_with_a_withdrawal(world: World) -> None:
+    school = await world.school()
+    program = await world.program(await world.institution(), capacity=1)
+    held = ok(await world.enrol(program, await world.teacher(school)), 201)
+    waiting = ok(await world.enrol(program, await world.teacher(school)), 201)
+    await world.move(program, "cancel")
+    for enrolment in (held, waiting):
+        ended = await world.enrolment(enrolment["id"])
+        assert ended["status"] == "cancelled" and "cancelled" in ended["reason"]
+        assert "enrolment.enrolment.withdrawn.v1" in await outbox_subjects(world, enrolment["id"])
+    assert (await world.program_now(program["id"]))["seats_taken"] == 0

@@ -99,6 +99,8 @@ async def act_on_program(
     program = await programs.transition(
         session, principal=caller, program_id=program_id, action=action
     )
+    if action == "cancel":
+        await enrolments.end_all_for_cancellation(session, program)
     for result in body.results if body else []:
         enrolment = await session.get(Enrolment, result.enrolment_id)
         if enrolment is None or enrolment.program_id != program.id:
