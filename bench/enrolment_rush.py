@@ -365,6 +365,9 @@ def main() -> None:
                     )
                 )
         finally:
+            log = Path(tempfile.gettempdir()) / f"shixun-bench-{RUN}.log"
+            shutil.copy(data_dir / "suite.log", log)
+            print(f"suite log: {log}")
             shutil.rmtree(data_dir, ignore_errors=True)
     if args.pg_url:
         bare = asyncio.run(bare_update(args.pg_url, args.requests, args.seats, args.concurrency))
