@@ -93,6 +93,7 @@ def suite(
                 nats = EmbeddedNats(port=free_port(), store_dir=data_dir / "nats")
                 nats.start()
                 env["NATS_URL"] = nats.url
+            # A long keep-alive: a pooled client must not reuse a connection uvicorn is closing.
             for module, port in (
                 ("services.enrolment.app", base_port),
                 ("gateway.app", gateway_port),
@@ -101,7 +102,7 @@ def suite(
                     subprocess.Popen(
                         [sys.executable, "-m", "uvicorn", f"{module}:create_app", "--factory",
                          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-                         "--no-access-log"],
+                         "--no-access-log", "--timeout-keep-alive", "75"],
                         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                     )
                 )  # fmt: skip
