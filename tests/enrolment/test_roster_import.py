@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import random
 
 from openpyxl import Workbook
 
+from services.enrolment.models import RosterImport
+from shared.config import DEFAULT_DISTRICT_ID
 from tests.enrolment.conftest import World, ok
 from tests.harness import wait_for
 
@@ -110,3 +113,36 @@ async def test_a_bad_header_is_refused_at_upload(world: World) -> None:
     refused = await upload(world, "名字,学段\n甲,primary\n".encode(), "x.csv", "valid_rows")
     assert refused.status_code == 422
     assert refused.headers["content-type"] == "application/problem+json"
+
+
+async def test_an_interrupted_import_resumes_after_its_last_committed_chunk(world: World) -> None:
+    """The sweep derives its work from the job row: a restart continues, never repeats."""
+    school = await world.school()
+    rows = [[f"续{i}", school["id"], "primary", "数学", "", "", ""] for i in range(250)]
+    content = csv_bytes(rows)
+    app = world.suite.apps["enrolment"]
+    async with app.state.database.sessions() as session:
+        # As left by a service that stopped after committing the first chunk of 200 rows.
+        job = RosterImport(
+            district_id=DEFAULT_DISTRICT_ID,
+            school_scope=DEFAULT_DISTRICT_ID,
+            requested_by="test",
+            filename="big.csv",
+            digest=hashlib.sha256(content).hexdigest(),
+            mode="valid_rows",
+            status="running",
+            total_rows=250,
+            processed_rows=200,
+            content=content,
+        )
+        session.add(job)
+        await session.commit()
+    result = await finished(world, {"id": str(job.id)})
+    assert result["status"] == "done" and result["processed_rows"] == 250
+    assert result["created_count"] == 50
+    listed = ok(
+        await world.api.get(
+            "/v1/teachers", headers=world.bureau, params={"school_id": school["id"], "limit": 500}
+        )
+    )
+    assert sorted(t["name"] for t in listed["items"]) == sorted(f"续{i}" for i in range(200, 250))

@@ -215,3 +215,26 @@ async def test_teacher_enrols_only_themself_and_school_sees_only_its_own(world: 
     assert [e["id"] for e in listed["items"]] == [theirs["id"]]
     foreign = await world.enrol(program, await world.teacher(school), other_admin)
     assert foreign.status_code == 403
+
+
+async def test_r7_cap_and_roles_are_kept_by_the_teachers_own_school(world: World) -> None:
+    school, other = await world.school(), await world.school()
+    teacher = await world.teacher(school)
+    foreign = await world.api.patch(
+        f"/v1/schools/{school['id']}", headers=world.school_admin(other), json={"max_away": 0}
+    )
+    assert foreign.status_code == 403
+    by_teacher = await world.api.patch(
+        f"/v1/schools/{school['id']}", headers=world.teacher_token(teacher), json={"max_away": 9}
+    )
+    assert by_teacher.status_code == 403
+    updated = ok(
+        await world.api.patch(
+            f"/v1/teachers/{teacher['id']}",
+            headers=world.school_admin(school),
+            json={"roles": ["backbone", "class_teacher", "backbone"]},
+        )
+    )
+    assert updated["roles"] == ["backbone", "class_teacher"]
+    program = await world.program(await world.institution(), audience={"roles": ["backbone"]})
+    assert ok(await world.enrol(program, teacher), 201)["status"] == "confirmed"
