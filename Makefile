@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup run test lint format migrate bench-rush bench-ledger clean
+.PHONY: setup run test lint format migrate bench-rush bench-ledger bench-budget bench-feedback clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,18 @@ format: setup
 
 migrate: setup  ## apply every service's migrations without starting the services
 	$(BIN)/python -m shared.migrate upgrade
+
+bench-rush: setup  ## a selection rush through the gateway beside a bare PostgreSQL UPDATE
+	$(BIN)/python bench/enrolment_rush.py $(BENCH_ARGS)
+
+bench-ledger: setup  ## 100,000 teachers x 5 years: compliance report, one teacher, an import
+	$(BIN)/python bench/ledger_scale.py $(BENCH_ARGS)
+
+bench-budget: setup  ## concurrent funding requests against school pools
+	$(BIN)/python bench/budget_funding.py $(BENCH_ARGS)
+
+bench-feedback: setup  ## the deadline scheduler over many evaluation tasks
+	$(BIN)/python bench/feedback_deadlines.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
