@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 from sqlalchemy import DateTime, TypeDecorator, event, text
@@ -162,3 +162,18 @@ class UtcDateTime(TypeDecorator):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+M = TypeVar("M")
+
+
+async def upsert(session: AsyncSession, model: type[M], key: Any, **values: Any) -> M:
+    """Create or update the row `key` of a projection with these values (the latest fact wins)."""
+    row = await session.get(model, key)
+    if row is None:
+        row = model(id=key, **values)
+        session.add(row)
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+    return row

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.budget import funding
 from services.budget.models import ProgramProjection, SchoolProjection
+from shared.db import upsert
 from shared.events.enrolment import (
     EnrolmentCompleted,
     EnrolmentFundingRequested,
@@ -20,36 +21,27 @@ handlers = HandlerRegistry(service="budget")
 
 @handlers.on(SchoolRegistered)
 async def on_school_registered(session: AsyncSession, event: SchoolRegistered) -> None:
-    school = await session.get(SchoolProjection, event.school_id)
-    if school is None:
-        session.add(
-            SchoolProjection(id=event.school_id, district_id=event.district_id, name=event.name)
-        )
-    else:
-        school.district_id, school.name = event.district_id, event.name
+    await upsert(
+        session, SchoolProjection, event.school_id, district_id=event.district_id, name=event.name
+    )
 
 
 @handlers.on(ProgramTransitioned)
 async def on_program_transitioned(session: AsyncSession, event: ProgramTransitioned) -> None:
-    program = await session.get(ProgramProjection, event.program_id)
-    if program is None:
-        program = ProgramProjection(
-            id=event.program_id,
-            district_id=event.district_id,
-            title=event.title,
-            status=event.to_status,
-            starts_on=event.starts_on,
-            ends_on=event.ends_on,
-        )
-        session.add(program)
-    program.district_id = event.district_id
-    program.institution_id = event.institution_id
-    program.school_id = event.school_id
-    program.title = event.title
-    program.status = event.to_status
-    program.starts_on, program.ends_on = event.starts_on, event.ends_on
-    program.cost_per_participant_fen = event.cost_per_participant_fen
-    program.funded_by = event.funded_by
+    await upsert(
+        session,
+        ProgramProjection,
+        event.program_id,
+        district_id=event.district_id,
+        institution_id=event.institution_id,
+        school_id=event.school_id,
+        title=event.title,
+        status=event.to_status,
+        starts_on=event.starts_on,
+        ends_on=event.ends_on,
+        cost_per_participant_fen=event.cost_per_participant_fen,
+        funded_by=event.funded_by,
+    )
 
 
 @handlers.on(EnrolmentFundingRequested)

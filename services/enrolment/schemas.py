@@ -65,11 +65,15 @@ class SchoolCreate(Strict):
     name: Name
     stage: Stage
     district_id: uuid.UUID | None = Field(None, description="defaults to the caller's district")
-    max_away: int | None = Field(None, ge=0, description="R7: cap on teachers away at once")
+    max_away: int | None = Field(
+        None, ge=0, le=100_000, description="R7: cap on teachers away at once"
+    )
 
 
 class SchoolUpdate(Strict):
-    max_away: int | None = Field(None, ge=0, description="R7: cap on teachers away at once")
+    max_away: int | None = Field(
+        None, ge=0, le=100_000, description="R7: cap on teachers away at once"
+    )
 
 
 class SchoolRead(Read):

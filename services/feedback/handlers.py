@@ -14,6 +14,7 @@ from services.feedback.models import (
 )
 from services.feedback.policy import DEFAULT_POLICY
 from services.feedback.tasks import sync_program
+from shared.db import upsert
 from shared.events.budget import FundingReserved
 from shared.events.enrolment import (
     EnrolmentCompleted,
@@ -31,31 +32,22 @@ handlers = HandlerRegistry(service="feedback")
 
 @handlers.on(ProgramTransitioned)
 async def on_program_transitioned(session: AsyncSession, event: ProgramTransitioned) -> None:
-    program = await session.get(ProgramProjection, event.program_id)
-    if program is None:
-        program = ProgramProjection(
-            id=event.program_id,
-            district_id=event.district_id,
-            title=event.title,
-            hours=event.hours,
-            mode=event.mode,
-            level=event.level,
-            category=event.category,
-            status=event.to_status,
-            starts_on=event.starts_on,
-            ends_on=event.ends_on,
-        )
-        session.add(program)
-    program.institution_id = event.institution_id
-    program.school_id = event.school_id
-    program.title = event.title
-    program.hours = event.hours
-    program.mode = event.mode
-    program.level = event.level
-    program.category = event.category
-    program.status = event.to_status
-    program.starts_on = event.starts_on
-    program.ends_on = event.ends_on
+    program = await upsert(
+        session,
+        ProgramProjection,
+        event.program_id,
+        district_id=event.district_id,
+        institution_id=event.institution_id,
+        school_id=event.school_id,
+        title=event.title,
+        hours=event.hours,
+        mode=event.mode,
+        level=event.level,
+        category=event.category,
+        status=event.to_status,
+        starts_on=event.starts_on,
+        ends_on=event.ends_on,
+    )
     if event.to_status == "approved":
         program.approved_at = event.occurred_at
     if event.to_status == "finished":
@@ -109,32 +101,25 @@ async def on_enrolment_withdrawn(session: AsyncSession, event: EnrolmentWithdraw
 @handlers.on(TeacherRegistered)
 @handlers.on(TeacherUpdated)
 async def on_teacher(session: AsyncSession, event: TeacherRegistered | TeacherUpdated) -> None:
-    teacher = await session.get(TeacherProjection, event.teacher_id)
-    if teacher is None:
-        teacher = TeacherProjection(
-            id=event.teacher_id,
-            district_id=event.district_id,
-            school_id=event.school_id,
-            name=event.name,
-        )
-        session.add(teacher)
-    teacher.district_id = event.district_id
-    teacher.school_id = event.school_id
-    teacher.name = event.name
+    await upsert(
+        session,
+        TeacherProjection,
+        event.teacher_id,
+        district_id=event.district_id,
+        school_id=event.school_id,
+        name=event.name,
+    )
 
 
 @handlers.on(InstitutionRegistered)
 async def on_institution_registered(session: AsyncSession, event: InstitutionRegistered) -> None:
-    institution = await session.get(InstitutionProjection, event.institution_id)
-    if institution is None:
-        session.add(
-            InstitutionProjection(
-                id=event.institution_id, district_id=event.district_id, name=event.name
-            )
-        )
-        return
-    institution.district_id = event.district_id
-    institution.name = event.name
+    await upsert(
+        session,
+        InstitutionProjection,
+        event.institution_id,
+        district_id=event.district_id,
+        name=event.name,
+    )
 
 
 @handlers.on(FundingReserved)

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger.entries import post_entry
 from services.ledger.models import RatedProgram, TeacherProjection
+from shared.db import upsert
 from shared.events.enrolment import EnrolmentCompleted, TeacherRegistered, TeacherUpdated
 from shared.events.feedback import RatingSubmitted
 from shared.messaging.inbox import HandlerRegistry
@@ -17,21 +18,17 @@ handlers = HandlerRegistry(service="ledger")
 @handlers.on(TeacherRegistered)
 @handlers.on(TeacherUpdated)
 async def on_teacher(session: AsyncSession, event: TeacherRegistered | TeacherUpdated) -> None:
-    teacher = await session.get(TeacherProjection, event.teacher_id)
-    if teacher is None:
-        teacher = TeacherProjection(
-            id=event.teacher_id,
-            district_id=event.district_id,
-            school_id=event.school_id,
-            name=event.name,
-        )
-        session.add(teacher)
-    teacher.school_id = event.school_id
-    teacher.district_id = event.district_id
-    teacher.name = event.name
-    teacher.stage = event.stage
-    teacher.hired_on = event.hired_on
-    teacher.hired_year = event.hired_on.year if event.hired_on else None
+    await upsert(
+        session,
+        TeacherProjection,
+        event.teacher_id,
+        district_id=event.district_id,
+        school_id=event.school_id,
+        name=event.name,
+        stage=event.stage,
+        hired_on=event.hired_on,
+        hired_year=event.hired_on.year if event.hired_on else None,
+    )
 
 
 @handlers.on(EnrolmentCompleted)
