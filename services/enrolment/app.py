@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from services.enrolment.config import Settings
 from services.enrolment.directory import ensure_default_district
+from services.enrolment.handlers import handlers
 from services.enrolment.models import EnrolmentModel, infra
-from services.enrolment.routers import directory, enrolments, programs
+from services.enrolment.routers import (
+    attendance,
+    directory,
+    enrolments,
+    imports,
+    leave,
+    programs,
+    reports,
+)
+from services.enrolment.sweep import running_sweep
+from shared.errors import problem_response
 from shared.service_app import ServiceSpec, create_service_app
 
 
@@ -21,17 +36,49 @@ def create_app() -> FastAPI:
             await ensure_default_district(session, name=settings.default_district_name)
             await session.commit()
 
-    return create_service_app(
+    app = create_service_app(
         ServiceSpec(
             name="enrolment",
             title="shixun enrolment",
             description="Directory, programs and their lifecycle, quotas, enrolments.",
             metadata=EnrolmentModel.metadata,
             tables=infra,
-            # enrolments first: /programs/{id}/enrolments must not fall into /programs/{id}/{action}
-            routers=[directory.router, enrolments.router, programs.router],
+            # Fixed paths before the {id} and {action} ones they would otherwise fall into.
+            routers=[
+                reports.router,
+                imports.router,
+                directory.router,
+                leave.router,
+                attendance.router,
+                enrolments.router,
+                programs.router,
+            ],
             migrations=Path(__file__).parent / "migrations",
             settings=settings,
+            handlers=handlers,
             on_startup=[bootstrap],
         )
+    )
+    app.add_exception_handler(PoolTimeout, _busy)
+    served = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The periodic sweep runs inside the service's lifespan and stops before it ends.
+        async with served(app), running_sweep(app, interval=settings.sweep_interval_seconds):
+            yield
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+async def _busy(request: Request, exc: Exception) -> JSONResponse:
+    """Every database connection stayed busy past the pool's timeout (a rush): ask to retry."""
+    return problem_response(
+        503,
+        "Busy",
+        "Too many requests are waiting for the database; retry shortly.",
+        code="busy",
+        instance=request.url.path,
+        headers={"Retry-After": "2"},
     )

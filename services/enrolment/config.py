@@ -7,3 +7,5 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SHIXUN_ENROLMENT_", extra="ignore")
 
     default_district_name: str = "默认区教育局"
+    # How often expired offers and queued roster imports are looked for.
+    sweep_interval_seconds: float = 2.0

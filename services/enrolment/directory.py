@@ -8,7 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.enrolment.models import District, Institution, School, Teacher, infra
-from services.enrolment.schemas import InstitutionCreate, SchoolCreate, TeacherCreate, TeacherUpdate
+from services.enrolment.schemas import (
+    InstitutionCreate,
+    SchoolCreate,
+    SchoolUpdate,
+    TeacherCreate,
+    TeacherUpdate,
+)
 from shared import pii
 from shared.access import ensure_in_scope
 from shared.auth import Principal, Role
@@ -45,7 +51,9 @@ async def create_school(
     session: AsyncSession, *, principal: Principal, data: SchoolCreate
 ) -> School:
     district_id = await _district_for(session, principal, data.district_id)
-    school = School(district_id=district_id, name=data.name, stage=data.stage.value)
+    school = School(
+        district_id=district_id, name=data.name, stage=data.stage.value, max_away=data.max_away
+    )
     session.add(school)
     await session.flush()
     await add_event(
@@ -65,6 +73,18 @@ async def get_school(
     if school is None:
         raise NotFound("No such school.")
     ensure_in_scope(principal, "school", district_id=school.district_id, school_id=school.id)
+    return school
+
+
+async def update_school(
+    session: AsyncSession, *, principal: Principal, school_id: uuid.UUID, data: SchoolUpdate
+) -> School:
+    """R7: the school (or its bureau) sets how many of its teachers may be away at once."""
+    school = await get_school(session, principal=principal, school_id=school_id)
+    principal.require(Role.BUREAU_ADMIN, Role.SCHOOL_ADMIN)
+    if "max_away" in data.model_fields_set:
+        school.max_away = data.max_away
+    await session.flush()
     return school
 
 
@@ -130,6 +150,13 @@ async def create_teacher(
         raise Forbidden("Only the bureau, a school admin or a roster system registers teachers.")
     principal.require_scope("roster:write")
     ensure_in_scope(principal, "school", district_id=school.district_id, school_id=school.id)
+    return await register_teacher(session, school=school, data=data)
+
+
+async def register_teacher(
+    session: AsyncSession, *, school: School, data: TeacherCreate
+) -> Teacher:
+    """Write a teacher whose caller was already authorised (the API or a roster import)."""
     teacher = Teacher(
         district_id=school.district_id,
         school_id=school.id,
@@ -137,6 +164,7 @@ async def create_teacher(
         stage=data.stage.value,
         subject=data.subject,
         hired_on=data.hired_on,
+        roles=sorted({role.value for role in data.roles}),
     )
     if data.id_number:
         digest = pii.lookup_hash(data.id_number)
@@ -194,6 +222,8 @@ async def update_teacher(
     for name, value in changes.items():
         if value is None and name != "hired_on":
             raise Unprocessable(f"{name} cannot be cleared.", code="required-field")
+        if name == "roles":
+            value = sorted({role.value for role in value})
         setattr(teacher, name, value.value if hasattr(value, "value") else value)
     await session.flush()
     if changes:

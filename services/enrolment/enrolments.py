@@ -6,26 +6,65 @@ import uuid
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.enrolment.eligibility import (
+    check_audience,
+    check_away_cap,
+    check_free,
+    check_open,
+    check_r6_evaluated,
+)
 from services.enrolment.models import Enrolment, Program, Teacher, infra
+from services.enrolment.policy import POLICY
 from services.enrolment.programs import get_program
+from services.enrolment.seats import (
+    release_quota,
+    release_seat,
+    take_quota,
+    take_seat,
+    waiting_count,
+)
+from services.enrolment.waitlist import promote
 from shared.access import ensure_in_scope, in_scope
 from shared.auth import Principal, Role
 from shared.config import DISTRICT_TZ
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
-from shared.events.enrolment import EnrolmentCompleted, EnrolmentConfirmed
+from shared.events.enrolment import (
+    EnrolmentApplied,
+    EnrolmentCompleted,
+    EnrolmentConfirmed,
+    EnrolmentFundingRequested,
+    EnrolmentRecommended,
+    EnrolmentRefused,
+    EnrolmentWaitlisted,
+    EnrolmentWithdrawn,
+)
 from shared.messaging.outbox import add_event
+
+
+def facts(enrolment: Enrolment) -> dict[str, uuid.UUID]:
+    """The fields every enrolment event carries."""
+    return {
+        "enrolment_id": enrolment.id,
+        "program_id": enrolment.program_id,
+        "teacher_id": enrolment.teacher_id,
+        "school_id": enrolment.school_id,
+        "district_id": enrolment.district_id,
+    }
 
 
 async def enrol(
     session: AsyncSession, *, principal: Principal, program_id: uuid.UUID, teacher_id: uuid.UUID
 ) -> Enrolment:
     program = await get_program(session, principal=principal, program_id=program_id)
-    teacher = await session.get(Teacher, teacher_id)
+    # Locking the teacher serialises one teacher's concurrent requests (no overlap, no twice).
+    teacher = await session.scalar(
+        select(Teacher).where(Teacher.id == teacher_id).with_for_update()
+    )
     if teacher is None:
         raise Unprocessable("The teacher does not exist.", code="unknown-teacher")
     if principal.role not in (Role.TEACHER, Role.SCHOOL_ADMIN, Role.BUREAU_ADMIN):
@@ -37,50 +76,30 @@ async def enrol(
         school_id=teacher.school_id,
         teacher_id=teacher.id,
     )
-    if program.status != "published":
-        raise Conflict(
-            f"The program is {program.status}, not open for enrolment.", code="program-not-open"
-        )
-    now = utcnow()
-    if not program.enrol_opens_at <= now <= program.enrol_closes_at:
-        raise Conflict(
-            "The enrolment window is closed.",
-            code="enrolment-window-closed",
-            enrol_opens_at=program.enrol_opens_at.isoformat(),
-            enrol_closes_at=program.enrol_closes_at.isoformat(),
-        )
-    existing = await session.scalar(
-        select(Enrolment.id).where(
-            Enrolment.program_id == program.id, Enrolment.teacher_id == teacher.id
-        )
-    )
-    if existing is not None:
-        raise Conflict(
-            "The teacher is already enrolled in this program.",
-            code="already-enrolled",
-            enrolment_id=str(existing),
-        )
-    # The seat is taken by one conditional UPDATE: the database, not the process, decides.
-    taken = await session.execute(
-        update(Program)
-        .where(Program.id == program.id, Program.seats_taken < Program.capacity)
-        .values(seats_taken=Program.seats_taken + 1)
-        .execution_options(synchronize_session=False)
-    )
+    check_open(program)
+    check_audience(program, teacher)
+    await check_free(session, program, teacher)
+    await check_r6_evaluated(session, program, teacher)
     enrolment = Enrolment(
         program_id=program.id,
         teacher_id=teacher.id,
         school_id=teacher.school_id,
         district_id=teacher.district_id,
-        status="confirmed" if taken.rowcount == 1 else "waitlisted",
+        status="pending_school",
     )
-    if enrolment.status == "waitlisted":
-        waiting = await session.scalar(
-            select(func.count()).where(
-                Enrolment.program_id == program.id, Enrolment.status == "waitlisted"
-            )
-        )
-        enrolment.waitlist_position = (waiting or 0) + 1
+    if program.selection == "recommended":
+        # R2: apply → school recommends → bureau approves; no seat is taken yet.
+        await _insert(session, enrolment)
+        await add_event(session, infra.outbox, EnrolmentApplied(**facts(enrolment)))
+        return enrolment
+    await check_away_cap(session, program, teacher.school_id)
+    await _take_quota(session, program, enrolment)
+    await place(session, program, enrolment)
+    return enrolment
+
+
+async def _insert(session: AsyncSession, enrolment: Enrolment) -> None:
+    """Write a new enrolment (or the changes of a known one)."""
     session.add(enrolment)
     try:
         await session.flush()
@@ -88,19 +107,245 @@ async def enrol(
         raise Conflict(
             "The teacher is already enrolled in this program.", code="already-enrolled"
         ) from exc
-    if enrolment.status == "confirmed":
+
+
+async def _take_quota(session: AsyncSession, program: Program, enrolment: Enrolment) -> None:
+    """R3: when a program is allotted by quota, the school's share bounds its teachers."""
+    if not program.allotted:
+        return
+    if not await take_quota(session, program.id, enrolment.school_id):
+        raise Conflict(
+            "The school's quota for this program is used up (or it has none).",
+            code="r3-quota-full",
+        )
+    enrolment.holds_quota = True
+
+
+async def place(session: AsyncSession, program: Program, enrolment: Enrolment) -> None:
+    """Give the enrolment a seat if one is free, else a place on the waitlist.
+
+    A new enrolment is written only after the seat UPDATE, so the seat's row lock is held
+    for the fewest statements before the commit. The waitlist is served in arrival order
+    (created_at, id); waitlist_position is the place the teacher joined at.
+    """
+    if await take_seat(session, program.id):
+        await seat_granted(session, program, enrolment)
+        return
+    await release_quota(session, enrolment)
+    enrolment.status = "waitlisted"
+    enrolment.waitlist_position = await waiting_count(session, program.id) + 1
+    await _insert(session, enrolment)
+    await add_event(
+        session,
+        infra.outbox,
+        EnrolmentWaitlisted(**facts(enrolment), waitlist_position=enrolment.waitlist_position),
+    )
+
+
+def needs_funding(program: Program) -> bool:
+    return program.funded_by == "school" and program.cost_per_participant_fen > 0
+
+
+async def seat_granted(session: AsyncSession, program: Program, enrolment: Enrolment) -> None:
+    """A held seat: confirmed, or pending funds when the trainee's school pool pays."""
+    enrolment.offer_expires_at = None
+    enrolment.waitlist_position = None
+    if needs_funding(program):
+        enrolment.status = "pending_funds"
+        await _insert(session, enrolment)
         await add_event(
             session,
             infra.outbox,
-            EnrolmentConfirmed(
-                enrolment_id=enrolment.id,
-                program_id=program.id,
-                teacher_id=teacher.id,
-                school_id=teacher.school_id,
-                district_id=teacher.district_id,
+            EnrolmentFundingRequested(
+                **facts(enrolment),
+                amount_fen=program.cost_per_participant_fen,
+                fiscal_year=program.starts_on.year,
             ),
         )
+        return
+    enrolment.status = "confirmed"
+    await _insert(session, enrolment)
+    await add_event(session, infra.outbox, EnrolmentConfirmed(**facts(enrolment)))
+
+
+async def free_seat(session: AsyncSession, program: Program, enrolment: Enrolment) -> None:
+    """An enrolment gave up its seat: the seat and quota return and the waitlist moves."""
+    if enrolment.status in POLICY.seat_statuses:
+        await release_seat(session, program.id)
+    await release_quota(session, enrolment)
+
+
+async def end_enrolment(
+    session: AsyncSession, program: Program, enrolment: Enrolment, *, status: str, reason: str
+) -> None:
+    """Withdrawn, refused or on leave: the enrolment ends and its seat goes to the next."""
+    held_seat = enrolment.status in POLICY.seat_statuses
+    await free_seat(session, program, enrolment)
+    enrolment.status = status
+    enrolment.reason = reason
+    enrolment.offer_expires_at = None
+    await session.flush()
+    if held_seat:
+        await promote(session, program)
+
+
+async def end_all_for_cancellation(session: AsyncSession, program: Program) -> int:
+    """A cancelled program ends every place in it; each teacher is told by a withdrawal."""
+    reason = "the program was cancelled"
+    places = (
+        await session.scalars(
+            select(Enrolment)
+            .where(
+                Enrolment.program_id == program.id,
+                Enrolment.status.in_(POLICY.holding_statuses),
+            )
+            .with_for_update()
+        )
+    ).all()
+    for enrolment in places:
+        was_confirmed = enrolment.status in ("confirmed", "pending_funds")
+        await free_seat(session, program, enrolment)
+        enrolment.status = "cancelled"
+        enrolment.reason = reason
+        enrolment.offer_expires_at = None
+        await session.flush()
+        await add_event(
+            session,
+            infra.outbox,
+            EnrolmentWithdrawn(**facts(enrolment), reason=reason, was_confirmed=was_confirmed),
+        )
+    return len(places)
+
+
+async def act(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    enrolment_id: uuid.UUID,
+    action: str,
+    reason: str | None = None,
+) -> Enrolment:
+    enrolment, program = await get_enrolment(
+        session, principal=principal, enrolment_id=enrolment_id, for_update=True
+    )
+    match action:
+        case "recommend":
+            await _recommend(session, principal, program, enrolment)
+        case "approve":
+            await _approve(session, principal, program, enrolment)
+        case "reject":
+            await _reject(session, principal, program, enrolment, reason)
+        case "withdraw":
+            await _withdraw(session, principal, program, enrolment, reason)
+        case "accept":
+            await _accept(session, principal, program, enrolment)
+        case _:
+            raise NotFound(f"No enrolment action {action!r}.")
     return enrolment
+
+
+def _require_status(enrolment: Enrolment, action: str, *allowed: str) -> None:
+    if enrolment.status not in allowed:
+        raise Conflict(
+            f"A {enrolment.status} enrolment cannot {action}; it must be {' or '.join(allowed)}.",
+            code="invalid-transition",
+            status_now=enrolment.status,
+        )
+
+
+def _is_school_of(principal: Principal, enrolment: Enrolment) -> bool:
+    return principal.role is Role.SCHOOL_ADMIN and principal.school_id == enrolment.school_id
+
+
+def _is_bureau_of(principal: Principal, enrolment: Enrolment) -> bool:
+    return principal.role is Role.BUREAU_ADMIN and principal.district_id == enrolment.district_id
+
+
+def _selection_open(program: Program) -> None:
+    if program.status not in ("published", "enrolment_closed"):
+        raise Conflict(
+            f"Selection for a {program.status} program is over.", code="program-not-open"
+        )
+
+
+async def _recommend(
+    session: AsyncSession, principal: Principal, program: Program, enrolment: Enrolment
+) -> None:
+    """R2 step 2: the school recommends its applicant, within its quota (R3)."""
+    if not (_is_school_of(principal, enrolment) or _is_bureau_of(principal, enrolment)):
+        raise Forbidden("The teacher's school recommends its applicants.")
+    _require_status(enrolment, "be recommended", "pending_school")
+    _selection_open(program)
+    await _take_quota(session, program, enrolment)
+    enrolment.status = "pending_bureau"
+    await session.flush()
+    await add_event(session, infra.outbox, EnrolmentRecommended(**facts(enrolment)))
+
+
+async def _approve(
+    session: AsyncSession, principal: Principal, program: Program, enrolment: Enrolment
+) -> None:
+    """R2 step 3: the bureau approves a recommended teacher, who then takes a seat."""
+    if not _is_bureau_of(principal, enrolment):
+        raise Forbidden("The bureau approves recommended teachers.")
+    _require_status(enrolment, "be approved", "pending_bureau")
+    _selection_open(program)
+    await check_away_cap(session, program, enrolment.school_id)
+    await place(session, program, enrolment)
+
+
+async def _reject(
+    session: AsyncSession,
+    principal: Principal,
+    program: Program,
+    enrolment: Enrolment,
+    reason: str | None,
+) -> None:
+    school_step = enrolment.status == "pending_school" and _is_school_of(principal, enrolment)
+    if not (school_step or _is_bureau_of(principal, enrolment)):
+        raise Forbidden("The school rejects applicants; the bureau rejects recommendations.")
+    _require_status(enrolment, "be rejected", "pending_school", "pending_bureau")
+    reason = reason or f"rejected by the {'school' if school_step else 'bureau'}"
+    await end_enrolment(session, program, enrolment, status="rejected", reason=reason)
+    await add_event(session, infra.outbox, EnrolmentRefused(**facts(enrolment), reason=reason))
+
+
+async def _withdraw(
+    session: AsyncSession,
+    principal: Principal,
+    program: Program,
+    enrolment: Enrolment,
+    reason: str | None,
+) -> None:
+    if principal.role is Role.INSTITUTION_ADMIN:
+        raise Forbidden("The teacher, the school or the bureau withdraws an enrolment.")
+    _require_status(enrolment, "be withdrawn", *POLICY.holding_statuses)
+    was_confirmed = enrolment.status in ("confirmed", "pending_funds")
+    if was_confirmed and program.status != "published":
+        # R4: once selection is over a confirmed trainee leaves only by an approved request.
+        raise Conflict(
+            "Selection is over: a confirmed trainee files a leave or substitution request.",
+            code="r4-leave-required",
+        )
+    reason = reason or "withdrawn"
+    await end_enrolment(session, program, enrolment, status="withdrawn", reason=reason)
+    await add_event(
+        session,
+        infra.outbox,
+        EnrolmentWithdrawn(**facts(enrolment), reason=reason, was_confirmed=was_confirmed),
+    )
+
+
+async def _accept(
+    session: AsyncSession, principal: Principal, program: Program, enrolment: Enrolment
+) -> None:
+    """A promoted teacher takes the offered seat before the offer expires."""
+    if principal.role is Role.INSTITUTION_ADMIN:
+        raise Forbidden("The teacher or the school accepts an offered seat.")
+    _require_status(enrolment, "accept", "offered")
+    if enrolment.offer_expires_at is not None and enrolment.offer_expires_at < utcnow():
+        raise Conflict("The offer has expired.", code="offer-expired")
+    await seat_granted(session, program, enrolment)
 
 
 def can_see_enrolment(principal: Principal, enrolment: Enrolment, program: Program) -> bool:
@@ -114,9 +359,16 @@ def can_see_enrolment(principal: Principal, enrolment: Enrolment, program: Progr
 
 
 async def get_enrolment(
-    session: AsyncSession, *, principal: Principal, enrolment_id: uuid.UUID
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    enrolment_id: uuid.UUID,
+    for_update: bool = False,
 ) -> tuple[Enrolment, Program]:
-    enrolment = await session.get(Enrolment, enrolment_id)
+    query = select(Enrolment).where(Enrolment.id == enrolment_id)
+    if for_update:
+        query = query.with_for_update()
+    enrolment = await session.scalar(query)
     program = await session.get(Program, enrolment.program_id) if enrolment else None
     if enrolment is None or program is None or not can_see_enrolment(principal, enrolment, program):
         raise NotFound("No such enrolment.")
@@ -197,6 +449,24 @@ async def record_completion(
             code="invalid-transition",
             status_now=enrolment.status,
         )
+    return await store_completion(
+        session,
+        enrolment=enrolment,
+        program=program,
+        attendance_rate=attendance_rate,
+        passed=passed,
+    )
+
+
+async def store_completion(
+    session: AsyncSession,
+    *,
+    enrolment: Enrolment,
+    program: Program,
+    attendance_rate: Decimal,
+    passed: bool,
+) -> Enrolment:
+    """Completion of a confirmed enrolment, whoever recorded it (an API call or an assessment)."""
     enrolment.status = "completed"
     enrolment.attendance_rate = attendance_rate
     enrolment.passed = passed

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -37,6 +37,8 @@ class School(EnrolmentModel, table=True):
     district_id: uuid.UUID = Field(foreign_key="district.id", index=True)
     name: str = Field(max_length=200)
     stage: str = Field(max_length=20)
+    # R7: how many of its teachers may be away on training at once (None: no cap).
+    max_away: int | None = None
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=created_column())
 
 
@@ -58,6 +60,8 @@ class Teacher(EnrolmentModel, table=True):
     id_number_encrypted: str | None = Field(default=None, max_length=200)
     id_number_hash: str | None = Field(default=None, max_length=64, unique=True)
     id_number_masked: str | None = Field(default=None, max_length=32)
+    # Audience roles: principal, middle_cadre, class_teacher, backbone, kindergarten, rural.
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=created_column())
 
 
@@ -79,7 +83,24 @@ class Program(EnrolmentModel, table=True):
     starts_on: dt.date
     ends_on: dt.date
     status: str = Field(default="draft", max_length=20, index=True)
+    # {"stages": [...], "subjects": [...], "roles": [...]}; an empty list admits everyone.
+    audience: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # R9: [{"name": ..., "kind": "expert" | "frontline" | "researcher" | "other"}]
+    expert_team: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    cost_per_participant_fen: int = Field(default=0, sa_type=BigInteger)
+    # R3: whether seats are allotted to schools (kept here so enrolling reads no extra table).
+    allotted: bool = False
+    funded_by: str | None = Field(default=None, max_length=20)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=created_column())
+
+
+class ProgramQuota(EnrolmentModel, table=True):
+    """R3: the seats of a program allotted to one school."""
+
+    program_id: uuid.UUID = Field(foreign_key="program.id", primary_key=True)
+    school_id: uuid.UUID = Field(foreign_key="school.id", primary_key=True)
+    seats: int
+    seats_taken: int = 0
 
 
 class Enrolment(EnrolmentModel, table=True):
@@ -94,8 +115,74 @@ class Enrolment(EnrolmentModel, table=True):
     school_id: uuid.UUID = Field(foreign_key="school.id", index=True)
     district_id: uuid.UUID = Field(foreign_key="district.id")
     status: str = Field(max_length=20)
+    # The place a teacher joined the waitlist at (promotion goes by arrival: created_at, id).
     waitlist_position: int | None = None
+    holds_quota: bool = False
+    reason: str | None = Field(default=None, max_length=500)
+    offer_expires_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     attendance_rate: Decimal | None = Field(default=None, max_digits=4, decimal_places=3)
     passed: bool | None = None
     completed_on: dt.date | None = None
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=created_column())
+
+
+class LeaveRequest(EnrolmentModel, table=True):
+    """R4: a confirmed trainee's leave or substitution, effective once both parties approve."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    enrolment_id: uuid.UUID = Field(foreign_key="enrolment.id", index=True)
+    program_id: uuid.UUID = Field(foreign_key="program.id")
+    school_id: uuid.UUID = Field(foreign_key="school.id", index=True)
+    district_id: uuid.UUID = Field(foreign_key="district.id")
+    kind: str = Field(max_length=20)
+    reason: str = Field(max_length=500)
+    substitute_teacher_id: uuid.UUID | None = Field(default=None, foreign_key="teacher.id")
+    school_approved: bool | None = None
+    institution_approved: bool | None = None
+    status: str = Field(default="pending", max_length=20)
+    substitute_enrolment_id: uuid.UUID | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=created_column())
+
+
+class Attendance(EnrolmentModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("enrolment_id", "session_on", name="uq_attendance_enrolment_session"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    program_id: uuid.UUID = Field(foreign_key="program.id", index=True)
+    enrolment_id: uuid.UUID = Field(foreign_key="enrolment.id")
+    session_on: dt.date
+    present: bool
+
+
+class ProgramRating(EnrolmentModel, table=True):
+    """Local projection of feedback.rating.submitted.v1: who has evaluated what (R6)."""
+
+    program_id: uuid.UUID = Field(primary_key=True)
+    teacher_id: uuid.UUID = Field(primary_key=True)
+    rated_at: dt.datetime = Field(sa_type=UtcDateTime)
+
+
+class RosterImport(EnrolmentModel, table=True):
+    """A roster file being imported; a background task works through it and records progress."""
+
+    __table_args__ = (UniqueConstraint("school_scope", "digest", "mode", name="uq_import_file"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    district_id: uuid.UUID = Field(foreign_key="district.id")
+    # The school an admin imported for, or the district id for the bureau: re-uploads dedupe here.
+    school_scope: uuid.UUID
+    requested_by: str = Field(max_length=200)
+    filename: str = Field(max_length=300)
+    digest: str = Field(max_length=64)
+    mode: str = Field(max_length=20)
+    status: str = Field(default="queued", max_length=20, index=True)
+    total_rows: int = 0
+    processed_rows: int = 0
+    created_count: int = 0
+    skipped_count: int = 0
+    errors: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=created_column())
+    finished_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)

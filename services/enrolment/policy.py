@@ -6,7 +6,9 @@ be published or run; there is no transition that skips it.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 from shared.auth import Role
 
@@ -46,3 +48,127 @@ LIFECYCLE: dict[str, Transition] = {
         ),
     )
 }
+
+
+@dataclass(frozen=True)
+class TeamRule:
+    """R9: the composition of a program's expert team, checked when the program is submitted."""
+
+    min_expert_share: float
+    min_frontline_share: float
+    frontline_kinds: frozenset[str]
+    # Levels whose programs must name a team; others are checked only when they give one.
+    required_for_levels: frozenset[str]
+
+
+@dataclass(frozen=True)
+class EnrolmentPolicy:
+    """The configurable numbers of R2–R9 and of the waitlist, versioned as one record."""
+
+    version: str
+    # Statuses in which an enrolment holds a seat of the program's capacity.
+    seat_statuses: frozenset[str]
+    # Statuses that count as "holding" a program for the no-overlap rule.
+    holding_statuses: frozenset[str]
+    # A waitlisted teacher offered a freed seat has this long to accept it.
+    offer_ttl: dt.timedelta
+    # R7: modes in which a trainee is away from school (online training is not).
+    away_modes: frozenset[str]
+    away_statuses: frozenset[str]
+    # Audience role "new_teacher": hired within this many years.
+    new_teacher_years: int
+    # R5: actual participants ÷ those who should attend.
+    min_participation_rate: Decimal
+    # R6: the term a date falls in; terms start on these months (spring, autumn).
+    term_start_months: tuple[int, ...]
+    # R8: at least one completed program of these levels within this many years.
+    r8_years: int
+    r8_levels: frozenset[str]
+    r9: TeamRule
+
+
+POLICY = EnrolmentPolicy(
+    version="enrolment-policy/1",
+    seat_statuses=frozenset({"offered", "pending_funds", "confirmed"}),
+    holding_statuses=frozenset(
+        {"pending_school", "pending_bureau", "waitlisted", "offered", "pending_funds", "confirmed"}
+    ),
+    offer_ttl=dt.timedelta(hours=24),
+    away_modes=frozenset({"centralized", "blended"}),
+    away_statuses=frozenset({"offered", "pending_funds", "confirmed"}),
+    new_teacher_years=3,
+    min_participation_rate=Decimal("0.95"),
+    term_start_months=(2, 8),
+    r8_years=3,
+    r8_levels=frozenset({"national", "provincial", "municipal", "district"}),
+    r9=TeamRule(
+        min_expert_share=0.35,
+        min_frontline_share=0.50,
+        frontline_kinds=frozenset({"frontline", "researcher"}),
+        required_for_levels=frozenset({"national", "provincial", "municipal"}),
+    ),
+)
+
+
+def term_of(day: dt.date, policy: EnrolmentPolicy = POLICY) -> tuple[int, int]:
+    """(year, index) of the term a day falls in; January belongs to the previous autumn."""
+    starts = sorted(policy.term_start_months)
+    for index in range(len(starts) - 1, -1, -1):
+        if day.month >= starts[index]:
+            return (day.year, index)
+    return (day.year - 1, len(starts) - 1)
+
+
+def team_violation(team: list[dict], level: str, policy: EnrolmentPolicy = POLICY) -> str | None:
+    """Why an expert team breaks R9, or None when it complies."""
+    rule = policy.r9
+    if not team:
+        if level in rule.required_for_levels:
+            return f"A {level} program must name its expert team."
+        return None
+    experts = sum(1 for member in team if member["kind"] == "expert")
+    frontline = sum(1 for member in team if member["kind"] in rule.frontline_kinds)
+    if experts / len(team) < rule.min_expert_share:
+        return (
+            f"Experts are {experts} of {len(team)}; at least "
+            f"{rule.min_expert_share:.0%} of the team must be experts."
+        )
+    if frontline / len(team) < rule.min_frontline_share:
+        return (
+            f"Frontline teachers and researchers are {frontline} of {len(team)}; at least "
+            f"{rule.min_frontline_share:.0%} are required."
+        )
+    return None
+
+
+def audience_violation(
+    audience: dict[str, list[str]],
+    *,
+    stage: str,
+    subject: str,
+    roles: set[str],
+) -> str | None:
+    """Why a teacher is outside a program's target audience, or None. Empty lists admit all."""
+    if audience.get("stages") and stage not in audience["stages"]:
+        return f"The program is for stages {', '.join(audience['stages'])}, not {stage}."
+    if audience.get("subjects") and subject not in audience["subjects"]:
+        return f"The program is for subjects {', '.join(audience['subjects'])}, not {subject}."
+    wanted = set(audience.get("roles") or ())
+    if wanted and not wanted & roles:
+        return f"The program is for {', '.join(sorted(wanted))}."
+    return None
+
+
+def teacher_roles(
+    roles: list[str], hired_on: dt.date | None, today: dt.date, policy: EnrolmentPolicy = POLICY
+) -> set[str]:
+    """A teacher's audience roles: those recorded plus new_teacher, derived from the hire date."""
+    found = set(roles)
+    if hired_on is not None and (today - hired_on).days < 365 * policy.new_teacher_years:
+        found.add("new_teacher")
+    return found
+
+
+def participation_met(expected: int, actual: int, policy: EnrolmentPolicy = POLICY) -> bool:
+    """R5: nobody expected counts as met."""
+    return expected == 0 or Decimal(actual) / Decimal(expected) >= policy.min_participation_rate

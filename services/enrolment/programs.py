@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.enrolment.models import Institution, Program, School, infra
-from services.enrolment.policy import LIFECYCLE
-from services.enrolment.schemas import Mode, ProgramCreate
+from services.enrolment.models import Institution, Program, ProgramQuota, School, infra
+from services.enrolment.policy import LIFECYCLE, POLICY, team_violation
+from services.enrolment.schemas import Mode, ProgramCreate, ProgramUpdate
+from services.enrolment.waitlist import promote
 from shared.access import in_scope
 from shared.auth import Principal, Role
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -48,6 +49,10 @@ async def create_program(
         raise Forbidden("The bureau creates programs in its own district.", code="out-of-scope")
     if district_id is None:
         raise Unprocessable("The program's district is unknown.", code="unknown-district")
+    if data.cost_per_participant_fen and data.funded_by is None:
+        raise Unprocessable(
+            "A program with a cost per participant names who funds it.", code="funded-by-missing"
+        )
     program = Program(
         district_id=district_id,
         title=data.title,
@@ -63,6 +68,10 @@ async def create_program(
         enrol_closes_at=data.enrol_closes_at,
         starts_on=data.starts_on,
         ends_on=data.ends_on,
+        audience=data.audience.model_dump(mode="json"),
+        expert_team=[member.model_dump(mode="json") for member in data.expert_team],
+        cost_per_participant_fen=data.cost_per_participant_fen,
+        funded_by=data.funded_by.value if data.funded_by else None,
     )
     session.add(program)
     await session.flush()
@@ -146,6 +155,8 @@ async def transition(
             code="invalid-transition",
             status_now=program.status,
         )
+    if action == "submit" and (problem := team_violation(program.expert_team, program.level)):
+        raise Unprocessable(problem, code="r9-expert-team", policy=POLICY.version)
     before = program.status
     program.status = step.target
     await session.flush()
@@ -167,6 +178,66 @@ async def transition(
             category=program.category,
             starts_on=program.starts_on,
             ends_on=program.ends_on,
+            capacity=program.capacity,
+            cost_per_participant_fen=program.cost_per_participant_fen,
+            funded_by=program.funded_by,
         ),
     )
+    return program
+
+
+# What may still change once a program is out of draft (published: seats and closing time).
+OPEN_CHANGES = frozenset({"capacity", "enrol_closes_at"})
+EDITABLE = ("draft", "rejected")
+
+
+async def update_program(
+    session: AsyncSession, *, principal: Principal, program_id: uuid.UUID, data: ProgramUpdate
+) -> Program:
+    program = await get_program(
+        session, principal=principal, program_id=program_id, for_update=True
+    )
+    if not _may_act(principal, program):
+        raise Forbidden("Only whoever runs the program, or its bureau, changes it.")
+    changes = data.model_dump(exclude_unset=True)
+    # Lists and enums are stored as their JSON values.
+    json_values = data.model_dump(exclude_unset=True, mode="json")
+    for key in ("audience", "expert_team", "funded_by"):
+        if key in changes:
+            changes[key] = json_values[key]
+    if any(value is None for key, value in changes.items() if key != "funded_by"):
+        raise Unprocessable("A program's fields cannot be cleared.", code="required-field")
+    if program.status not in EDITABLE and (
+        program.status not in ("approved", "published") or set(changes) - OPEN_CHANGES
+    ):
+        raise Conflict(
+            f"A {program.status} program changes only {', '.join(sorted(OPEN_CHANGES))}"
+            " (before it closes enrolment).",
+            code="program-frozen",
+        )
+    if "capacity" in changes:
+        quotas = await session.scalar(
+            select(func.coalesce(func.sum(ProgramQuota.seats), 0)).where(
+                ProgramQuota.program_id == program.id
+            )
+        )
+        if changes["capacity"] < max(program.seats_taken, quotas or 0):
+            raise Conflict(
+                "Capacity cannot go below the seats taken or the quotas allotted.",
+                code="capacity-below-taken",
+            )
+    grew = changes.get("capacity", program.capacity) > program.capacity
+    for key, value in changes.items():
+        setattr(program, key, value)
+    if program.enrol_closes_at <= program.enrol_opens_at or program.ends_on < program.starts_on:
+        raise Unprocessable("The dates are out of order.", code="dates-out-of-order")
+    if program.cost_per_participant_fen and program.funded_by is None:
+        raise Unprocessable(
+            "A program with a cost per participant names who funds it.", code="funded-by-missing"
+        )
+    await session.flush()
+    if grew:
+        # New seats go to the waitlist first, in arrival order.
+        await promote(session, program)
+    await session.refresh(program)
     return program

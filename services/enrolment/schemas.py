@@ -65,6 +65,11 @@ class SchoolCreate(Strict):
     name: Name
     stage: Stage
     district_id: uuid.UUID | None = Field(None, description="defaults to the caller's district")
+    max_away: int | None = Field(None, ge=0, description="R7: cap on teachers away at once")
+
+
+class SchoolUpdate(Strict):
+    max_away: int | None = Field(None, ge=0, description="R7: cap on teachers away at once")
 
 
 class SchoolRead(Read):
@@ -72,6 +77,7 @@ class SchoolRead(Read):
     name: str
     stage: Stage
     district_id: uuid.UUID
+    max_away: int | None
     created_at: dt.datetime
 
 
@@ -92,6 +98,16 @@ IdNumber = Annotated[
 ]
 
 
+class AudienceRole(StrEnum):
+    PRINCIPAL = "principal"
+    MIDDLE_CADRE = "middle_cadre"
+    CLASS_TEACHER = "class_teacher"
+    NEW_TEACHER = "new_teacher"
+    BACKBONE = "backbone"
+    KINDERGARTEN = "kindergarten"
+    RURAL = "rural"
+
+
 class TeacherCreate(Strict):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     school_id: uuid.UUID
@@ -99,6 +115,7 @@ class TeacherCreate(Strict):
     subject: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
     hired_on: dt.date | None = None
     id_number: IdNumber | None = Field(None, description="身份证号; write-only, read back masked")
+    roles: list[AudienceRole] = Field(default_factory=list)
 
 
 class TeacherUpdate(Strict):
@@ -111,6 +128,7 @@ class TeacherUpdate(Strict):
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None
     ) = None
     hired_on: dt.date | None = None
+    roles: list[AudienceRole] | None = None
 
 
 class TeacherRead(Read):
@@ -122,7 +140,35 @@ class TeacherRead(Read):
     subject: str
     hired_on: dt.date | None
     id_number_masked: str | None
+    roles: list[str]
     created_at: dt.datetime
+
+
+class Audience(Strict):
+    """Who a program is for; an empty list admits everyone."""
+
+    stages: list[Stage] = Field(default_factory=list)
+    subjects: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]] = Field(
+        default_factory=list
+    )
+    roles: list[AudienceRole] = Field(default_factory=list)
+
+
+class ExpertKind(StrEnum):
+    EXPERT = "expert"
+    FRONTLINE = "frontline"
+    RESEARCHER = "researcher"
+    OTHER = "other"
+
+
+class ExpertMember(Strict):
+    name: Name
+    kind: ExpertKind
+
+
+class FundedBy(StrEnum):
+    SCHOOL = "school"
+    BUREAU = "bureau"
 
 
 class ProgramCreate(Strict):
@@ -139,6 +185,10 @@ class ProgramCreate(Strict):
     enrol_closes_at: AwareDatetime
     starts_on: dt.date
     ends_on: dt.date
+    audience: Audience = Field(default_factory=Audience)
+    expert_team: list[ExpertMember] = Field(default_factory=list, description="R9")
+    cost_per_participant_fen: int = Field(0, ge=0)
+    funded_by: FundedBy | None = None
 
     @model_validator(mode="after")
     def _dates(self) -> ProgramCreate:
@@ -151,6 +201,23 @@ class ProgramCreate(Strict):
         if self.mode is Mode.SCHOOL_BASED and self.school_id is None:
             raise ValueError("a school-based program names its school_id")
         return self
+
+
+class ProgramUpdate(Strict):
+    """A draft (or rejected) program changes freely; a published one only its capacity and
+    the end of its enrolment window."""
+
+    title: Name | None = None
+    hours: PositiveHours | None = None
+    capacity: int | None = Field(None, ge=1, le=100_000)
+    enrol_opens_at: AwareDatetime | None = None
+    enrol_closes_at: AwareDatetime | None = None
+    starts_on: dt.date | None = None
+    ends_on: dt.date | None = None
+    audience: Audience | None = None
+    expert_team: list[ExpertMember] | None = None
+    cost_per_participant_fen: int | None = Field(None, ge=0)
+    funded_by: FundedBy | None = None
 
 
 class ProgramRead(Read):
@@ -171,6 +238,10 @@ class ProgramRead(Read):
     starts_on: dt.date
     ends_on: dt.date
     status: str
+    audience: dict
+    expert_team: list[dict]
+    cost_per_participant_fen: int
+    funded_by: str | None
     created_at: dt.datetime
 
 
@@ -200,7 +271,134 @@ class EnrolmentRead(Read):
     school_id: uuid.UUID
     status: str
     waitlist_position: int | None
+    reason: str | None
+    offer_expires_at: dt.datetime | None
     attendance_rate: Decimal | None
     passed: bool | None
     completed_on: dt.date | None
     created_at: dt.datetime
+
+
+class QuotaItem(Strict):
+    school_id: uuid.UUID
+    seats: int = Field(ge=0)
+
+
+class QuotasPut(Strict):
+    quotas: list[QuotaItem]
+
+
+class QuotaRead(Read):
+    school_id: uuid.UUID
+    seats: int
+    seats_taken: int
+
+
+class QuotasRead(BaseModel):
+    program_id: uuid.UUID
+    quotas: list[QuotaRead]
+
+
+class EnrolmentDecision(Strict):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class LeaveKind(StrEnum):
+    LEAVE = "leave"
+    SUBSTITUTION = "substitution"
+
+
+class LeaveRequestCreate(Strict):
+    kind: LeaveKind
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    substitute_teacher_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _substitute(self) -> LeaveRequestCreate:
+        if (self.kind is LeaveKind.SUBSTITUTION) != (self.substitute_teacher_id is not None):
+            raise ValueError("a substitution, and only a substitution, names substitute_teacher_id")
+        return self
+
+
+class LeaveParty(StrEnum):
+    SCHOOL = "school"
+    INSTITUTION = "institution"
+
+
+class LeaveDecision(Strict):
+    party: LeaveParty
+    approve: bool
+
+
+class LeaveRequestRead(Read):
+    id: uuid.UUID
+    enrolment_id: uuid.UUID
+    program_id: uuid.UUID
+    school_id: uuid.UUID
+    kind: LeaveKind
+    reason: str
+    substitute_teacher_id: uuid.UUID | None
+    school_approved: bool | None
+    institution_approved: bool | None
+    status: str
+    substitute_enrolment_id: uuid.UUID | None
+    created_at: dt.datetime
+
+
+class AttendanceCreate(Strict):
+    session_on: dt.date
+    present: list[uuid.UUID] = Field(default_factory=list, description="enrolment ids")
+    absent: list[uuid.UUID] = Field(default_factory=list, description="enrolment ids")
+
+
+class RosterEntry(BaseModel):
+    enrolment_id: uuid.UUID
+    teacher_id: uuid.UUID
+    teacher_name: str
+    school_id: uuid.UUID
+    status: str
+    sessions: int
+    attended: int
+    attendance_rate: Decimal | None
+
+
+class ParticipationRow(BaseModel):
+    school_id: uuid.UUID | None
+    expected: int
+    actual: int
+    rate: Decimal | None
+    met: bool
+
+
+class ParticipationRead(BaseModel):
+    program_id: uuid.UUID
+    policy: str
+    min_rate: Decimal
+    overall: ParticipationRow | None
+    by_school: list[ParticipationRow]
+
+
+class TrainingGap(BaseModel):
+    teacher_id: uuid.UUID
+    name: str
+    school_id: uuid.UUID
+    last_qualifying_on: dt.date | None
+
+
+class ImportMode(StrEnum):
+    ALL_OR_NOTHING = "all_or_nothing"
+    VALID_ROWS = "valid_rows"
+
+
+class RosterImportRead(Read):
+    id: uuid.UUID
+    filename: str
+    mode: str
+    status: str
+    total_rows: int
+    processed_rows: int
+    created_count: int
+    skipped_count: int
+    errors: list[dict]
+    created_at: dt.datetime
+    finished_at: dt.datetime | None

@@ -133,3 +133,76 @@ class EnrolmentCompleted(_EnrolmentFacts):
     category: str
     program_title: str
     completed_on: dt.date
+
+
+class EnrolmentApplied(_EnrolmentFacts):
+    """A teacher applied to a recommended program (R2); the school recommends next."""
+
+    subject: ClassVar[str] = "enrolment.enrolment.applied.v1"
+
+
+class EnrolmentRecommended(_EnrolmentFacts):
+    """The school recommended its teacher within its quota (R2, R3); the bureau approves next."""
+
+    subject: ClassVar[str] = "enrolment.enrolment.recommended.v1"
+
+
+class EnrolmentOfferExpired(_EnrolmentFacts):
+    """A promoted teacher did not take the offered seat in time; the next in line is offered."""
+
+    subject: ClassVar[str] = "enrolment.enrolment.offer_expired.v1"
+
+
+class LeaveRequested(EnrolmentEvent):
+    """A confirmed trainee asked for leave or a substitution (R4)."""
+
+    subject: ClassVar[str] = "enrolment.leave.requested.v1"
+    leave_request_id: uuid.UUID
+    enrolment_id: uuid.UUID
+    program_id: uuid.UUID
+    school_id: uuid.UUID
+    kind: str
+    substitute_teacher_id: uuid.UUID | None = None
+
+
+class LeaveDecided(EnrolmentEvent):
+    """A leave request was approved by both parties, or refused by one (R4)."""
+
+    subject: ClassVar[str] = "enrolment.leave.decided.v1"
+    leave_request_id: uuid.UUID
+    enrolment_id: uuid.UUID
+    program_id: uuid.UUID
+    school_id: uuid.UUID
+    kind: str
+    approved: bool
+    substitute_enrolment_id: uuid.UUID | None = None
+
+
+class AttendanceRecorded(EnrolmentEvent):
+    """Attendance of one session of a program was taken."""
+
+    subject: ClassVar[str] = "enrolment.attendance.recorded.v1"
+    program_id: uuid.UUID
+    session_on: dt.date
+    present: int
+    absent: int
+
+
+class ProgramQuotasSet(EnrolmentEvent):
+    """The bureau allotted a program's seats to schools (R3)."""
+
+    subject: ClassVar[str] = "enrolment.program.quotas_set.v1"
+    program_id: uuid.UUID
+    district_id: uuid.UUID
+    quotas: dict[str, int]
+
+
+class RosterImported(EnrolmentEvent):
+    """A roster file finished importing (its teachers are announced one by one as registered)."""
+
+    subject: ClassVar[str] = "enrolment.roster.imported.v1"
+    import_id: uuid.UUID
+    district_id: uuid.UUID
+    status: str
+    created_count: int
+    error_count: int

@@ -44,6 +44,9 @@ class NatsLink:
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5,
                     connect_timeout=2,
+                    # A pull fetch cancelled at shutdown can leave drain waiting for the full
+                    # default 30 s when a service consumes several streams; close sooner.
+                    drain_timeout=2,
                     error_cb=self._on_error,
                     disconnected_cb=self._on_disconnected,
                     reconnected_cb=self._on_reconnected,

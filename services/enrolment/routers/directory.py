@@ -14,6 +14,7 @@ from services.enrolment.schemas import (
     InstitutionRead,
     SchoolCreate,
     SchoolRead,
+    SchoolUpdate,
     TeacherCreate,
     TeacherRead,
     TeacherUpdate,
@@ -43,6 +44,13 @@ async def list_schools(session: Session, caller: Caller, paging: Paging) -> dict
 @router.get("/schools/{school_id}", response_model=SchoolRead)
 async def get_school(school_id: uuid.UUID, session: Session, caller: Caller) -> School:
     return await directory.get_school(session, principal=caller, school_id=school_id)
+
+
+@router.patch("/schools/{school_id}", response_model=SchoolRead)
+async def update_school(
+    school_id: uuid.UUID, body: SchoolUpdate, session: Session, caller: Caller
+) -> School:
+    return await directory.update_school(session, principal=caller, school_id=school_id, data=body)
 
 
 @router.post("/institutions", status_code=201, response_model=InstitutionRead)

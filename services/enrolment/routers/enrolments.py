@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
 from services.enrolment import enrolments
 from services.enrolment.models import Enrolment
-from services.enrolment.schemas import EnrolmentComplete, EnrolmentCreate, EnrolmentRead
+from services.enrolment.schemas import (
+    EnrolmentComplete,
+    EnrolmentCreate,
+    EnrolmentDecision,
+    EnrolmentRead,
+)
 from shared.deps import Caller, Idem, Paging, Session
 from shared.pagination import Page, page_of, paginate
 
@@ -71,5 +77,27 @@ async def complete(
         enrolment_id=enrolment_id,
         attendance_rate=body.attendance_rate,
         passed=body.passed,
+    )
+    return await idem.respond(200, EnrolmentRead.model_validate(enrolment))
+
+
+@router.post("/enrolments/{enrolment_id}/{action}", response_model=EnrolmentRead)
+async def act_on_enrolment(
+    enrolment_id: uuid.UUID,
+    action: Literal["recommend", "approve", "reject", "withdraw", "accept"],
+    session: Session,
+    caller: Caller,
+    idem: Idem,
+    body: EnrolmentDecision | None = Body(None),
+) -> JSONResponse:
+    """Selection steps (R2), withdrawal, and taking a seat offered from the waitlist."""
+    if replay := await idem.replay():
+        return replay
+    enrolment = await enrolments.act(
+        session,
+        principal=caller,
+        enrolment_id=enrolment_id,
+        action=action,
+        reason=body.reason if body else None,
     )
     return await idem.respond(200, EnrolmentRead.model_validate(enrolment))

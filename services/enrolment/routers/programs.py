@@ -8,9 +8,17 @@ from typing import Literal
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
-from services.enrolment import enrolments, programs
+from services.enrolment import enrolments, programs, quotas
 from services.enrolment.models import Enrolment, Program
-from services.enrolment.schemas import ProgramCreate, ProgramFinish, ProgramRead
+from services.enrolment.schemas import (
+    ProgramCreate,
+    ProgramFinish,
+    ProgramRead,
+    ProgramUpdate,
+    QuotaRead,
+    QuotasPut,
+    QuotasRead,
+)
 from shared.deps import Caller, Idem, Paging, Session
 from shared.errors import Unprocessable
 from shared.pagination import Page, page_of, paginate
@@ -48,6 +56,32 @@ async def get_program(program_id: uuid.UUID, session: Session, caller: Caller) -
     return await programs.get_program(session, principal=caller, program_id=program_id)
 
 
+@router.patch("/programs/{program_id}", response_model=ProgramRead)
+async def update_program(
+    program_id: uuid.UUID, body: ProgramUpdate, session: Session, caller: Caller
+) -> Program:
+    """Edit a draft; widen a published program's seats (the waitlist is offered them)."""
+    return await programs.update_program(
+        session, principal=caller, program_id=program_id, data=body
+    )
+
+
+@router.put("/programs/{program_id}/quotas", response_model=QuotasRead)
+async def put_quotas(
+    program_id: uuid.UUID, body: QuotasPut, session: Session, caller: Caller
+) -> QuotasRead:
+    rows = await quotas.set_quotas(
+        session, principal=caller, program_id=program_id, items=body.quotas
+    )
+    return QuotasRead(program_id=program_id, quotas=[QuotaRead.model_validate(r) for r in rows])
+
+
+@router.get("/programs/{program_id}/quotas", response_model=QuotasRead)
+async def get_quotas(program_id: uuid.UUID, session: Session, caller: Caller) -> QuotasRead:
+    rows = await quotas.list_quotas(session, principal=caller, program_id=program_id)
+    return QuotasRead(program_id=program_id, quotas=[QuotaRead.model_validate(r) for r in rows])
+
+
 @router.post("/programs/{program_id}/{action}", response_model=ProgramRead)
 async def act_on_program(
     program_id: uuid.UUID,
@@ -65,6 +99,8 @@ async def act_on_program(
     program = await programs.transition(
         session, principal=caller, program_id=program_id, action=action
     )
+    if action == "cancel":
+        await enrolments.end_all_for_cancellation(session, program)
     for result in body.results if body else []:
         enrolment = await session.get(Enrolment, result.enrolment_id)
         if enrolment is None or enrolment.program_id != program.id:

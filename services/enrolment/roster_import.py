@@ -1,0 +1,330 @@
+"""Roster import: a CSV (UTF-8 or GBK) or XLSX file of teachers, worked through in chunks.
+
+The upload is checked for shape and stored as a job; the periodic sweep imports it chunk by
+chunk, committing progress with each chunk, so a large file shows progress and an interrupted
+import resumes where it stopped. Mode all_or_nothing checks every row before writing any;
+valid_rows writes the good rows and reports the others. A re-upload of the same file for the
+same scope returns the first job; a teacher whose identity number is already registered is
+skipped, so editing and re-uploading a file never registers anyone twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+import uuid
+from collections.abc import Iterator
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.enrolment.directory import register_teacher
+from services.enrolment.models import RosterImport, School, Teacher, infra
+from services.enrolment.schemas import ImportMode, TeacherCreate
+from shared import pii
+from shared.auth import Principal, Role
+from shared.db import Database, utcnow
+from shared.errors import Forbidden, NotFound, Unprocessable
+from shared.events.enrolment import RosterImported
+from shared.messaging.outbox import add_event
+
+CHUNK = 200
+MAX_BYTES = 20 * 1024 * 1024
+HEADERS = {
+    "name": "name",
+    "姓名": "name",
+    "school_id": "school_id",
+    "学校id": "school_id",
+    "stage": "stage",
+    "学段": "stage",
+    "subject": "subject",
+    "学科": "subject",
+    "hired_on": "hired_on",
+    "入职日期": "hired_on",
+    "id_number": "id_number",
+    "身份证号": "id_number",
+    "roles": "roles",
+    "角色": "roles",
+}
+REQUIRED = {"name", "stage", "subject"}
+
+
+def _decode(content: bytes) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):  # gb18030 reads every GBK file
+        try:
+            return content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise Unprocessable("The file is neither UTF-8 nor GBK text.", code="import-encoding")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _raw_rows(content: bytes) -> Iterator[list[str]]:
+    if content[:2] == b"PK":
+        from openpyxl import load_workbook
+
+        try:
+            sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).worksheets[0]
+        except Exception as exc:
+            raise Unprocessable(f"The XLSX file cannot be read: {exc}", code="import-file") from exc
+        for row in sheet.iter_rows(values_only=True):
+            yield [_cell(v) for v in row]
+        return
+    yield from csv.reader(io.StringIO(_decode(content)))
+
+
+def read_rows(content: bytes) -> list[dict[str, str]]:
+    """The file's data rows as {field: text}; a bad header is refused before any import."""
+    raw = iter(_raw_rows(content))
+    header = next(raw, None)
+    if not header:
+        raise Unprocessable("The file is empty.", code="import-empty")
+    fields = []
+    for title in header:
+        key = HEADERS.get(title.strip().lower()) or HEADERS.get(title.strip())
+        if key is None and title.strip():
+            raise Unprocessable(
+                f"Unknown column {title!r}; columns are {', '.join(sorted(set(HEADERS)))}.",
+                code="import-header",
+            )
+        fields.append(key)
+    if missing := REQUIRED - set(fields):
+        raise Unprocessable(f"Missing columns: {', '.join(sorted(missing))}.", code="import-header")
+    rows = []
+    for values in raw:
+        if not any(v.strip() for v in values):
+            continue
+        rows.append({f: v.strip() for f, v in zip(fields, values, strict=False) if f})
+    return rows
+
+
+async def start_import(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    filename: str,
+    content: bytes,
+    mode: ImportMode,
+) -> tuple[RosterImport, bool]:
+    """The job for this file: a new one, or (False) the one the same upload made before."""
+    if principal.role not in (Role.BUREAU_ADMIN, Role.SCHOOL_ADMIN, Role.SERVICE):
+        raise Forbidden("Rosters are imported by the bureau, a school or a roster system.")
+    principal.require_scope("roster:write")
+    if len(content) > MAX_BYTES:
+        raise Unprocessable("The file is larger than 20 MB.", code="import-too-large")
+    rows = read_rows(content)
+    if principal.role is Role.SCHOOL_ADMIN:
+        scope = principal.school_id
+    else:
+        scope = principal.school_id or principal.district_id
+    if scope is None or principal.district_id is None:
+        raise Forbidden("No school or district in scope.")
+    digest = hashlib.sha256(content).hexdigest()
+    existing = await session.scalar(
+        select(RosterImport).where(
+            RosterImport.school_scope == scope,
+            RosterImport.digest == digest,
+            RosterImport.mode == mode.value,
+        )
+    )
+    if existing is not None:
+        return existing, False
+    job = RosterImport(
+        district_id=principal.district_id,
+        school_scope=scope,
+        requested_by=principal.subject,
+        filename=filename[:300],
+        digest=digest,
+        mode=mode.value,
+        total_rows=len(rows),
+        content=content,
+    )
+    session.add(job)
+    await session.flush()
+    return job, True
+
+
+async def get_import(
+    session: AsyncSession, *, principal: Principal, import_id: uuid.UUID
+) -> RosterImport:
+    job = await session.get(RosterImport, import_id)
+    visible = job is not None and (
+        job.requested_by == principal.subject
+        or (principal.role is Role.BUREAU_ADMIN and principal.district_id == job.district_id)
+        or (principal.role is Role.SCHOOL_ADMIN and principal.school_id == job.school_scope)
+    )
+    if not visible:
+        raise NotFound("No such import.")
+    return job
+
+
+def _roles(text: str) -> list[str]:
+    return [r for r in re.split(r"[,;，；、\s]+", text) if r]
+
+
+async def _check_row(
+    session: AsyncSession, job: RosterImport, row: dict[str, str], earlier: set[str]
+) -> tuple[TeacherCreate | None, School | None, str | None, bool]:
+    """(data, school, error, already registered) of one row; nothing is written."""
+    values: dict[str, object] = {k: v for k, v in row.items() if v}
+    school_scope_is_school = await session.get(School, job.school_scope)
+    if "school_id" not in values and school_scope_is_school is not None:
+        values["school_id"] = str(job.school_scope)
+    if "roles" in values:
+        values["roles"] = _roles(str(values["roles"]))
+    try:
+        data = TeacherCreate.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return None, None, f"{where}: {first['msg']}" if where else first["msg"], False
+    school = await session.get(School, data.school_id)
+    if school is None or school.district_id != job.district_id:
+        return None, None, "school_id: no such school in the district", False
+    if school_scope_is_school is not None and school.id != job.school_scope:
+        return None, None, "school_id: a school imports only its own teachers", False
+    if data.id_number:
+        if data.id_number in earlier:
+            return None, None, "id_number: appears earlier in the file", False
+        taken = await session.scalar(
+            select(Teacher.id).where(Teacher.id_number_hash == pii.lookup_hash(data.id_number))
+        )
+        if taken is not None:
+            return data, school, None, True
+    return data, school, None, False
+
+
+def _id_numbers(rows: list[dict[str, str]]) -> set[str]:
+    return {r["id_number"].strip().upper() for r in rows if r.get("id_number")}
+
+
+async def _finish(session: AsyncSession, job: RosterImport, status: str) -> None:
+    job.status = status
+    job.finished_at = utcnow()
+    await session.flush()
+    await add_event(
+        session,
+        infra.outbox,
+        RosterImported(
+            import_id=job.id,
+            district_id=job.district_id,
+            status=status,
+            created_count=job.created_count,
+            error_count=len(job.errors),
+        ),
+    )
+
+
+async def _locked(session: AsyncSession, import_id: uuid.UUID) -> RosterImport | None:
+    return await session.scalar(
+        select(RosterImport)
+        .where(RosterImport.id == import_id, RosterImport.status.in_(("queued", "running")))
+        .with_for_update(skip_locked=True)
+    )
+
+
+async def process(database: Database, import_id: uuid.UUID) -> None:
+    """Work through one import, a chunk per transaction; safe to call again after a crash."""
+    async with database.sessions() as session:
+        job = await session.get(RosterImport, import_id)
+        if job is None:
+            return
+        rows = read_rows(job.content)
+    while True:
+        async with database.sessions() as session:
+            job = await _locked(session, import_id)
+            if job is None:
+                return
+            job.status = "running"
+            start = job.processed_rows
+            if start >= len(rows):
+                if job.mode == ImportMode.ALL_OR_NOTHING and not job.errors:
+                    await _write_all(session, job, rows)
+                await _finish(
+                    session,
+                    job,
+                    "failed" if job.mode == "all_or_nothing" and job.errors else "done",
+                )
+                await session.commit()
+                return
+            earlier = _id_numbers(rows[:start])
+            errors = list(job.errors)
+            for line, row in enumerate(rows[start : start + CHUNK], start=start + 2):
+                data, school, error, known = await _check_row(session, job, row, earlier)
+                if row.get("id_number"):
+                    earlier.add(row["id_number"].strip().upper())
+                if error:
+                    errors.append({"row": line, "error": error})
+                elif known:
+                    job.skipped_count += 1
+                elif job.mode == ImportMode.VALID_ROWS:
+                    assert data is not None and school is not None
+                    await register_teacher(session, school=school, data=data)
+                    job.created_count += 1
+            job.errors = errors
+            job.processed_rows = min(start + CHUNK, len(rows))
+            await session.commit()
+
+
+class _Changed(Exception):
+    pass
+
+
+async def _complete(session: AsyncSession, job: RosterImport, rows: list[dict[str, str]]) -> None:
+    import_id = job.id
+    if job.mode == ImportMode.ALL_OR_NOTHING and not job.errors:
+        try:
+            await _write_all(session, job, rows)
+        except _Changed as exc:
+            # Nothing of the file is kept: undo the rows written so far, then record why.
+            await session.rollback()
+            job = await session.get(RosterImport, import_id, populate_existing=True)
+            assert job is not None
+            job.created_count = 0
+            job.errors = [{"row": None, "error": f"changed while importing: {exc}"}]
+    failed = job.mode == ImportMode.ALL_OR_NOTHING and bool(job.errors)
+    await _finish(session, job, "failed" if failed else "done")
+    await session.commit()
+
+
+async def _write_all(session: AsyncSession, job: RosterImport, rows: list[dict[str, str]]) -> None:
+    """all_or_nothing, after every row checked clean: write them all in one transaction."""
+    earlier: set[str] = set()
+    job.skipped_count = 0
+    for row in rows:
+        data, school, error, known = await _check_row(session, job, row, earlier)
+        if row.get("id_number"):
+            earlier.add(row["id_number"].strip().upper())
+        if error:  # changed since the check (a concurrent registration): fail the whole file
+            raise _Changed(error)
+        if known:
+            job.skipped_count += 1
+            continue
+        assert data is not None and school is not None
+        await register_teacher(session, school=school, data=data)
+        job.created_count += 1
+
+
+async def pending_imports(session: AsyncSession) -> list[uuid.UUID]:
+    return list(
+        (
+            await session.scalars(
+                select(RosterImport.id)
+                .where(RosterImport.status.in_(("queued", "running")))
+                .order_by(RosterImport.created_at)
+            )
+        ).all()
+    )

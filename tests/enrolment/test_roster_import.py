@@ -1,0 +1,112 @@
+"""Roster import: CSV in UTF-8 or GBK, XLSX, per-row report, both modes, re-upload."""
+
+from __future__ import annotations
+
+import io
+import random
+
+from openpyxl import Workbook
+
+from tests.enrolment.conftest import World, ok
+from tests.harness import wait_for
+
+
+def id_number() -> str:
+    """A well-formed 18-character identity number (the checksum is not ours to verify)."""
+    return "".join(random.choice("0123456789") for _ in range(17)) + random.choice("0123456789X")
+
+
+def csv_bytes(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
+    lines = ["姓名,学校ID,学段,学科,入职日期,身份证号,角色"] + [",".join(r) for r in rows]
+    return ("\n".join(lines) + "\n").encode(encoding)
+
+
+async def upload(world: World, content: bytes, name: str, mode: str, headers: dict | None = None):
+    return await world.api.post(
+        "/v1/teachers/imports",
+        headers=headers or world.bureau,
+        files={"file": (name, content)},
+        data={"mode": mode},
+    )
+
+
+async def finished(world: World, job: dict, headers: dict | None = None) -> dict:
+    async def done() -> dict | None:
+        body = ok(
+            await world.api.get(
+                f"/v1/teachers/imports/{job['id']}", headers=headers or world.bureau
+            )
+        )
+        return body if body["status"] in ("done", "failed") else None
+
+    return await wait_for(done, timeout=30)
+
+
+async def test_gbk_csv_valid_rows_imports_the_good_rows_and_reports_the_rest(world: World) -> None:
+    school = await world.school()
+    sid = school["id"]
+    good = [
+        [f"张{i}", sid, "primary", "数学", "2020-09-01", id_number(), "class_teacher"]
+        for i in range(3)
+    ]
+    bad_stage = ["李四", sid, "college", "语文", "", "", ""]
+    dup = [*good[0][:6], ""]
+    content = csv_bytes([*good, bad_stage, dup], encoding="gbk")
+    job = ok(await upload(world, content, "名单.csv", "valid_rows"), 202)
+    assert job["total_rows"] == 5
+    result = await finished(world, job)
+    assert result["status"] == "done"
+    assert result["created_count"] == 3 and result["processed_rows"] == 5
+    assert [e["row"] for e in result["errors"]] == [5, 6]
+    assert "stage" in result["errors"][0]["error"]
+    listed = ok(
+        await world.api.get("/v1/teachers", headers=world.bureau, params={"school_id": sid})
+    )
+    names = sorted(t["name"] for t in listed["items"])
+    assert names == ["张0", "张1", "张2"]
+    masked = {t["id_number_masked"] for t in listed["items"]}
+    assert all("*" in m for m in masked)
+    again = await upload(world, content, "名单.csv", "valid_rows")
+    assert again.status_code == 200 and again.json()["id"] == job["id"]
+
+
+async def test_all_or_nothing_writes_nothing_when_a_row_is_bad(world: World) -> None:
+    school = await world.school()
+    sid = school["id"]
+    rows = [[f"王{i}", sid, "junior", "物理", "", id_number(), ""] for i in range(4)]
+    rows.append(["", sid, "junior", "物理", "", "", ""])  # no name
+    job = ok(await upload(world, csv_bytes(rows), "roster.csv", "all_or_nothing"), 202)
+    result = await finished(world, job)
+    assert result["status"] == "failed" and result["created_count"] == 0
+    assert [e["row"] for e in result["errors"]] == [6]
+    listed = ok(
+        await world.api.get("/v1/teachers", headers=world.bureau, params={"school_id": sid})
+    )
+    assert listed["items"] == []
+
+
+async def test_xlsx_import_by_a_school_for_its_own_teachers_only(world: World) -> None:
+    school, other = await world.school(), await world.school()
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["name", "stage", "subject", "hired_on", "id_number", "school_id"])
+    sheet.append(["赵一", "primary", "英语", "2019-09-01", id_number(), ""])
+    sheet.append(["赵二", "primary", "英语", "", id_number(), other["id"]])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    admin = world.school_admin(school)
+    job = ok(await upload(world, buffer.getvalue(), "roster.xlsx", "valid_rows", admin), 202)
+    result = await finished(world, job, admin)
+    assert result["created_count"] == 1
+    assert result["errors"] == [
+        {"row": 3, "error": "school_id: a school imports only its own teachers"}
+    ]
+    other_admin = world.school_admin(other)
+    hidden = await world.api.get(f"/v1/teachers/imports/{job['id']}", headers=other_admin)
+    assert hidden.status_code == 404
+
+
+async def test_a_bad_header_is_refused_at_upload(world: World) -> None:
+    refused = await upload(world, "名字,学段\n甲,primary\n".encode(), "x.csv", "valid_rows")
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"

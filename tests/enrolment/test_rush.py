@@ -1,0 +1,126 @@
+"""The opening minute of selection: 2,000 concurrent requests for programs of 50 seats."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from services.enrolment.models import Enrolment, ProgramQuota, Teacher
+from shared.config import DEFAULT_DISTRICT_ID
+from tests.enrolment.conftest import World, ok
+
+SEATS = 50
+
+
+async def bulk_teachers(world: World, schools: list[dict], count: int) -> list[dict]:
+    """Many teachers at once, written straight to the table (the API is not under test here)."""
+    app = world.suite.apps["enrolment"]
+    rows = [
+        Teacher(
+            district_id=DEFAULT_DISTRICT_ID,
+            school_id=uuid.UUID(schools[i % len(schools)]["id"]),
+            name=f"抢课{i}",
+            stage="primary",
+            subject="数学",
+            roles=[],
+        )
+        for i in range(count)
+    ]
+    async with app.state.database.sessions() as session:
+        session.add_all(rows)
+        await session.commit()
+    return [{"id": str(t.id), "school_id": str(t.school_id)} for t in rows]
+
+
+async def test_rush_gives_exactly_the_seats_no_teacher_twice_no_quota_exceeded(
+    world: World,
+) -> None:
+    institution = await world.institution()
+    open_program = await world.program(institution, capacity=SEATS)
+    quota_program = await world.program(institution, capacity=SEATS)
+    schools = [await world.school() for _ in range(6)]
+    # Five schools share the quota program's seats; the sixth has no quota there.
+    quotas = {s["id"]: SEATS // 5 for s in schools[:5]}
+    ok(
+        await world.api.put(
+            f"/v1/programs/{quota_program['id']}/quotas",
+            headers=world.bureau,
+            json={"quotas": [{"school_id": k, "seats": v} for k, v in quotas.items()]},
+        )
+    )
+    open_teachers = await bulk_teachers(world, schools, 1_100)
+    quota_teachers = await bulk_teachers(world, schools, 800)
+    # 100 teachers press the button twice on the open program.
+    requests = (
+        [(open_program, t) for t in open_teachers]
+        + [(open_program, t) for t in open_teachers[:100]]
+        + [(quota_program, t) for t in quota_teachers]
+    )
+    assert len(requests) == 2_000
+
+    responses = await asyncio.gather(*(world.enrol(p, t) for p, t in requests))
+
+    outcomes = Counter()
+    for (program, _), response in zip(requests, responses, strict=True):
+        body = response.json()
+        if response.status_code == 201:
+            outcomes[(program["id"], body["status"])] += 1
+        else:
+            assert response.status_code == 409, response.text
+            assert body["detail"], "a refusal says why"
+            outcomes[(program["id"], body["type"].rsplit("/", 1)[-1])] += 1
+
+    assert outcomes[(open_program["id"], "confirmed")] == SEATS
+    assert outcomes[(open_program["id"], "waitlisted")] == 1_100 - SEATS
+    assert outcomes[(open_program["id"], "already-enrolled")] == 100
+    assert outcomes[(quota_program["id"], "confirmed")] == SEATS
+    assert outcomes[(quota_program["id"], "r3-quota-full")] == 800 - SEATS
+
+    app = world.suite.apps["enrolment"]
+    async with app.state.database.sessions() as session:
+        for program in (open_program, quota_program):
+            pid = uuid.UUID(program["id"])
+            twice = await session.scalar(
+                select(func.count()).select_from(
+                    select(Enrolment.teacher_id)
+                    .where(Enrolment.program_id == pid)
+                    .group_by(Enrolment.teacher_id)
+                    .having(func.count() > 1)
+                    .subquery()
+                )
+            )
+            assert twice == 0
+            confirmed = await session.scalar(
+                select(func.count()).where(
+                    Enrolment.program_id == pid, Enrolment.status == "confirmed"
+                )
+            )
+            assert confirmed == SEATS
+        per_school = dict(
+            (
+                await session.execute(
+                    select(Enrolment.school_id, func.count())
+                    .where(
+                        Enrolment.program_id == uuid.UUID(quota_program["id"]),
+                        Enrolment.status == "confirmed",
+                    )
+                    .group_by(Enrolment.school_id)
+                )
+            ).all()
+        )
+        assert {str(k): v for k, v in per_school.items()} == quotas
+        taken = dict(
+            (
+                await session.execute(
+                    select(ProgramQuota.school_id, ProgramQuota.seats_taken).where(
+                        ProgramQuota.program_id == uuid.UUID(quota_program["id"])
+                    )
+                )
+            ).all()
+        )
+        assert {str(k): v for k, v in taken.items()} == quotas
+    for program in (open_program, quota_program):
+        assert (await world.program_now(program["id"]))["seats_taken"] == SEATS
