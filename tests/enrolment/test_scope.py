@@ -132,3 +132,16 @@ async def test_the_training_gaps_report_refuses_a_school_outside_the_scope(world
     response = await world.api.get(path, headers=far_bureau, params={"school_id": school["id"]})
     assert response.status_code == 403, response.text
 
+
+async def test_text_with_a_nul_character_is_refused_with_422(world: World) -> None:
+    response = await world.api.post(
+        "/v1/schools", headers=world.bureau, json={"name": "学校\x00", "stage": "primary"}
+    )
+    assert response.status_code == 422, response.text
+    school = await world.school()
+    response = await world.api.post(
+        "/v1/teachers",
+        headers=world.bureau,
+        json={"name": "老师", "school_id": school["id"], "stage": "primary", "subject": "数\x00学"},
+    )
+    assert response.status_code == 422, response.text
