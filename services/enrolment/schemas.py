@@ -8,9 +8,13 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
+from fastapi import Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from shared.units import PositiveHours
+
+# A status to filter a listing by: a status name only, so no stray text (a NUL) reaches SQL.
+StatusFilter = Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$")]
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 

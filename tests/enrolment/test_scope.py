@@ -145,3 +145,10 @@ async def test_text_with_a_nul_character_is_refused_with_422(world: World) -> No
         json={"name": "老师", "school_id": school["id"], "stage": "primary", "subject": "数\x00学"},
     )
     assert response.status_code == 422, response.text
+
+
+async def test_a_status_filter_with_a_nul_character_is_refused_with_422(world: World) -> None:
+    for path in ("/v1/programs", "/v1/enrolments"):
+        response = await world.api.get(path, headers=world.bureau, params={"status": "a\x00"})
+        assert response.status_code == 422, (path, response.text)
+        ok(await world.api.get(path, headers=world.bureau, params={"status": "confirmed"}))
