@@ -69,6 +69,7 @@ async def create_school(
 async def get_school(
     session: AsyncSession, *, principal: Principal, school_id: uuid.UUID
 ) -> School:
+    principal.require_scope("roster:read")
     school = await session.get(School, school_id)
     if school is None:
         raise NotFound("No such school.")
@@ -89,6 +90,7 @@ async def update_school(
 
 
 def schools_query(principal: Principal):
+    principal.require_scope("roster:read")
     query = select(School)
     if principal.role is Role.BUREAU_ADMIN or principal.role is Role.SERVICE:
         query = query.where(School.district_id == principal.district_id)
@@ -196,8 +198,14 @@ def teacher_facts(
 
 
 async def get_teacher(
-    session: AsyncSession, *, principal: Principal, teacher_id: uuid.UUID
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    teacher_id: uuid.UUID,
+    needs: str = "roster:read",
 ) -> Teacher:
+    """`needs`: the scope a service client must hold (roster:write when it updates)."""
+    principal.require_scope(needs)
     teacher = await session.get(Teacher, teacher_id)
     if teacher is None:
         raise NotFound("No such teacher.")
@@ -214,10 +222,11 @@ async def get_teacher(
 async def update_teacher(
     session: AsyncSession, *, principal: Principal, teacher_id: uuid.UUID, data: TeacherUpdate
 ) -> Teacher:
-    teacher = await get_teacher(session, principal=principal, teacher_id=teacher_id)
+    teacher = await get_teacher(
+        session, principal=principal, teacher_id=teacher_id, needs="roster:write"
+    )
     if principal.role not in (Role.BUREAU_ADMIN, Role.SCHOOL_ADMIN, Role.SERVICE):
         raise Forbidden("A teacher's record is kept by the school or the bureau.")
-    principal.require_scope("roster:write")
     changes = data.model_dump(exclude_unset=True)
     for name, value in changes.items():
         if value is None and name != "hired_on":
@@ -232,6 +241,7 @@ async def update_teacher(
 
 
 def teachers_query(principal: Principal):
+    principal.require_scope("roster:read")
     query = select(Teacher)
     match principal.role:
         case Role.TEACHER:

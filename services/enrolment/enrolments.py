@@ -317,7 +317,7 @@ async def _withdraw(
     enrolment: Enrolment,
     reason: str | None,
 ) -> None:
-    if principal.role is Role.INSTITUTION_ADMIN:
+    if principal.role not in (Role.TEACHER, Role.SCHOOL_ADMIN, Role.BUREAU_ADMIN):
         raise Forbidden("The teacher, the school or the bureau withdraws an enrolment.")
     _require_status(enrolment, "be withdrawn", *POLICY.holding_statuses)
     was_confirmed = enrolment.status in ("confirmed", "pending_funds")
@@ -340,7 +340,7 @@ async def _accept(
     session: AsyncSession, principal: Principal, program: Program, enrolment: Enrolment
 ) -> None:
     """A promoted teacher takes the offered seat before the offer expires."""
-    if principal.role is Role.INSTITUTION_ADMIN:
+    if principal.role not in (Role.TEACHER, Role.SCHOOL_ADMIN, Role.BUREAU_ADMIN):
         raise Forbidden("The teacher or the school accepts an offered seat.")
     _require_status(enrolment, "accept", "offered")
     if enrolment.offer_expires_at is not None and enrolment.offer_expires_at < utcnow():
@@ -349,6 +349,8 @@ async def _accept(
 
 
 def can_see_enrolment(principal: Principal, enrolment: Enrolment, program: Program) -> bool:
+    if principal.role is Role.SERVICE and "roster:read" not in principal.scopes:
+        return False
     return in_scope(
         principal,
         district_id=enrolment.district_id,
@@ -376,6 +378,7 @@ async def get_enrolment(
 
 
 def enrolments_query(principal: Principal):
+    principal.require_scope("roster:read")
     query = select(Enrolment)
     match principal.role:
         case Role.TEACHER:

@@ -115,6 +115,8 @@ async def get_leave(
     enrolment = await session.get(Enrolment, leave.enrolment_id) if leave else None
     if (
         leave is None
+        # A trainee's leave is no roster system's business: no scope grants it.
+        or principal.role is Role.SERVICE
         or program is None
         or enrolment is None
         or not in_scope(

@@ -78,12 +78,28 @@ async def create_program(
     return program
 
 
+UNPUBLISHED = ("draft", "submitted", "rejected")
+
+
+def _school_bound(principal: Principal) -> bool:
+    """A school admin, or a service client bound to one school: sees what the school sees."""
+    return principal.role is Role.SCHOOL_ADMIN or (
+        principal.role is Role.SERVICE and principal.school_id is not None
+    )
+
+
 def can_see_program(principal: Principal, program: Program) -> bool:
+    # Nobody sees across districts (DOMAIN.md, "Who may see what").
+    if (
+        principal.role is not Role.INSTITUTION_ADMIN
+        and program.district_id != principal.district_id
+    ):
+        return False
     if principal.role is Role.TEACHER:
-        return program.status not in ("draft", "submitted", "rejected")
-    if principal.role is Role.SCHOOL_ADMIN and program.school_id is None:
+        return program.status not in UNPUBLISHED
+    if _school_bound(principal) and program.school_id is None:
         # Schools see the district's published offer to recommend and enrol their teachers.
-        return program.status not in ("draft", "submitted", "rejected")
+        return program.status not in UNPUBLISHED
     return in_scope(
         principal,
         district_id=program.district_id,
@@ -109,18 +125,18 @@ def programs_query(principal: Principal):
     match principal.role:
         case Role.INSTITUTION_ADMIN:
             return query.where(Program.institution_id == principal.institution_id)
-        case Role.BUREAU_ADMIN | Role.SERVICE:
+        case Role.BUREAU_ADMIN | Role.SERVICE if not _school_bound(principal):
             return query.where(Program.district_id == principal.district_id)
-        case Role.SCHOOL_ADMIN:
+        case Role.SCHOOL_ADMIN | Role.SERVICE:
             return query.where(
+                Program.district_id == principal.district_id,
                 (Program.school_id == principal.school_id)
-                | (
-                    Program.school_id.is_(None)
-                    & Program.status.not_in(("draft", "submitted", "rejected"))
-                )
+                | (Program.school_id.is_(None) & Program.status.not_in(UNPUBLISHED)),
             )
         case Role.TEACHER:
-            return query.where(Program.status.not_in(("draft", "submitted", "rejected")))
+            return query.where(
+                Program.district_id == principal.district_id, Program.status.not_in(UNPUBLISHED)
+            )
     raise Forbidden("No programs in scope.")
 
 

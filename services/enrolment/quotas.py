@@ -111,6 +111,6 @@ async def list_quotas(
     query = select(ProgramQuota).where(ProgramQuota.program_id == program.id)
     if principal.role is Role.SCHOOL_ADMIN:
         query = query.where(ProgramQuota.school_id == principal.school_id)
-    elif principal.role is Role.TEACHER:
+    elif principal.role in (Role.TEACHER, Role.SERVICE):
         raise Forbidden("Quotas are for schools, institutions and the bureau.")
     return list((await session.scalars(query.order_by(ProgramQuota.school_id))).all())

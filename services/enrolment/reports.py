@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.enrolment.directory import teachers_query
 from services.enrolment.eligibility import district_today
-from services.enrolment.models import Enrolment, Program, Teacher
+from services.enrolment.models import Enrolment, Program, School, Teacher
 from services.enrolment.policy import POLICY
+from shared.access import in_scope
 from shared.auth import Principal, Role
 from shared.errors import Forbidden
 
@@ -48,6 +49,19 @@ def training_gaps_query(principal: Principal, school_id: uuid.UUID | None) -> Se
     if school_id is not None:
         query = query.where(Teacher.school_id == school_id)
     return query
+
+
+async def ensure_school_in_scope(
+    session: AsyncSession, principal: Principal, school_id: uuid.UUID | None
+) -> None:
+    """A report on a named school is refused outside the caller's scope, not answered empty."""
+    if school_id is None:
+        return
+    school = await session.get(School, school_id)
+    if school is None or not in_scope(
+        principal, district_id=school.district_id, school_id=school.id
+    ):
+        raise Forbidden("This school is outside your scope.", code="out-of-scope")
 
 
 async def last_qualifying(

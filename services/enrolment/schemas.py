@@ -8,9 +8,13 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
+from fastapi import Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from shared.units import PositiveHours
+
+# A status to filter a listing by: a status name only, so no stray text (a NUL) reaches SQL.
+StatusFilter = Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$")]
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -51,10 +55,30 @@ class Selection(StrEnum):
     RECOMMENDED = "recommended"
 
 
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class Strict(BaseModel):
-    """Unknown fields are refused, so a client never sets what it may not (mass assignment)."""
+    """Unknown fields are refused, so a client never sets what it may not (mass assignment).
+
+    Text with a NUL character is refused too (422): PostgreSQL cannot store it in text.
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: object) -> object:
+        if _has_nul(data):
+            raise ValueError("text must not contain NUL (U+0000) characters")
+        return data
 
 
 class Read(BaseModel):

@@ -219,7 +219,37 @@ async def world(suite: Suite) -> World:
     await world.make_owned()
     await add_budget(world, admin)
     await ledger_world(world, admin)
+    await add_enrolment_requests(world)
     return world
+
+
+# --- enrolment: a leave request and a roster import per side ---
+
+
+async def add_enrolment_requests(world: World) -> None:
+    """A pending leave request of each side's trainee, filed by the trainee, and a roster
+    import of each side's school, by its admin; their ids go into `extra` as `leave_id` and
+    `import_id`. The import's file has a header only: its job writes no teacher."""
+    for name in ("a", "b"):
+        side: Binding = getattr(world, name)
+        teacher = world.headers(world.principal(Role.TEACHER, side, district_id=side.district_id))
+        leave = await _created(
+            world.suite,
+            f"/v1/enrolments/{side.enrolment_id}/leave-requests",
+            teacher,
+            {"kind": "leave", "reason": "矩阵测试请假"},
+        )
+        school = world.headers(
+            world.principal(Role.SCHOOL_ADMIN, side, district_id=side.district_id)
+        )
+        response = await world.suite.gateway.post(
+            "/v1/teachers/imports",
+            headers=school,
+            files={"file": ("roster.csv", b"name,stage,subject\n", "text/csv")},
+        )
+        assert response.status_code in (200, 202), response.text
+        extra = {"leave_id": leave["id"], "import_id": response.json()["id"]}
+        setattr(world, name, replace(side, extra={**side.extra, **extra}))
 
 
 # --- budget: pools and a program budget (the budget service's records) ---

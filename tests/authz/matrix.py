@@ -68,6 +68,8 @@ class Rule:
     body: Callable[[Binding], dict[str, Any]] | None = None
     query: Callable[[Binding], dict[str, Any]] | None = None
     path: Callable[[Binding], dict[str, Any]] | None = None  # path values not named in Binding
+    # A multipart upload instead of a JSON body: {field: (filename, content, content type)}.
+    files: Callable[[Binding], dict[str, Any]] | None = None
     record: str | None = None  # LIST: which binding id must (not) appear in the items
     needs: str | None = None  # the scope (policy.SCOPES) a service client must hold here
     refused: frozenset[int] = frozenset({403, 404})

@@ -74,6 +74,7 @@ async def test_matrix(world: World, key: str, role: Any, scope: Scope) -> None:
         headers=headers,
         params=query,
         json=rule.body(binding) if rule.body else None,
+        files=rule.files(binding) if rule.files else None,
     )
     status = response.status_code
     if allowed:

@@ -15,6 +15,7 @@ from services.enrolment.schemas import (
     EnrolmentCreate,
     EnrolmentDecision,
     EnrolmentRead,
+    StatusFilter,
 )
 from shared.deps import Caller, Idem, Paging, Session
 from shared.pagination import Page, page_of, paginate
@@ -42,7 +43,7 @@ async def list_enrolments(
     teacher_id: uuid.UUID | None = None,
     program_id: uuid.UUID | None = None,
     school_id: uuid.UUID | None = None,
-    status: str | None = None,
+    status: StatusFilter = None,
 ) -> dict:
     query = enrolments.enrolments_query(caller)
     for column, value in (

@@ -18,6 +18,7 @@ from services.enrolment.schemas import (
     QuotaRead,
     QuotasPut,
     QuotasRead,
+    StatusFilter,
 )
 from shared.deps import Caller, Idem, Paging, Session
 from shared.errors import Unprocessable
@@ -42,7 +43,7 @@ async def create_program(
 
 @router.get("/programs", response_model=Page[ProgramRead])
 async def list_programs(
-    session: Session, caller: Caller, paging: Paging, status: str | None = None
+    session: Session, caller: Caller, paging: Paging, status: StatusFilter = None
 ) -> dict:
     query = programs.programs_query(caller)
     if status:

@@ -21,6 +21,7 @@ async def training_gaps(
 ) -> dict:
     """R8: teachers with no district-level-or-above training completed in the last 3 years."""
     query = paginate(reports.training_gaps_query(caller, school_id), Teacher, paging)
+    await reports.ensure_school_in_scope(session, caller, school_id)
     teachers = list((await session.scalars(query)).all())
     last = await reports.last_qualifying(session, [t.id for t in teachers])
     page = page_of(teachers, paging, _Rows)

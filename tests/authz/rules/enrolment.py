@@ -1,9 +1,20 @@
-"""Authorization rules of the enrolment service's endpoints (directory, programs, enrolments)."""
+"""Authorization rules of the enrolment service's endpoints (directory, programs, enrolments).
+
+DOMAIN.md "Who may see what": a teacher sees its own enrolments; a school admin its school's
+teachers, quotas and enrolments (and the district's published offer); an institution the
+programs it runs and their trainees; the bureau everything in its district. Service clients
+read the roster with `roster:read` and write it with `roster:write`; no scope grants them
+quotas, leave requests, attendance or reports.
+
+The world's programs are published district programs run by an institution: their
+enrolments are confirmed and each has a pending leave request (conftest.py,
+`add_enrolment_requests`), so several allowed requests answer 409 for the state.
+"""
 
 import datetime as dt
 import uuid
 
-from tests.authz.matrix import B, Binding, Kind, M, N, Rule, S, Scope, T, rule
+from tests.authz.matrix import B, Binding, Kind, M, N, Rule, S, T, rule
 
 
 def program_body(b: Binding) -> dict:
@@ -24,6 +35,12 @@ def program_body(b: Binding) -> dict:
     }
 
 
+def attendance_body(b: Binding) -> dict:
+    # The program is published, not running: the allowed get a 409, the others a refusal.
+    session_on = dt.date.today() + dt.timedelta(days=10)
+    return {"session_on": session_on.isoformat(), "present": [str(b.enrolment_id)], "absent": []}
+
+
 def teacher_body(b: Binding) -> dict:
     return {
         "name": f"矩阵{uuid.uuid4().hex[:4]}",
@@ -33,26 +50,13 @@ def teacher_body(b: Binding) -> dict:
     }
 
 
-# Reported to enrolment: programs_query and can_see_program do not bound teachers and school
-# admins to their district, so they see every district's published programs.
-CROSS_DISTRICT_PROGRAMS = {
-    (role, Scope.OTHER_DISTRICT): "a teacher or school admin sees other districts' programs"
-    for role in (T, S)
-}
-
-# Reported to enrolment: a service client reads schools, teachers and enrolments of its scope
-# without holding roster:read.
-ROSTER_READ = {(M, Scope.WITHOUT_GRANT): "enrolment does not require roster:read of clients"}
-
 RULES: dict[str, Rule] = {
     "POST /v1/schools": rule(
         own=(B,),
         body=lambda b: {"name": "矩阵学校", "stage": "primary", "district_id": str(b.district_id)},
     ),
-    "GET /v1/schools": rule(
-        Kind.LIST, own=(S, B, M), record="school_id", needs="roster:read", deviations=ROSTER_READ
-    ),
-    "GET /v1/schools/{school_id}": rule(own=(S, B, M), needs="roster:read", deviations=ROSTER_READ),
+    "GET /v1/schools": rule(Kind.LIST, own=(S, B, M), record="school_id", needs="roster:read"),
+    "GET /v1/schools/{school_id}": rule(own=(S, B, M), needs="roster:read"),
     "POST /v1/institutions": rule(
         own=(B,), body=lambda b: {"name": "矩阵机构", "district_id": str(b.district_id)}
     ),
@@ -66,11 +70,8 @@ RULES: dict[str, Rule] = {
         record="teacher_id",
         query=lambda b: {"school_id": str(b.school_id)},
         needs="roster:read",
-        deviations=ROSTER_READ,
     ),
-    "GET /v1/teachers/{teacher_id}": rule(
-        own=(T, S, B, M), needs="roster:read", deviations=ROSTER_READ
-    ),
+    "GET /v1/teachers/{teacher_id}": rule(own=(T, S, B, M), needs="roster:read"),
     "PATCH /v1/teachers/{teacher_id}": rule(
         own=(S, B, M),
         body=lambda b: {"subject": "语文"},
@@ -84,17 +85,10 @@ RULES: dict[str, Rule] = {
         own=(N, B),
         both=(T, S, M),
         record="program_id",
-        deviations=CROSS_DISTRICT_PROGRAMS,
     ),
     "GET /v1/programs/{program_id}": rule(
         own=(N, B),
         both=(T, S, M),
-        deviations={
-            (M, scope): "enrolment lists the district's programs to a school-bound client "
-            "but refuses it each one (can_see_program vs programs_query)"
-            for scope in (Scope.OWN, Scope.FOREIGN, Scope.WITHOUT_GRANT)
-        }
-        | CROSS_DISTRICT_PROGRAMS,
     ),
     # `submit` of a published program: the allowed get a 409, the others a refusal.
     "POST /v1/programs/{program_id}/{action}": rule(
@@ -109,12 +103,68 @@ RULES: dict[str, Rule] = {
         record="enrolment_id",
         query=lambda b: {"teacher_id": str(b.teacher_id)},
         needs="roster:read",
-        deviations=ROSTER_READ,
     ),
-    "GET /v1/enrolments/{enrolment_id}": rule(
-        own=(T, S, N, B, M), needs="roster:read", deviations=ROSTER_READ
-    ),
+    "GET /v1/enrolments/{enrolment_id}": rule(own=(T, S, N, B, M), needs="roster:read"),
     "POST /v1/enrolments/{enrolment_id}/complete": rule(
         own=(N, B), body=lambda b: {"attendance_rate": "1.000", "passed": True}
+    ),
+    # R7: the school sets how many of its teachers may be away at once, or its bureau.
+    "PATCH /v1/schools/{school_id}": rule(
+        own=(S, B),
+        body=lambda b: {"max_away": None},
+        forbidden_fields=("id", "created_at", "name", "district_id"),
+    ),
+    # Roster imports: into the caller's own school or district, so no foreign side. An empty
+    # file: the allowed get a 422 (import-empty), the others a refusal.
+    "POST /v1/teachers/imports": rule(
+        Kind.SELF,
+        own=(S, B, M),
+        files=lambda b: {"file": ("roster.csv", b"", "text/csv")},
+        needs="roster:write",
+    ),
+    # An import job: its school's admin (here its requester) and the bureau of its district.
+    "GET /v1/teachers/imports/{import_id}": rule(own=(S, B)),
+    # R8 report on one school: its admin and its bureau; another school is refused.
+    "GET /v1/teachers/training-gaps": rule(
+        own=(S, B), query=lambda b: {"school_id": str(b.school_id)}
+    ),
+    # Whoever runs the program edits it; a published program changes only capacity.
+    "PATCH /v1/programs/{program_id}": rule(
+        own=(N, B),
+        body=lambda b: {"capacity": 10},
+        forbidden_fields=("id", "created_at", "status", "district_id", "seats_taken"),
+    ),
+    # R3: the bureau allots seats; an empty allotment leaves the world as it is.
+    "PUT /v1/programs/{program_id}/quotas": rule(
+        own=(B,), body=lambda b: {"quotas": []}, forbidden_fields=("program_id", "allotted")
+    ),
+    # A school admin sees its own school's quota of any program of the district's offer.
+    "GET /v1/programs/{program_id}/quotas": rule(own=(N, B), both=(S,)),
+    # Attendance is taken by whoever runs the program.
+    "POST /v1/programs/{program_id}/attendance": rule(own=(N, B), body=attendance_body),
+    # Trainees of a program: its runners; a school admin its own school's trainees on any
+    # program it sees (an empty roster on the foreign side, not a refusal).
+    "GET /v1/programs/{program_id}/roster": rule(own=(N, B), both=(S,)),
+    "GET /v1/programs/{program_id}/participation": rule(own=(N, B), both=(S,)),
+    # Selection (R2): `recommend` of a confirmed enrolment; the school of the teacher and the
+    # bureau get a 409, the others a refusal.
+    "POST /v1/enrolments/{enrolment_id}/{action}": rule(
+        own=(S, B), path=lambda b: {"action": "recommend"}
+    ),
+    # R4: the trainee, its school or the bureau files a leave request; one is pending, so
+    # the allowed get a 409.
+    "POST /v1/enrolments/{enrolment_id}/leave-requests": rule(
+        own=(T, S, B),
+        body=lambda b: {"kind": "leave", "reason": "矩阵测试请假"},
+        forbidden_fields=("id", "created_at", "status", "school_approved"),
+    ),
+    "GET /v1/leave-requests/{leave_id}": rule(own=(T, S, N, B)),
+    # The school decides as school (the institution as institution): the school admin
+    # approves once, then gets a 409; approving leaves the request pending for the
+    # institution, so the world's enrolment stays confirmed.
+    "POST /v1/leave-requests/{leave_id}/decisions": rule(
+        own=(S,),
+        body=lambda b: {"party": "school", "approve": True},
+        forbidden_fields=("id", "created_at", "status", "leave_id"),
     ),
 }
