@@ -229,7 +229,7 @@ async def world(suite: Suite) -> World:
 async def add_enrolment_requests(world: World) -> None:
     """A pending leave request of each side's trainee, filed by the trainee, and a roster
     import of each side's school, by its admin; their ids go into `extra` as `leave_id` and
-    `import_id`. The import's file has a header only: its job writes no teacher."""
+    `roster_import_id`. The import's file has a header only: its job writes no teacher."""
     for name in ("a", "b"):
         side: Binding = getattr(world, name)
         teacher = world.headers(world.principal(Role.TEACHER, side, district_id=side.district_id))
@@ -248,7 +248,7 @@ async def add_enrolment_requests(world: World) -> None:
             files={"file": ("roster.csv", b"name,stage,subject\n", "text/csv")},
         )
         assert response.status_code in (200, 202), response.text
-        extra = {"leave_id": leave["id"], "import_id": response.json()["id"]}
+        extra = {"leave_id": leave["id"], "roster_import_id": response.json()["id"]}
         setattr(world, name, replace(side, extra={**side.extra, **extra}))
 
 

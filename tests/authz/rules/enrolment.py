@@ -123,7 +123,9 @@ RULES: dict[str, Rule] = {
         needs="roster:write",
     ),
     # An import job: its school's admin (here its requester) and the bureau of its district.
-    "GET /v1/teachers/imports/{import_id}": rule(own=(S, B)),
+    "GET /v1/teachers/imports/{import_id}": rule(
+        own=(S, B), path=lambda b: {"import_id": b.get("roster_import_id")}
+    ),
     # R8 report on one school: its admin and its bureau; another school is refused.
     "GET /v1/teachers/training-gaps": rule(
         own=(S, B), query=lambda b: {"school_id": str(b.school_id)}
