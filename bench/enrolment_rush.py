@@ -33,6 +33,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import nats
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -69,6 +70,10 @@ def suite(
         "SHIXUN_NATS_NAMESPACE": f"bench{RUN}",
         "SHIXUN_JWKS_URL": f"http://127.0.0.1:{gateway_port}/.well-known/jwks.json",
         "SHIXUN_GATEWAY_ENROLMENT_URL": f"http://127.0.0.1:{base_port}",
+        # The bench's admin prepares 2,000 teachers in a minute; per-account limits are
+        # for people, not for setting up a rush.
+        "SHIXUN_GATEWAY_RATE_ACCOUNT_PER_MINUTE": "1000000",
+        "SHIXUN_GATEWAY_RATE_ACCOUNT_BURST": "1000000",
     }
     if os.environ.get("DATABASE_URL"):
         # Our own database names, so a bench never touches anyone else's data on the server.
@@ -77,9 +82,14 @@ def suite(
                 os.environ["DATABASE_URL"], f"shixun_bench_{name}_{RUN}"
             )
     processes: list[subprocess.Popen[bytes]] = []
-    nats = None
+    nats_server = None
     log = open(data_dir / "suite.log", "wb")
     try:
+        if not os.environ.get("NATS_URL"):
+            nats_server = EmbeddedNats(port=free_port(), store_dir=data_dir / "nats")
+            nats_server.start()
+            env["NATS_URL"] = nats_server.url
+        NATS["url"], NATS["namespace"] = env["NATS_URL"], env["SHIXUN_NATS_NAMESPACE"]
         if (ROOT / "shared" / "supervisor.py").exists():
             processes.append(
                 subprocess.Popen(
@@ -89,10 +99,6 @@ def suite(
                 )
             )  # fmt: skip
         else:
-            if not os.environ.get("NATS_URL"):
-                nats = EmbeddedNats(port=free_port(), store_dir=data_dir / "nats")
-                nats.start()
-                env["NATS_URL"] = nats.url
             # A long keep-alive: a pooled client must not reuse a connection uvicorn is closing.
             for module, port in (
                 ("services.enrolment.app", base_port),
@@ -120,8 +126,8 @@ def suite(
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
-        if nats is not None:
-            nats.stop()
+        if nats_server is not None:
+            nats_server.stop()
         log.close()
         if os.environ.get("DATABASE_URL"):
             asyncio.run(_drop_databases(env))
@@ -244,6 +250,38 @@ def report(label: str, outcomes: Counter[str], latencies: list[float], wall: flo
     print(f"{label:16} {summary(latencies, wall)}")
 
 
+NATS: dict[str, str] = {}
+
+
+async def consumers_caught_up(timeout: float = 300) -> None:
+    """Wait until every service has applied the events of the preparation (thousands of new
+    teachers): in a real district they were registered long before selection opens, so
+    the rush should not share the CPU with catching up on them."""
+    if not NATS:
+        return
+    from shared.messaging.streams import STREAMS, Namespace
+
+    namespace = Namespace(NATS["namespace"])
+    nc = await nats.connect(NATS["url"])
+    try:
+        js = nc.jetstream()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            behind = 0
+            for name in STREAMS:
+                try:
+                    consumers = await js.consumers_info(namespace.stream(name))
+                except Exception:
+                    continue
+                behind += sum(c.num_pending + c.num_ack_pending for c in consumers)
+            if behind == 0:
+                return
+            await asyncio.sleep(0.5)
+        print("warning: consumers still catching up when the rush starts")
+    finally:
+        await nc.close()
+
+
 async def http_rush(
     url: str,
     password: str,
@@ -256,6 +294,7 @@ async def http_rush(
     async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as client:
         admin, program, teachers = await prepare(client, password, requests, seats)
         print(f"prepared: program of {seats} seats, {len(teachers)} teachers")
+        await consumers_caught_up()
         outcomes, latencies, wall = await rush(client, admin, program, teachers, concurrency)
         after = ok(await client.get(f"/v1/programs/{program['id']}", headers=admin))
         report("gateway rush", outcomes, latencies, wall)

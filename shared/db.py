@@ -55,8 +55,10 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    # No pre-ping: it costs a round trip on every checkout, a rush's hottest path; a
+    # connection the server dropped fails its transaction once and is then discarded.
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
+        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800
     )
 
 
