@@ -54,6 +54,12 @@ def environment(run_dir: Path, nats_url: str) -> Iterator[dict[str, str]]:
         "SHIXUN_JWKS_URL": "http://gateway/.well-known/jwks.json",
         "SHIXUN_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "SHIXUN_GATEWAY_LOCKOUT_FAILURES": "5",
+        # Tests send thousands of requests a minute under one account; the rate-limit tests
+        # put a tight limiter in place themselves.
+        "SHIXUN_GATEWAY_RATE_ACCOUNT_PER_MINUTE": "1000000",
+        "SHIXUN_GATEWAY_RATE_ACCOUNT_BURST": "1000000",
+        "SHIXUN_GATEWAY_RATE_CLIENT_PER_MINUTE": "1000000",
+        "SHIXUN_GATEWAY_RATE_CLIENT_BURST": "1000000",
     }
     values |= {f"SHIXUN_{s.upper()}_DATABASE_URL": url for s, url in urls.items()}
     saved = {k: os.environ.get(k) for k in values}
