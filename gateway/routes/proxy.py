@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -12,6 +13,7 @@ from shared.errors import NotFound, Unavailable
 from shared.logging import current_request_id, current_traceparent
 
 router = APIRouter()
+log = structlog.get_logger("proxy")
 
 FORWARD_REQUEST = (
     "authorization",
@@ -53,14 +55,16 @@ async def forward(request: Request, path: str) -> Response:
     if traceparent := current_traceparent():
         headers["traceparent"] = traceparent  # the gateway's span is the service's parent
     try:
-        upstream = await client.request(
-            request.method,
-            request.url.path,
-            params=request.query_params.multi_items(),
-            content=body,
-            headers=headers,
-        )
+        async with request.app.state.clients.slot(service):
+            upstream = await client.request(
+                request.method,
+                request.url.path,
+                params=request.query_params.multi_items(),
+                content=body,
+                headers=headers,
+            )
     except httpx.HTTPError as exc:
+        log.warning("upstream failed", service=service, error=repr(exc))
         raise Unavailable(
             f"The {service} service is unavailable; try again shortly.", service=service
         ) from exc
