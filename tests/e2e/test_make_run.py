@@ -28,7 +28,9 @@ SERVICES = ("enrolment", "ledger", "budget", "feedback", "gateway")
 
 def free_block(size: int) -> int:
     for _ in range(200):
-        base = random.randint(20000, 40000)
+        # Below Linux's ephemeral range (32768+), where outgoing connections (to PostgreSQL,
+        # NATS) could take one of the ports between this check and the service's bind.
+        base = random.randint(20000, 32000)
         if not any(port_open("127.0.0.1", base + i) for i in range(size)):
             return base
     raise RuntimeError("no free block of ports")
