@@ -49,11 +49,15 @@ class Suite:
 
     async def start(self, services: tuple[str, ...] = tuple(SERVICE_FACTORIES)) -> None:
         self.gateway_app = create_gateway()
-        await self._stack.enter_async_context(LifespanManager(self.gateway_app, startup_timeout=60))
+        await self._stack.enter_async_context(
+            LifespanManager(self.gateway_app, startup_timeout=60, shutdown_timeout=30)
+        )
         self.gateway = asgi_client(self.gateway_app, "http://gateway")
         for name in services:
             app = SERVICE_FACTORIES[name]()
-            await self._stack.enter_async_context(LifespanManager(app, startup_timeout=60))
+            await self._stack.enter_async_context(
+                LifespanManager(app, startup_timeout=60, shutdown_timeout=30)
+            )
             app.state.verifier.use_http(asgi_client(self.gateway_app, "http://gateway"))
             self.apps[name] = app
             self.direct[name] = asgi_client(app, f"http://{name}")
