@@ -32,8 +32,8 @@ format: setup
 migrate: setup  ## apply every service's migrations without starting the services
 	$(BIN)/python -m shared.migrate upgrade
 
-bench-rush: setup  ## a selection rush through the gateway beside a bare PostgreSQL UPDATE
-	$(BIN)/python bench/enrolment_rush.py $(BENCH_ARGS)
+bench-rush: setup  ## selection day: accounts, a login storm and the seat rush, beside a bare PostgreSQL UPDATE
+	$(BIN)/python bench/selection_day.py $(BENCH_ARGS)
 
 bench-ledger: setup  ## 100,000 teachers x 5 years: compliance report, one teacher, an import
 	$(BIN)/python bench/ledger_scale.py $(BENCH_ARGS)

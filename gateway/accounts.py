@@ -5,22 +5,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from pwdlib import PasswordHash
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import Account, RefreshToken
+from gateway.passwords import DUMMY_HASH, hash_password, verify_and_update, verify_password
 from gateway.policy import SCOPES, LockoutPolicy
 from shared.auth import Principal, Role
 from shared.config import DEFAULT_DISTRICT_ID
 from shared.db import utcnow
 from shared.errors import Problem
-
-passwords = PasswordHash.recommended()
-# Verifying against this keeps a login for an unknown user as slow as for a known one.
-_DUMMY_HASH = passwords.hash("not-a-real-password")
 
 
 class InvalidGrant(Problem):
@@ -55,11 +51,14 @@ async def authenticate(
 ) -> Account:
     """A person by username and password, or (service=True) a machine by client id and secret.
 
-    Both count failures and lock the account after `lockout.failures` in a row.
+    Both count failures and lock the account after `lockout.failures` in a row. The hash is
+    checked with no transaction open, so a storm of logins never holds the database's
+    connections while it waits for a CPU.
     """
     account = await session.scalar(select(Account).where(Account.username == username))
+    await session.commit()  # ends the read; expire_on_commit=False keeps `account` usable
     if account is None or (account.role == Role.SERVICE.value) is not service:
-        passwords.verify(password, _DUMMY_HASH)
+        await verify_password(password, DUMMY_HASH)
         raise InvalidGrant("The username or password is wrong.")
     now = utcnow()
     if account.locked_until and account.locked_until > now:
@@ -68,20 +67,42 @@ async def authenticate(
             code="account-locked",
             locked_until=account.locked_until.isoformat(),
         )
-    valid, new_hash = passwords.verify_and_update(password, account.password_hash)
+    valid, new_hash = await verify_and_update(password, account.password_hash)
     if not valid or account.disabled:
-        account.failed_logins += 1
-        if account.failed_logins >= lockout.failures:
-            account.locked_until = now + timedelta(minutes=lockout.minutes)
-            account.failed_logins = 0
-        # The failure count must persist although the request fails.
-        await session.commit()
+        await _count_failure(session, account, lockout, now)
         raise InvalidGrant("The username or password is wrong.")
-    account.failed_logins = 0
-    account.locked_until = None
+    if account.failed_logins or account.locked_until:
+        await session.execute(
+            update(Account)
+            .where(Account.id == account.id)
+            .values(failed_logins=0, locked_until=None)
+            .execution_options(synchronize_session=False)
+        )
     if new_hash:
         account.password_hash = new_hash
     return account
+
+
+async def _count_failure(
+    session: AsyncSession, account: Account, lockout: LockoutPolicy, now: datetime
+) -> None:
+    """One more failure, counted in the database so concurrent wrong guesses all count."""
+    failures = await session.scalar(
+        update(Account)
+        .where(Account.id == account.id)
+        .values(failed_logins=Account.failed_logins + 1)
+        .returning(Account.failed_logins)
+        .execution_options(synchronize_session=False)
+    )
+    if failures is not None and failures >= lockout.failures:
+        await session.execute(
+            update(Account)
+            .where(Account.id == account.id)
+            .values(failed_logins=0, locked_until=now + timedelta(minutes=lockout.minutes))
+            .execution_options(synchronize_session=False)
+        )
+    # The failure count must persist although the request fails.
+    await session.commit()
 
 
 def _hash_token(token: str) -> str:
@@ -173,7 +194,7 @@ async def create_service_account(
     secret = secrets.token_urlsafe(32)
     account = Account(
         username=f"svc_{secrets.token_hex(8)}",
-        password_hash=passwords.hash(secret),
+        password_hash=await hash_password(secret),
         role=Role.SERVICE.value,
         district_id=district_id,
         school_id=school_id,
@@ -192,12 +213,12 @@ async def ensure_bootstrap_admin(session: AsyncSession, *, username: str, passwo
             Account(
                 id=uuid.uuid5(uuid.NAMESPACE_URL, f"shixun:account:{username}"),
                 username=username,
-                password_hash=passwords.hash(password),
+                password_hash=await hash_password(password),
                 role=Role.BUREAU_ADMIN.value,
                 district_id=DEFAULT_DISTRICT_ID,
             )
         )
-    elif not passwords.verify(password, account.password_hash):
-        account.password_hash = passwords.hash(password)
+    elif not await verify_password(password, account.password_hash):
+        account.password_hash = await hash_password(password)
         account.locked_until = None
     await session.flush()

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     rate_account_burst: int = DEFAULT_RATE_LIMITS.account_burst
     rate_client_per_minute: int = DEFAULT_RATE_LIMITS.client_per_minute
     rate_client_burst: int = DEFAULT_RATE_LIMITS.client_burst
+    rate_unlimited_accounts: list[str] = Field(
+        [], description="account ids (UUIDs) exempt from the per-account limit"
+    )
 
     def rate_limits(self) -> RateLimitPolicy:
         return RateLimitPolicy(
@@ -39,6 +42,7 @@ class Settings(BaseSettings):
             account_burst=self.rate_account_burst,
             client_per_minute=self.rate_client_per_minute,
             client_burst=self.rate_client_burst,
+            unlimited_accounts=frozenset(self.rate_unlimited_accounts),
         )
 
     def lockout(self) -> LockoutPolicy:

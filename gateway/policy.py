@@ -46,6 +46,9 @@ class RateLimitPolicy:
     account_burst: int
     client_per_minute: int
     client_burst: int
+    # Accounts an operator exempts for bulk work (setting up a district's accounts, say);
+    # every person keeps the per-account limit.
+    unlimited_accounts: frozenset[str] = frozenset()
 
 
 DEFAULT_RATE_LIMITS = RateLimitPolicy(

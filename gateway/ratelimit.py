@@ -68,7 +68,8 @@ class RateLimitMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def _key(self, scope: Scope, policy: RateLimitPolicy) -> tuple[str, int, int]:
+    async def _key(self, scope: Scope, policy: RateLimitPolicy) -> tuple[str, int, int] | None:
+        """The bucket of this request and its rate and burst; None for an exempt account."""
         headers = dict(scope.get("headers") or [])
         auth = headers.get(b"authorization", b"").decode("latin-1")
         kind, _, token = auth.partition(" ")
@@ -79,6 +80,10 @@ class RateLimitMiddleware:
             except Problem:
                 pass  # an invalid token counts against the address; the endpoint says 401
             else:
+                # The endpoint takes the caller from here instead of verifying again.
+                scope.setdefault("state", {})["principal"] = principal
+                if principal.subject in policy.unlimited_accounts:
+                    return None
                 p = policy
                 return f"account:{principal.subject}", p.account_per_minute, p.account_burst
         client = scope.get("client")
@@ -92,7 +97,11 @@ class RateLimitMiddleware:
         if limiter is None or scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
-        key, per_minute, burst = await self._key(scope, limiter.policy)
+        bucket = await self._key(scope, limiter.policy)
+        if bucket is None:
+            await self.app(scope, receive, send)
+            return
+        key, per_minute, burst = bucket
         wait = limiter.buckets.take(key, per_minute=per_minute, burst=burst)
         if not wait:
             await self.app(scope, receive, send)

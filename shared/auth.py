@@ -19,6 +19,7 @@ from fastapi import Request
 from shared.errors import Forbidden, Unauthorized
 
 ALGORITHM = "ES256"
+MAX_CACHED_TOKENS = 100_000
 
 
 class Role(StrEnum):
@@ -105,6 +106,9 @@ class TokenVerifier:
         self._fetched_at = 0.0
         self._refresh_interval = refresh_interval
         self._lock = asyncio.Lock()
+        # token -> (principal, exp): an app sends the same token for its whole life, and an
+        # ES256 verification costs more than the rest of a small request.
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     def use_http(self, http: httpx.AsyncClient) -> None:
         self._http = http
@@ -127,6 +131,26 @@ class TokenVerifier:
             self._fetched_at = time.monotonic()
 
     async def verify(self, token: str) -> Principal:
+        """The token's principal; each token is verified once and remembered until `exp`."""
+        cached = self._verified.get(token)
+        if cached is not None:
+            if time.time() < cached[1]:
+                return cached[0]
+            del self._verified[token]
+        principal, expires = await self._verify(token)
+        if len(self._verified) >= MAX_CACHED_TOKENS:
+            self._forget_expired()
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _forget_expired(self) -> None:
+        now = time.time()
+        for token in [t for t, (_, exp) in self._verified.items() if exp <= now]:
+            del self._verified[token]
+        if len(self._verified) >= MAX_CACHED_TOKENS:
+            self._verified.clear()  # all live: start over rather than grow without bound
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -152,7 +176,7 @@ class TokenVerifier:
             raise Unauthorized("The token is not valid.") from exc
         if claims.get("typ") != "access":
             raise Unauthorized("Only access tokens are accepted here.")
-        return Principal.from_claims(claims)
+        return Principal.from_claims(claims), float(claims["exp"])
 
 
 def bearer_token(request: Request) -> str:

@@ -23,6 +23,12 @@ from shared.embedded_nats import EmbeddedNats
 
 SERVICES = ("enrolment", "ledger", "budget", "feedback")
 EMBEDDED_NATS_PORT = 4223  # not 4222, so it never collides with a NATS already running
+SERVER_KEEP_ALIVE = 75  # seconds an idle client connection stays open
+
+
+def workers_of(name: str) -> int:
+    """SHIXUN_<NAME>_WORKERS processes of a part (default 1; see docs/performance.md)."""
+    return max(1, int(os.environ.get(f"SHIXUN_{name.upper()}_WORKERS", "1")))
 
 
 def say(message: str) -> None:
@@ -35,6 +41,7 @@ class Child:
     module: str
     port: int
     env: dict[str, str]
+    workers: int = 1
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = 0.0
@@ -53,6 +60,20 @@ class Child:
                 "--port",
                 str(self.port),
                 "--no-access-log",
+                # uvloop and httptools: a third of the CPU of asyncio's loop and h11 per request.
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                # Longer than any client keeps an idle connection (the gateway's upstream
+                # pool drops them after KEEPALIVE_EXPIRY), so the server never closes one a
+                # client is about to reuse.
+                "--timeout-keep-alive",
+                str(SERVER_KEEP_ALIVE),
+                "--backlog",
+                "4096",
+                "--workers",
+                str(self.workers),
             ],
             env=self.env,
             start_new_session=True,  # Ctrl-C reaches the supervisor, which stops us in order
@@ -132,8 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         "SHIXUN_JWKS_URL": f"{gateway_url}/.well-known/jwks.json",
         **{f"SHIXUN_GATEWAY_{n.upper()}_URL": f"http://127.0.0.1:{p}" for n, p in ports.items()},
     }
-    children = [Child("gateway", "gateway.app:create_app", args.gateway_port, env)] + [
-        Child(name, f"services.{name}.app:create_app", ports[name], env) for name in SERVICES
+    children = [
+        Child(name, module, port, env, workers=workers_of(name))
+        for name, module, port in [("gateway", "gateway.app:create_app", args.gateway_port)]
+        + [(name, f"services.{name}.app:create_app", ports[name]) for name in SERVICES]
     ]
 
     stopping = False
