@@ -30,7 +30,7 @@ from shared.logging import RequestIdMiddleware, configure_logging
 from shared.messaging.inbox import ConsumerGroup
 from shared.messaging.nats import NatsLink
 from shared.migrate import upgrade
-from shared.service_app import DEFAULT_NATS_URL
+from shared.service_app import DEFAULT_NATS_URL, settle_garbage_collector
 
 
 def create_app() -> FastAPI:
@@ -56,7 +56,9 @@ def create_app() -> FastAPI:
         app.state.idempotency_table = idempotency
         app.state.signer = signer
         app.state.clients = ServiceClients.from_urls(
-            settings.service_urls(), timeout=settings.upstream_timeout_seconds
+            settings.service_urls(),
+            timeout=settings.upstream_timeout_seconds,
+            limits=settings.upstream_limits(),
         )
         # The gateway verifies its own tokens with the same code the services use.
         app.state.verifier = TokenVerifier(
@@ -94,6 +96,7 @@ def create_app() -> FastAPI:
                     password=bootstrap.bootstrap_admin_password,
                 )
                 await session.commit()
+        settle_garbage_collector()
         try:
             yield
         finally:

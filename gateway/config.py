@@ -3,6 +3,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.clients.services import UpstreamLimits
 from gateway.policy import DEFAULT_RATE_LIMITS, LockoutPolicy, RateLimitPolicy
 
 
@@ -20,6 +21,10 @@ class Settings(BaseSettings):
     lockout_failures: int = 5
     lockout_minutes: int = 15
     upstream_timeout_seconds: float = 30.0
+    # Requests in flight to each service, and how many may wait how long before a 503.
+    upstream_in_flight: int = UpstreamLimits.in_flight
+    upstream_queue: int = UpstreamLimits.queue
+    upstream_queue_seconds: float = UpstreamLimits.queue_seconds
     dashboard_timeout_seconds: float = 3.0
     cors_origins: list[str] = ["http://localhost:3000", "http://127.0.0.1:3000"]
     webhook_timeout_seconds: float = 10.0
@@ -48,6 +53,13 @@ class Settings(BaseSettings):
     def lockout(self) -> LockoutPolicy:
         return LockoutPolicy(
             version="lockout/1", failures=self.lockout_failures, minutes=self.lockout_minutes
+        )
+
+    def upstream_limits(self) -> UpstreamLimits:
+        return UpstreamLimits(
+            in_flight=self.upstream_in_flight,
+            queue=self.upstream_queue,
+            queue_seconds=self.upstream_queue_seconds,
         )
 
     def service_urls(self) -> dict[str, str]:

@@ -71,18 +71,18 @@ class Idempotency:
         """Build the response and, under a key, store it with the change."""
         content = jsonable_encoder(body)
         if self.key is not None:
+            # No savepoint: a duplicate key fails the whole request, which rolls back anyway.
             try:
-                async with self.session.begin_nested():
-                    await self.session.execute(
-                        insert(self.table).values(
-                            principal=self.principal.subject,
-                            key=self.key,
-                            fingerprint=self.fingerprint,
-                            status_code=status_code,
-                            body=json.dumps(content),
-                            created_at=utcnow(),
-                        )
+                await self.session.execute(
+                    insert(self.table).values(
+                        principal=self.principal.subject,
+                        key=self.key,
+                        fingerprint=self.fingerprint,
+                        status_code=status_code,
+                        body=json.dumps(content),
+                        created_at=utcnow(),
                     )
+                )
             except IntegrityError as exc:
                 raise Conflict(
                     "A request with this Idempotency-Key is being processed; retry it shortly.",

@@ -23,12 +23,6 @@ from shared.embedded_nats import EmbeddedNats
 
 SERVICES = ("enrolment", "ledger", "budget", "feedback")
 EMBEDDED_NATS_PORT = 4223  # not 4222, so it never collides with a NATS already running
-SERVER_KEEP_ALIVE = 75  # seconds an idle client connection stays open
-
-
-def workers_of(name: str) -> int:
-    """SHIXUN_<NAME>_WORKERS processes of a part (default 1; see docs/performance.md)."""
-    return max(1, int(os.environ.get(f"SHIXUN_{name.upper()}_WORKERS", "1")))
 
 
 def say(message: str) -> None:
@@ -38,10 +32,8 @@ def say(message: str) -> None:
 @dataclass
 class Child:
     name: str
-    module: str
     port: int
     env: dict[str, str]
-    workers: int = 1
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = 0.0
@@ -49,32 +41,7 @@ class Child:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                self.module,
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--no-access-log",
-                # uvloop and httptools: a third of the CPU of asyncio's loop and h11 per request.
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                # Longer than any client keeps an idle connection (the gateway's upstream
-                # pool drops them after KEEPALIVE_EXPIRY), so the server never closes one a
-                # client is about to reuse.
-                "--timeout-keep-alive",
-                str(SERVER_KEEP_ALIVE),
-                "--backlog",
-                "4096",
-                "--workers",
-                str(self.workers),
-            ],
+            [sys.executable, "-m", "shared.serve", self.name, "--port", str(self.port)],
             env=self.env,
             start_new_session=True,  # Ctrl-C reaches the supervisor, which stops us in order
         )
@@ -153,10 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         "SHIXUN_JWKS_URL": f"{gateway_url}/.well-known/jwks.json",
         **{f"SHIXUN_GATEWAY_{n.upper()}_URL": f"http://127.0.0.1:{p}" for n, p in ports.items()},
     }
-    children = [
-        Child(name, module, port, env, workers=workers_of(name))
-        for name, module, port in [("gateway", "gateway.app:create_app", args.gateway_port)]
-        + [(name, f"services.{name}.app:create_app", ports[name]) for name in SERVICES]
+    children = [Child("gateway", args.gateway_port, env)] + [
+        Child(name, ports[name], env) for name in SERVICES
     ]
 
     stopping = False

@@ -1,42 +1,129 @@
-"""HTTP clients of the four services, one pooled client each."""
+"""HTTP clients of the four services: one pooled client each, a bound on requests in flight,
+a quick 503 when a service is saturated, and one retry of a request that never reached it."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import httpx
 
+from shared.errors import Problem
+
 SERVICES = ("enrolment", "ledger", "budget", "feedback")
-# Requests in flight to one service. The rest wait in a FIFO semaphore: httpx's own pool
-# slows down badly with thousands of queued requests (seen in a 2,000-request rush).
-IN_FLIGHT = 100
+# Idle connections are dropped long before the services' own keep-alive ends (uvicorn's
+# --timeout-keep-alive, shared/supervisor.py), so a request is never sent on a connection
+# the server is closing.
+KEEPALIVE_EXPIRY = 30.0
+# Methods that may be sent twice; other requests only with an Idempotency-Key.
+SAFE_TO_REPEAT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+@dataclass(frozen=True)
+class UpstreamLimits:
+    """Requests in flight to one service; beyond them, requests wait in FIFO order at most
+    `queue_seconds` (and at most `queue` of them) before the gateway answers 503."""
+
+    # httpx's pool scans every connection for every request it assigns: 100 connections
+    # took half the gateway's CPU in a rush (py-spy); a service's database pool takes
+    # about 20 at once anyway.
+    in_flight: int = 32
+    queue: int = 2000
+    queue_seconds: float = 5.0
+
+
+class Overloaded(Problem):
+    status, code, title = 503, "overloaded", "Service busy"
+
+    def __init__(self, service: str, retry_after: int) -> None:
+        super().__init__(
+            f"The {service} service is busy; retry in {retry_after} s with the same "
+            "Idempotency-Key.",
+            service=service,
+        )
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class _Slots:
+    """A FIFO semaphore that refuses rather than queueing without bound (httpx's own pool
+    slows down badly with thousands of queued requests, seen in a 2,000-request rush)."""
+
+    def __init__(self, name: str, limits: UpstreamLimits) -> None:
+        self.name = name
+        self.limits = limits
+        self.semaphore = asyncio.Semaphore(limits.in_flight)
+        self.waiting = 0
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        retry_after = max(1, round(self.limits.queue_seconds))
+        if self.semaphore.locked() and self.waiting >= self.limits.queue:
+            raise Overloaded(self.name, retry_after)
+        self.waiting += 1
+        try:
+            async with asyncio.timeout(self.limits.queue_seconds):
+                await self.semaphore.acquire()
+        except TimeoutError:
+            raise Overloaded(self.name, retry_after) from None
+        finally:
+            self.waiting -= 1
+        try:
+            yield
+        finally:
+            self.semaphore.release()
 
 
 class ServiceClients:
-    def __init__(self, clients: dict[str, httpx.AsyncClient], in_flight: int = IN_FLIGHT) -> None:
+    def __init__(
+        self, clients: dict[str, httpx.AsyncClient], limits: UpstreamLimits | None = None
+    ) -> None:
         self.clients = clients
-        self.slots = {name: asyncio.Semaphore(in_flight) for name in clients}
+        self.limits = limits or UpstreamLimits()
+        self.slots = {name: _Slots(name, self.limits) for name in clients}
 
     @classmethod
-    def from_urls(cls, urls: dict[str, str], *, timeout: float) -> ServiceClients:
-        # Idle connections are dropped before uvicorn's 5 s keep-alive ends: reusing one the
-        # server is closing fails a request ("server disconnected") under a rush.
-        limits = httpx.Limits(
-            max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT, keepalive_expiry=2.0
+    def from_urls(
+        cls, urls: dict[str, str], *, timeout: float, limits: UpstreamLimits | None = None
+    ) -> ServiceClients:
+        limits = limits or UpstreamLimits()
+        pool = httpx.Limits(
+            max_connections=limits.in_flight,
+            max_keepalive_connections=limits.in_flight,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
         )
         return cls(
             {
-                name: httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits)
+                name: httpx.AsyncClient(base_url=url, timeout=timeout, limits=pool)
                 for name, url in urls.items()
-            }
+            },
+            limits,
         )
 
     def __getitem__(self, name: str) -> httpx.AsyncClient:
         return self.clients[name]
 
-    def slot(self, name: str) -> asyncio.Semaphore:
-        return self.slots[name]
+    async def send(self, service: str, request: httpx.Request) -> httpx.Response:
+        """Send within the service's slots; once more if the first try never reached it."""
+        client = self.clients[service]
+        async with self.slots[service].hold():
+            try:
+                return await client.send(request)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
+                if not _may_repeat(request, exc):
+                    raise
+                return await client.send(request)
 
     async def aclose(self) -> None:
         for client in self.clients.values():
             await client.aclose()
+
+
+def _may_repeat(request: httpx.Request, exc: httpx.HTTPError) -> bool:
+    """A connection that failed to open carried nothing. A pooled connection closed under us
+    ("server disconnected") may have carried the request, so only a request that is safe
+    to send twice goes again."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return True
+    return request.method in SAFE_TO_REPEAT or "idempotency-key" in request.headers

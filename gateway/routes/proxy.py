@@ -7,6 +7,7 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from gateway.clients.services import ServiceClients
 from gateway.etag import etag_of, not_modified
 from gateway.routing import service_for
 from shared.errors import NotFound, Unavailable
@@ -48,21 +49,21 @@ async def forward(request: Request, path: str) -> Response:
     if service is None:
         raise NotFound(f"No endpoint {request.url.path}.")
     body = await request.body()
-    client: httpx.AsyncClient = request.app.state.clients[service]
+    clients: ServiceClients = request.app.state.clients
     headers = {k: v for k in FORWARD_REQUEST if (v := request.headers.get(k)) is not None}
     if request_id := current_request_id():
         headers["x-request-id"] = request_id
     if traceparent := current_traceparent():
         headers["traceparent"] = traceparent  # the gateway's span is the service's parent
+    outgoing = clients[service].build_request(
+        request.method,
+        request.url.path,
+        params=request.query_params.multi_items(),
+        content=body,
+        headers=headers,
+    )
     try:
-        async with request.app.state.clients.slot(service):
-            upstream = await client.request(
-                request.method,
-                request.url.path,
-                params=request.query_params.multi_items(),
-                content=body,
-                headers=headers,
-            )
+        upstream = await clients.send(service, outgoing)
     except httpx.HTTPError as exc:
         log.warning("upstream failed", service=service, error=repr(exc))
         raise Unavailable(

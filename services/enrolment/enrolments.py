@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +23,7 @@ from services.enrolment.models import Enrolment, Program, Teacher, infra
 from services.enrolment.policy import POLICY
 from services.enrolment.programs import get_program
 from services.enrolment.seats import (
+    place_new_in_one_statement,
     release_quota,
     release_seat,
     take_quota,
@@ -33,6 +36,7 @@ from shared.auth import Principal, Role
 from shared.config import DISTRICT_TZ
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.events import Event
 from shared.events.enrolment import (
     EnrolmentApplied,
     EnrolmentCompleted,
@@ -101,8 +105,14 @@ async def enrol(
 async def _insert(session: AsyncSession, enrolment: Enrolment) -> None:
     """Write a new enrolment (or the changes of a known one)."""
     session.add(enrolment)
-    try:
+    with _once_per_program():
         await session.flush()
+
+
+@contextmanager
+def _once_per_program() -> Iterator[None]:
+    try:
+        yield
     except IntegrityError as exc:
         raise Conflict(
             "The teacher is already enrolled in this program.", code="already-enrolled"
@@ -125,9 +135,22 @@ async def place(session: AsyncSession, program: Program, enrolment: Enrolment) -
     """Give the enrolment a seat if one is free, else a place on the waitlist.
 
     A new enrolment is written only after the seat UPDATE, so the seat's row lock is held
-    for the fewest statements before the commit. The waitlist is served in arrival order
-    (created_at, id); waitlist_position is the place the teacher joined at.
+    for the fewest statements before the commit; on PostgreSQL all of it is one statement.
+    The waitlist is served in arrival order (created_at, id); waitlist_position is the place
+    the teacher joined at.
     """
+    if session.bind.dialect.name == "postgresql" and inspect(enrolment).transient:
+        status, event = _granted(program, enrolment)
+        enrolment.offer_expires_at = enrolment.waitlist_position = None
+        with _once_per_program():
+            await place_new_in_one_statement(
+                session,
+                enrolment,
+                granted_status=status,
+                granted=event,
+                waited=EnrolmentWaitlisted(**facts(enrolment), waitlist_position=0),
+            )
+        return
     if await take_seat(session, program.id):
         await seat_granted(session, program, enrolment)
         return
@@ -146,26 +169,25 @@ def needs_funding(program: Program) -> bool:
     return program.funded_by == "school" and program.cost_per_participant_fen > 0
 
 
+def _granted(program: Program, enrolment: Enrolment) -> tuple[str, Event]:
+    """The status and event of a held seat: confirmed, or pending funds when the trainee's
+    school pool pays."""
+    if needs_funding(program):
+        return "pending_funds", EnrolmentFundingRequested(
+            **facts(enrolment),
+            amount_fen=program.cost_per_participant_fen,
+            fiscal_year=program.starts_on.year,
+        )
+    return "confirmed", EnrolmentConfirmed(**facts(enrolment))
+
+
 async def seat_granted(session: AsyncSession, program: Program, enrolment: Enrolment) -> None:
     """A held seat: confirmed, or pending funds when the trainee's school pool pays."""
     enrolment.offer_expires_at = None
     enrolment.waitlist_position = None
-    if needs_funding(program):
-        enrolment.status = "pending_funds"
-        await _insert(session, enrolment)
-        await add_event(
-            session,
-            infra.outbox,
-            EnrolmentFundingRequested(
-                **facts(enrolment),
-                amount_fen=program.cost_per_participant_fen,
-                fiscal_year=program.starts_on.year,
-            ),
-        )
-        return
-    enrolment.status = "confirmed"
+    enrolment.status, event = _granted(program, enrolment)
     await _insert(session, enrolment)
-    await add_event(session, infra.outbox, EnrolmentConfirmed(**facts(enrolment)))
+    await add_event(session, infra.outbox, event)
 
 
 async def free_seat(session: AsyncSession, program: Program, enrolment: Enrolment) -> None:

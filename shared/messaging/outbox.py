@@ -35,10 +35,8 @@ def _forget(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
-async def add_event(session: AsyncSession, outbox: Table, *events: Event) -> None:
-    """Record events in the caller's transaction; the relay publishes them after commit."""
-    if not events:
-        return
+def outbox_row(event: Event) -> dict:
+    """The outbox row of an event, carrying the request id and trace of what caused it."""
     headers = {}
     request_id = current_request_id()
     if request_id:
@@ -46,17 +44,23 @@ async def add_event(session: AsyncSession, outbox: Table, *events: Event) -> Non
     traceparent = current_traceparent()
     if traceparent:
         headers["traceparent"] = traceparent
-    await session.execute(
-        insert(outbox),
-        [
-            {
-                "event_id": e.event_id,
-                "subject": e.subject,
-                "payload": e.model_dump_json(),
-                "headers": json.dumps(headers),
-                "created_at": utcnow(),
-            }
-            for e in events
-        ],
-    )
+    return {
+        "event_id": event.event_id,
+        "subject": event.subject,
+        "payload": event.model_dump_json(),
+        "headers": json.dumps(headers),
+        "created_at": utcnow(),
+    }
+
+
+def wake_relays_after_commit(session: AsyncSession) -> None:
+    """For a statement that wrote outbox rows by itself: publish them once it commits."""
     session.sync_session.info[_PENDING] = True
+
+
+async def add_event(session: AsyncSession, outbox: Table, *events: Event) -> None:
+    """Record events in the caller's transaction; the relay publishes them after commit."""
+    if not events:
+        return
+    await session.execute(insert(outbox), [outbox_row(e) for e in events])
+    wake_relays_after_commit(session)

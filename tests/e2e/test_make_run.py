@@ -92,7 +92,10 @@ def supervisor(tmp_path: Path) -> Iterator[Running]:
 
 def pid_on_port(port: int) -> int:
     out = subprocess.run(
-        ["pgrep", "-f", f"uvicorn .*--port {port}"], capture_output=True, text=True, check=False
+        ["pgrep", "-f", f"shared.serve .*--port {port}$"],
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout.split()
     assert len(out) == 1, out
     return int(out[0])
