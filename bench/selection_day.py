@@ -443,7 +443,7 @@ async def bare_update(pg_url: str, requests: int, seats: int, concurrency: int) 
     dsn = pg_url.replace("postgresql+asyncpg://", "postgresql://")
     table = f"bench_seat_{RUN}"
     run = Run("bare PG UPDATE")
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=min(concurrency, 40))
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=min(concurrency, 20))
     try:
         async with pool.acquire() as conn:
             await conn.execute(

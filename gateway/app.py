@@ -11,6 +11,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 
 from gateway.accounts import ensure_bootstrap_admin
 from gateway.clients.services import ServiceClients
@@ -90,12 +91,15 @@ def create_app() -> FastAPI:
         bootstrap = BootstrapSettings()
         if bootstrap.bootstrap_admin_password:
             async with database.sessions() as session:
-                await ensure_bootstrap_admin(
-                    session,
-                    username=bootstrap.bootstrap_admin_username,
-                    password=bootstrap.bootstrap_admin_password,
-                )
-                await session.commit()
+                try:
+                    await ensure_bootstrap_admin(
+                        session,
+                        username=bootstrap.bootstrap_admin_username,
+                        password=bootstrap.bootstrap_admin_password,
+                    )
+                    await session.commit()
+                except IntegrityError:
+                    await session.rollback()  # another replica or worker made it just now
         settle_garbage_collector()
         try:
             yield

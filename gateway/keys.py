@@ -62,8 +62,10 @@ class Signer:
     def jwks(self) -> dict[str, Any]:
         return {"keys": [{**self.public_jwk, "kid": self.kid, "use": "sig", "alg": ALGORITHM}]}
 
-    def access_token(self, principal: Principal, *, ttl_seconds: int) -> str:
-        now = int(time.time())
+    def access_token(
+        self, principal: Principal, *, ttl_seconds: int, now: int | None = None
+    ) -> str:
+        now = int(time.time()) if now is None else now
         claims = {
             **principal.claims(),
             "iss": self.issuer,

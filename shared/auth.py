@@ -138,10 +138,14 @@ class TokenVerifier:
                 return cached[0]
             del self._verified[token]
         principal, expires = await self._verify(token)
+        self.remember(token, principal, expires)
+        return principal
+
+    def remember(self, token: str, principal: Principal, expires: float) -> None:
+        """A token known to be valid until `expires` (the gateway's own, as it mints one)."""
         if len(self._verified) >= MAX_CACHED_TOKENS:
             self._forget_expired()
         self._verified[token] = (principal, expires)
-        return principal
 
     def _forget_expired(self) -> None:
         now = time.time()

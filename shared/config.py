@@ -35,6 +35,8 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     database_url: str | None = None
+    # Connections kept to PostgreSQL (SQLite always uses one).
+    db_pool_size: int = 10
     relay_interval_seconds: float = 0.2
     relay_batch_size: int = 500
     outbox_retention_hours: float = 168.0

@@ -26,13 +26,7 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-# Connections a process keeps to PostgreSQL. All of them stay open: an overflow connection
-# would be closed on return and opened again under the next burst, each time paying the
-# connection set-up and preparing every statement again (a third of a rush's CPU, py-spy).
-POOL_SIZE = 20
-
-
-def create_engine(url: str, *, pool_size: int = POOL_SIZE) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if is_sqlite(url):
         # One writer at a time is SQLite's nature; a single pooled connection serialises work
         # inside the process instead of spinning on SQLITE_BUSY, and BEGIN IMMEDIATE takes
@@ -63,6 +57,9 @@ def create_engine(url: str, *, pool_size: int = POOL_SIZE) -> AsyncEngine:
         return engine
     # No pre-ping: it costs a round trip on every checkout, a rush's hottest path; a
     # connection the server dropped fails its transaction once and is then discarded.
+    # No overflow: an overflow connection is closed on return and opened again in the next
+    # burst, each time paying the set-up and preparing every statement anew (a third of a
+    # rush's CPU, py-spy); the pool keeps all of its connections instead.
     return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
 
 
@@ -86,8 +83,10 @@ async def ensure_database(url: str) -> None:
         if not exists:
             try:
                 await conn.execute(f'CREATE DATABASE "{parsed.database}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass  # another replica created it at the same moment
+            except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+                # Another replica created it at the same moment; PostgreSQL reports that as
+                # either error depending on how far the other CREATE DATABASE got.
+                pass
     finally:
         await conn.close()
 
@@ -114,9 +113,9 @@ async def drop_database(url: str) -> None:
 class Database:
     """A service's engine and session factory."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, pool_size=pool_size)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property

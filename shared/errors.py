@@ -8,6 +8,8 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -110,6 +112,25 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
+def _cannot_connect(exc: DBAPIError) -> bool:
+    """A new connection was refused (the server is down, starting, or out of connections),
+    as opposed to a statement that failed."""
+    if exc.connection_invalidated:
+        return True
+    cause: BaseException | None = exc.orig
+    while cause is not None:
+        if isinstance(cause, OSError) or type(cause).__name__ in _CONNECT_FAILURES:
+            return True
+        cause = cause.__cause__
+    return False
+
+
+# asyncpg's names for a server that takes no new connection.
+_CONNECT_FAILURES = frozenset(
+    {"TooManyConnectionsError", "CannotConnectNowError", "ConnectionDoesNotExistError"}
+)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -149,6 +170,32 @@ def install_problem_handlers(app: FastAPI) -> None:
             code={404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http"),
             instance=request.url.path,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(request: Request, exc: Exception) -> JSONResponse:
+        """Every database connection stayed busy past the pool's timeout: ask to retry."""
+        return problem_response(
+            503,
+            "Busy",
+            "Too many requests are waiting for the database; retry shortly.",
+            code="busy",
+            instance=request.url.path,
+            headers={"Retry-After": "2"},
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if not _cannot_connect(exc):
+            return await _unexpected(request, exc)
+        log.warning("database unavailable", path=request.url.path, error=str(exc.orig))
+        return problem_response(
+            503,
+            "Service unavailable",
+            "The database cannot be reached just now; retry shortly.",
+            code="database-unavailable",
+            instance=request.url.path,
+            headers={"Retry-After": "2"},
         )
 
     @app.exception_handler(Exception)

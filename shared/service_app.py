@@ -62,7 +62,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         configure_logging(spec.name, json=env.shixun_log_json)
         url = database_url_for(spec.name, settings.database_url)
         await ensure_database(url)
-        database = Database(url)
+        database = Database(url, pool_size=settings.db_pool_size)
         await upgrade(database, spec.migrations)
         link = NatsLink(
             env.nats_url or DEFAULT_NATS_URL,

@@ -6,9 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from fastapi import FastAPI
 
 from services.enrolment.config import Settings
 from services.enrolment.directory import ensure_default_district
@@ -24,7 +22,6 @@ from services.enrolment.routers import (
     reports,
 )
 from services.enrolment.sweep import running_sweep
-from shared.errors import problem_response
 from shared.service_app import ServiceSpec, create_service_app
 
 
@@ -59,7 +56,6 @@ def create_app() -> FastAPI:
             on_startup=[bootstrap],
         )
     )
-    app.add_exception_handler(PoolTimeout, _busy)
     served = app.router.lifespan_context
 
     @asynccontextmanager
@@ -70,15 +66,3 @@ def create_app() -> FastAPI:
 
     app.router.lifespan_context = lifespan
     return app
-
-
-async def _busy(request: Request, exc: Exception) -> JSONResponse:
-    """Every database connection stayed busy past the pool's timeout (a rush): ask to retry."""
-    return problem_response(
-        503,
-        "Busy",
-        "Too many requests are waiting for the database; retry shortly.",
-        code="busy",
-        instance=request.url.path,
-        headers={"Retry-After": "2"},
-    )

@@ -15,6 +15,8 @@ from sqlalchemy import select
 
 from gateway import passwords
 from gateway.models import Account
+from shared.auth import Principal, Role
+from shared.errors import Unauthorized
 from tests.gateway.helpers import person
 from tests.harness import Suite
 
@@ -130,3 +132,13 @@ async def test_an_unknown_username_is_refused_like_a_wrong_password(suite: Suite
     wrong = await _login(suite, username, "whatever")
     assert unknown.status_code == wrong.status_code == 400
     assert unknown.json()["detail"] == wrong.json()["detail"]
+
+
+async def test_a_remembered_token_is_refused_once_it_expires(suite: Suite) -> None:
+    verifier = suite.gateway_app.state.verifier
+    principal = Principal(subject=f"test-{uuid.uuid4().hex[:6]}", role=Role.TEACHER)
+    token = suite.gateway_app.state.signer.access_token(principal, ttl_seconds=1)
+    assert (await verifier.verify(token)).subject == principal.subject
+    await asyncio.sleep(2.1)
+    with pytest.raises(Unauthorized):
+        await verifier.verify(token)
