@@ -66,7 +66,7 @@ async def progress(import_id: uuid.UUID, session: Session, caller: Caller) -> Le
     return await imports.get(session, principal=caller, import_id=import_id)
 
 
-@router.get("/imports/{import_id}/errors")
+@router.get("/imports/{import_id}/errors", responses=file_responses("text/csv"))
 async def errors(import_id: uuid.UUID, session: Session, caller: Caller) -> Response:
     """The rows that were refused and why, as CSV."""
     await imports.get(session, principal=caller, import_id=import_id)
