@@ -25,6 +25,9 @@ def to_hours(value: Any) -> Decimal:
         raise ValueError(f"{value!r} is not a number of hours") from exc
     if not number.is_finite():
         raise ValueError("hours must be a finite number")
+    if number.adjusted() >= 15:
+        # quantize() raises InvalidOperation past the context's 28 digits.
+        raise ValueError(f"{value!r} is too large a number of hours")
     if number != number.quantize(ONE_PLACE, rounding=ROUND_HALF_UP):
         raise ValueError("hours have at most one decimal place")
     return number.quantize(ONE_PLACE)
