@@ -68,6 +68,21 @@ PositiveHours = Annotated[
 ]
 
 
+def rate_schema(places: int) -> WithJsonSchema:
+    """How a rate from 0 to 1 with at most `places` decimals is documented: pydantic would
+    say any string, and generated strings would nearly all be refused."""
+    text = rf"^(0(\.\d{{1,{places}}})?|1(\.0{{1,{places}}})?)$"
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 1},
+                {"type": "string", "pattern": text},
+            ],
+            "description": "0 to 1",
+        }
+    )
+
+
 class HoursColumn(TypeDecorator):
     """Decimal hours in Python, integer tenths in the database."""
 
