@@ -91,14 +91,13 @@ class Run:
         label: str,
         *,
         as_: dict[str, str] | None = None,
-        expect: int | None = None,
         keep: str | None = None,
         raw: dict[str, Any] | None = None,
         wait: float = 0,
         **parts: Any,
     ) -> Any:
-        """One valid request, checked like a generated one; it must answer a 2xx (or
-        `expect`), within `wait` seconds when it depends on events still on their way."""
+        """One valid request, checked like a generated one; it must answer a 2xx, within
+        `wait` seconds when it depends on events still on their way."""
         deadline = time.monotonic() + wait
         while True:
             case = self.operations[label].Case(**parts)
@@ -108,7 +107,7 @@ class Run:
             )
             self.statuses[label][response.status_code] += 1
             case.validate_response(response, checks=CHECKS)
-            ok = response.status_code == expect if expect else 200 <= response.status_code < 300
+            ok = 200 <= response.status_code < 300
             if ok or time.monotonic() > deadline:
                 break
             time.sleep(0.3)
@@ -183,7 +182,8 @@ class Run:
 
 
 def scenario(run: Run) -> None:
-    """A district's year in valid requests: every operation answers a 2xx at least once."""
+    """A district's year in valid requests, for what generated ones cannot reach: what needs
+    a state (a finished program, an open follow-up, a payable) or a body no generator finds."""
     run.admin, _ = run.login("admin", PASSWORD)
     call = run.call
     call("GET /healthz")
@@ -303,13 +303,12 @@ def scenario(run: Run) -> None:
                 **({"body": body} if body else {}),
             )
 
-    def enrol(program_id: str, teacher_id: str, **kw: Any) -> dict[str, Any]:
+    def enrol(program_id: str, teacher_id: str) -> dict[str, Any]:
         return call(
             "POST /v1/programs/{program_id}/enrolments",
             path_parameters={"program_id": program_id},
             body={"teacher_id": teacher_id},
             keep="enrolment_id",
-            **kw,
         )
 
     def act(enrolment_id: str, action: str, **kw: Any) -> dict[str, Any]:
@@ -375,6 +374,7 @@ def scenario(run: Run) -> None:
     act(holder["id"], "withdraw", body={"reason": "工作冲突"})
     act(waiting["id"], "accept", as_=as_school)
 
+    # Refused once, then given up.
     cancelled = program(20, 22)
     move(cancelled["id"], "submit", "reject")
     move(cancelled["id"], "cancel")
@@ -436,7 +436,7 @@ def scenario(run: Run) -> None:
         body={"answers": {"applied": 4, "student_effect": 3, "what_changed": "课堂提问更有层次"}},
     )
 
-    # Hours: a recognised entry and its reversal, a provincial import, the reports.
+    # Hours: a recognised entry and its reversal, a provincial import with a bad row.
     entry = call(
         "POST /v1/ledger/entries",
         body={
@@ -612,8 +612,9 @@ def fuzzed(run: Run) -> None:
 
 @pytest.mark.slow
 def test_every_operation_over_sockets_answers_without_5xx_and_reaches_a_2xx(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    started = time.monotonic()
     with supervised(tmp_path, "fuzz", RAISED) as running:
         base_url = f"http://127.0.0.1:{running.gateway}"
         deadline = time.monotonic() + 120
@@ -623,7 +624,13 @@ def test_every_operation_over_sockets_answers_without_5xx_and_reaches_a_2xx(
         run = Run(base_url)
         scenario(run)
         fuzzed(run)
-    report(run)
+    summary, table = report(run)
+    with capsys.disabled():  # the figures belong in every run's output, CI's too
+        print(f"\n{summary} ({EXAMPLES} generated each, {time.monotonic() - started:.0f} s)")
+    print(table)
+    assert not run.failures, "\n\n".join(run.failures)
+    missing = sorted(set(run.operations) - reached(run) - set(NO_2XX))
+    assert not missing, f"no 2xx from: {missing}\n{table}"
 
 
 def _ready(base_url: str) -> bool:
@@ -634,11 +641,20 @@ def _ready(base_url: str) -> bool:
     return all(checks.get(s) == "ok" for s in ("enrolment", "ledger", "budget", "feedback"))
 
 
-def report(run: Run) -> None:
-    reached = {label for label, seen in run.statuses.items() if any(200 <= s < 300 for s in seen)}
-    missing = sorted(set(run.operations) - reached - set(NO_2XX))
-    print(f"\n{len(reached)} of {len(run.operations)} operations answered a 2xx")
-    for label in sorted(run.operations):
-        print(f"  {label}: {dict(sorted(run.statuses[label].items()))}")
-    assert not run.failures, "\n\n".join(run.failures)
-    assert not missing, f"no 2xx from: {missing}"
+def reached(run: Run) -> set[str]:
+    return {label for label, seen in run.statuses.items() if any(200 <= s < 300 for s in seen)}
+
+
+def report(run: Run) -> tuple[str, str]:
+    """A line of figures, and the statuses each operation got."""
+    requests_sent = sum(sum(seen.values()) for seen in run.statuses.values())
+    errors = sum(n for seen in run.statuses.values() for status, n in seen.items() if status >= 500)
+    summary = (
+        f"fuzz over sockets: {len(reached(run))} of {len(run.operations)} operations answered "
+        f"a 2xx; {requests_sent} requests, {errors} answered 5xx, {len(run.failures)} failed"
+    )
+    table = "\n".join(
+        f"  {label}: {dict(sorted(run.statuses[label].items()))}"
+        for label in sorted(run.operations)
+    )
+    return summary, table
