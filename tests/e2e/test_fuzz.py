@@ -92,7 +92,6 @@ class Run:
         *,
         as_: dict[str, str] | None = None,
         keep: str | None = None,
-        raw: dict[str, Any] | None = None,
         wait: float = 0,
         **parts: Any,
     ) -> Any:
@@ -102,9 +101,7 @@ class Run:
         while True:
             case = self.operations[label].Case(**parts)
             headers = self.admin if as_ is None else as_
-            response = case.call(
-                base_url=self.base_url, session=self.http, headers=headers, **(raw or {})
-            )
+            response = case.call(base_url=self.base_url, session=self.http, headers=headers)
             self.statuses[label][response.status_code] += 1
             case.validate_response(response, checks=CHECKS)
             ok = 200 <= response.status_code < 300
@@ -487,8 +484,8 @@ def scenario(run: Run) -> None:
     job = call(
         "POST /v1/ledger/imports",
         query={"filename": "省平台.csv"},
-        headers={"content-type": "text/csv"},
-        raw={"data": rows.getvalue().encode()},
+        body=rows.getvalue(),
+        media_type="text/csv",
     )
     run.ids["ledger_import_id"].append(job["id"])
     call("GET /v1/ledger/imports/{import_id}", path_parameters={"import_id": job["id"]})
