@@ -35,18 +35,17 @@ CASES = [
 ]
 
 
-async def send(client: httpx.AsyncClient, method: str, path: str) -> httpx.Response:
+async def send(
+    client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str]
+) -> httpx.Response:
     url = client.base_url.copy_with(raw_path=path.encode("ascii"))
     assert url.raw_path == path.encode("ascii")  # sent byte for byte, as an outsider may
-    return await client.request(method, url, headers=HEADERS)
+    return await client.request(method, url, headers=headers)
 
 
-HEADERS: dict[str, str] = {}
-
-
-@pytest.fixture(autouse=True)
-def bearer(suite: Suite) -> None:
-    HEADERS.update(suite.headers())
+@pytest.fixture
+def bearer(suite: Suite) -> dict[str, str]:
+    return suite.headers()
 
 
 def assert_refused(response: httpx.Response, statuses: set[int]) -> None:
@@ -57,17 +56,17 @@ def assert_refused(response: httpx.Response, statuses: set[int]) -> None:
 
 @pytest.mark.parametrize(("service", "path", "odd", "statuses"), CASES)
 async def test_odd_path_is_a_problem_through_the_gateway_and_direct(
-    suite: Suite, service: str, path: str, odd: str, statuses: set[int]
+    suite: Suite, bearer: dict[str, str], service: str, path: str, odd: str, statuses: set[int]
 ) -> None:
     target = path.format(odd)
     for method in ("GET", "POST", "PATCH"):
-        assert_refused(await send(suite.gateway, method, target), statuses)
-        assert_refused(await send(suite.direct[service], method, target), statuses)
+        assert_refused(await send(suite.gateway, method, target, bearer), statuses)
+        assert_refused(await send(suite.direct[service], method, target, bearer), statuses)
 
 
 @pytest.mark.parametrize("service", list(PATHS))
 async def test_dot_segments_never_reach_a_services_own_documents(
-    suite: Suite, service: str
+    suite: Suite, bearer: dict[str, str], service: str
 ) -> None:
     for document in ("openapi.json", "docs"):
         for target in (
@@ -75,14 +74,16 @@ async def test_dot_segments_never_reach_a_services_own_documents(
             f"/v1/funds/%2E%2E/%2e%2E/{document}",
             f"/v1/%2e%2e/{document}",
         ):
-            assert_refused(await send(suite.gateway, "GET", target), {404})
-            assert_refused(await send(suite.direct[service], "GET", target), {404})
+            assert_refused(await send(suite.gateway, "GET", target, bearer), {404})
+            assert_refused(await send(suite.direct[service], "GET", target, bearer), {404})
 
 
-async def test_the_gateway_forwards_the_raw_path_decoded_once(suite: Suite) -> None:
-    # `%2541` is "%41" to the service, not "A": the service names what it got back.
+async def test_the_gateway_forwards_the_raw_path_decoded_once(
+    suite: Suite, bearer: dict[str, str]
+) -> None:
+    # `%25…` is "%…" to the service, not decoded twice: the service names what it got.
     teacher = uuid.uuid4()
-    response = await send(suite.gateway, "GET", f"/v1/teachers/%25{teacher}")
+    response = await send(suite.gateway, "GET", f"/v1/teachers/%25{teacher}", bearer)
     assert response.status_code == 422
     assert response.json()["instance"] == f"/v1/teachers/%{teacher}"
 
