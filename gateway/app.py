@@ -31,6 +31,7 @@ from shared.logging import RequestIdMiddleware, configure_logging
 from shared.messaging.inbox import ConsumerGroup
 from shared.messaging.nats import NatsLink
 from shared.migrate import upgrade
+from shared.paths import RefuseOddPathMiddleware
 from shared.service_app import DEFAULT_NATS_URL, settle_garbage_collector
 
 
@@ -122,6 +123,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     app.add_middleware(RefuseNulMiddleware)
+    app.add_middleware(RefuseOddPathMiddleware)
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(RequestIdMiddleware, service="gateway")
     # Outermost, so preflights and every answer (a 429 too) carry the CORS headers.

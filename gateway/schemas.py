@@ -12,11 +12,14 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
+from gateway.policy import SCOPES
 from shared.auth import Role
+from shared.events import EVENT_TYPES
 
 Username = Annotated[
     str,
@@ -80,7 +83,18 @@ class AccountRead(BaseModel):
     teacher_id: uuid.UUID | None
 
 
-ScopeName = Annotated[str, StringConstraints(pattern=r"^[a-z]+:[a-z]+$", max_length=50)]
+# The documents list what is accepted; an unknown one is still refused by the domain code,
+# with the problem that names the known ones.
+ScopeName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z]+:[a-z]+$", max_length=50),
+    WithJsonSchema({"type": "string", "enum": sorted(SCOPES.scopes)}),
+]
+EventTypeName = Annotated[
+    str,
+    StringConstraints(max_length=200),
+    WithJsonSchema({"type": "string", "enum": sorted(EVENT_TYPES)}),
+]
 
 
 class ServiceAccountCreate(BaseModel):
@@ -109,7 +123,7 @@ class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: AnyHttpUrl = Field(description="where deliveries are POSTed")
-    event_types: list[Annotated[str, StringConstraints(max_length=200)]] = Field(
+    event_types: list[EventTypeName] = Field(
         min_length=1, max_length=100, description="subjects, see /asyncapi.json"
     )
 

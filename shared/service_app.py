@@ -23,6 +23,7 @@ from shared.messaging.nats import NatsLink
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.tables import InfraTables
 from shared.migrate import upgrade
+from shared.paths import RefuseOddPathMiddleware
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4223"
 
@@ -120,6 +121,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.add_middleware(RefuseOddPathMiddleware)
     app.add_middleware(RequestIdMiddleware, service=spec.name)
     install_problem_handlers(app)
     app.include_router(health_router)

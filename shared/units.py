@@ -12,6 +12,9 @@ from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonS
 from sqlalchemy import BigInteger, TypeDecorator
 
 ONE_PLACE = Decimal("0.1")
+# Bounds hours given as input: far above any program's or entry's, far below what integer
+# tenths can hold once summed.
+MAX_HOURS = Decimal("99999.9")
 
 
 def to_hours(value: Any) -> Decimal:
@@ -22,6 +25,9 @@ def to_hours(value: Any) -> Decimal:
         raise ValueError(f"{value!r} is not a number of hours") from exc
     if not number.is_finite():
         raise ValueError("hours must be a finite number")
+    if number.adjusted() >= 15:
+        # quantize() raises InvalidOperation past the context's 28 digits.
+        raise ValueError(f"{value!r} is too large a number of hours")
     if number != number.quantize(ONE_PLACE, rounding=ROUND_HALF_UP):
         raise ValueError("hours have at most one decimal place")
     return number.quantize(ONE_PLACE)
@@ -35,22 +41,46 @@ def format_hours(value: Decimal) -> str:
     return f"{value:.1f}"
 
 
-def _non_negative(value: Decimal) -> Decimal:
+def _within_bounds(value: Decimal) -> Decimal:
     if value < 0:
         raise ValueError("hours cannot be negative")
+    if value > MAX_HOURS:
+        raise ValueError(f"hours are at most {MAX_HOURS}")
     return value
 
 
 _HOURS_SCHEMA = WithJsonSchema(
     {"type": "string", "pattern": r"^-?\d+(\.\d)?$", "examples": ["24.0"]}
 )
+_POSITIVE_HOURS_SCHEMA = WithJsonSchema(
+    {"type": "string", "pattern": r"^\d{1,5}(\.\d)?$", "examples": ["24.0"]}
+)
 _HOURS_JSON = PlainSerializer(format_hours, return_type=str, when_used="json")
 
 # Hours as they travel in JSON: a decimal string like "24.0".
 HoursValue = Annotated[Decimal, BeforeValidator(to_hours), _HOURS_JSON, _HOURS_SCHEMA]
 PositiveHours = Annotated[
-    Decimal, BeforeValidator(to_hours), AfterValidator(_non_negative), _HOURS_JSON, _HOURS_SCHEMA
+    Decimal,
+    BeforeValidator(to_hours),
+    AfterValidator(_within_bounds),
+    _HOURS_JSON,
+    _POSITIVE_HOURS_SCHEMA,
 ]
+
+
+def rate_schema(places: int) -> WithJsonSchema:
+    """How a rate from 0 to 1 with at most `places` decimals is documented: pydantic would
+    say any string, and generated strings would nearly all be refused."""
+    text = rf"^(0(\.\d{{1,{places}}})?|1(\.0{{1,{places}}})?)$"
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 1},
+                {"type": "string", "pattern": text},
+            ],
+            "description": "0 to 1",
+        }
+    )
 
 
 class HoursColumn(TypeDecorator):

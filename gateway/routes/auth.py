@@ -31,6 +31,7 @@ from shared.deps import Caller, Idem, Paging, Session
 from shared.errors import BadRequest, Conflict, NotFound, Unavailable, Unprocessable
 from shared.pagination import Page, page_of, paginate
 
+GRANT_TYPES = ("password", "refresh_token", "client_credentials")
 router = APIRouter(tags=["auth"])
 
 
@@ -82,7 +83,8 @@ def _client_credentials(
 async def token(
     request: Request,
     session: Session,
-    grant_type: Annotated[str, Form()],
+    # Documented as the three it takes; another is OAuth's 400 unsupported-grant-type.
+    grant_type: Annotated[str, Form(json_schema_extra={"enum": list(GRANT_TYPES)})],
     username: Annotated[str | None, Form()] = None,
     password: Annotated[str | None, Form()] = None,
     refresh_token: Annotated[str | None, Form()] = None,

@@ -12,6 +12,7 @@ from gateway.etag import etag_of, not_modified
 from gateway.routing import service_for
 from shared.errors import NotFound, Unavailable
 from shared.logging import current_request_id, current_traceparent
+from shared.paths import decoded_path, encoded_path, path_segments, raw_path_of
 
 router = APIRouter()
 log = structlog.get_logger("proxy")
@@ -45,9 +46,11 @@ FORWARD_RESPONSE = (
     include_in_schema=False,
 )
 async def forward(request: Request, path: str) -> Response:
-    service = service_for(request.url.path)
+    # Routed on the path as the service will decode it, sent as the raw path encoded once.
+    segments = path_segments(raw_path_of(request.scope))
+    service = service_for(decoded_path(segments))
     if service is None:
-        raise NotFound(f"No endpoint {request.url.path}.")
+        raise NotFound(f"No endpoint {decoded_path(segments)}.")
     body = await request.body()
     clients: ServiceClients = request.app.state.clients
     headers = {k: v for k in FORWARD_REQUEST if (v := request.headers.get(k)) is not None}
@@ -57,7 +60,7 @@ async def forward(request: Request, path: str) -> Response:
         headers["traceparent"] = traceparent  # the gateway's span is the service's parent
     outgoing = clients[service].build_request(
         request.method,
-        request.url.path,
+        encoded_path(segments),
         params=request.query_params.multi_items(),
         content=body,
         headers=headers,

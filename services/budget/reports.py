@@ -24,6 +24,7 @@ from services.budget.programs import spent_by_category
 from services.budget.schemas import BudgetExecution, ExecutionRow, SpotCheckRow
 from shared.auth import Principal, Role
 from shared.errors import Forbidden
+from shared.xlsx import cells
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COLUMNS = ("allocated_fen", "committed_fen", "spent_fen", "paid_fen", "balance_fen")
@@ -176,24 +177,28 @@ def to_xlsx(report: BudgetExecution) -> bytes:
         sheet.append(header)
         for row in rows:
             sheet.append(
-                [
-                    str(row.id),
-                    row.name,
-                    *(getattr(row, c) for c in COLUMNS),
-                    float(row.execution_rate),
-                ]
+                cells(
+                    [
+                        str(row.id),
+                        row.name,
+                        *(getattr(row, c) for c in COLUMNS),
+                        float(row.execution_rate),
+                    ]
+                )
             )
     sheet = book.create_sheet("spot_checks")
     sheet.append(["program_id", "title", "planned_fen", "actual_fen", "deviation"])
     for check in report.spot_checks:
         sheet.append(
-            [
-                str(check.program_id),
-                check.title,
-                check.planned_fen,
-                check.actual_fen,
-                float(check.deviation),
-            ]
+            cells(
+                [
+                    str(check.program_id),
+                    check.title,
+                    check.planned_fen,
+                    check.actual_fen,
+                    float(check.deviation),
+                ]
+            )
         )
     buffer = io.BytesIO()
     book.save(buffer)

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from shared.units import PositiveHours
+from shared.units import PositiveHours, rate_schema
 
 # A status to filter a listing by: a status name only, so no stray text (a NUL) reaches SQL.
 StatusFilter = Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$")]
@@ -275,7 +275,7 @@ class ProgramRead(Read):
 
 class TraineeResult(Strict):
     enrolment_id: uuid.UUID
-    attendance_rate: Decimal = Field(ge=0, le=1, decimal_places=3)
+    attendance_rate: Annotated[Decimal, rate_schema(3)] = Field(ge=0, le=1, decimal_places=3)
     passed: bool
 
 
@@ -288,7 +288,7 @@ class EnrolmentCreate(Strict):
 
 
 class EnrolmentComplete(Strict):
-    attendance_rate: Decimal = Field(ge=0, le=1, decimal_places=3, description="0 to 1")
+    attendance_rate: Annotated[Decimal, rate_schema(3)] = Field(ge=0, le=1, decimal_places=3)
     passed: bool
 
 

@@ -15,6 +15,7 @@ from services.feedback.policy import FeedbackPolicy
 from services.feedback.scorecards import institution_figures, metrics, score
 from shared.auth import Principal, Role
 from shared.errors import Forbidden
+from shared.xlsx import cells
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -98,7 +99,7 @@ def ranking_xlsx(ranking: dict[str, Any]) -> bytes:
             elif value is not None and not isinstance(value, (int, str)):
                 value = float(value)
             values.append(value)
-        sheet.append(values)
+        sheet.append(cells(values))
     sheet.freeze_panes = "A2"
     buffer = io.BytesIO()
     workbook.save(buffer)

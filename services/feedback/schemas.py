@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from services.feedback.policy import DEFAULT_POLICY
+from shared.units import rate_schema
 
 Score = Annotated[int, Field(strict=True, description="1–5 on the policy's scale")]
 
@@ -44,7 +45,9 @@ class RatingRead(BaseModel):
 class AssessmentCreate(Strict):
     attitude: Score
     assignments: Score
-    attendance_rate: Decimal = Field(ge=0, le=1, max_digits=5, decimal_places=4)
+    attendance_rate: Annotated[Decimal, rate_schema(4)] = Field(
+        ge=0, le=1, max_digits=5, decimal_places=4
+    )
     passed: bool
     comments: str = Field("", max_length=2000)
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from openpyxl import Workbook
 
+from shared.xlsx import cells
+
 CSV = "text/csv; charset=utf-8"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -47,7 +49,7 @@ def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Any]
         sheet = book.create_sheet(title)
         sheet.append(list(header))
         for row in rows:
-            sheet.append(list(row))
+            sheet.append(cells(row))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -5,89 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from shared.config import server_database
-from shared.db import drop_database
-from shared.embedded_nats import free_port, port_open
-from tests.conftest import RUN_ID
+from shared.embedded_nats import port_open
+from tests.e2e.processes import Running, supervised
 from tests.e2e.test_slice import run_slice
 from tests.harness import wait_for
-
-SERVICES = ("enrolment", "ledger", "budget", "feedback", "gateway")
-
-
-def free_block(size: int) -> int:
-    for _ in range(200):
-        # Below Linux's ephemeral range (32768+), where outgoing connections (to PostgreSQL,
-        # NATS) could take one of the ports between this check and the service's bind.
-        base = random.randint(20000, 32000)
-        if not any(port_open("127.0.0.1", base + i) for i in range(size)):
-            return base
-    raise RuntimeError("no free block of ports")
-
-
-class Running:
-    def __init__(self, process: subprocess.Popen[bytes], log: Path, gateway: int, base: int):
-        self.process, self.log, self.gateway, self.base = process, log, gateway, base
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
 
 
 @pytest.fixture
 def supervisor(tmp_path: Path) -> Iterator[Running]:
-    base = free_block(5)
-    gateway, first_service = base, base + 1
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("SHIXUN_") or k == "SHIXUN_PII_KEY"
-    }
-    env.pop("SHIXUN_BOOTSTRAP_ADMIN_PASSWORD", None)
-    databases: list[str] = []
-    if env.get("DATABASE_URL"):
-        # Real servers: databases and a NATS namespace of this test's own.
-        for name in SERVICES:
-            url = server_database(env["DATABASE_URL"], f"shixun_smoke_{name}_{RUN_ID}")
-            env[f"SHIXUN_{name.upper()}_DATABASE_URL"] = url
-            databases.append(url)
-    if env.get("NATS_URL"):
-        env["SHIXUN_NATS_NAMESPACE"] = f"smoke{RUN_ID}"
-    log = tmp_path / "supervisor.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "shared.supervisor",
-                "--gateway-port",
-                str(gateway),
-                "--base-port",
-                str(first_service),
-                "--data-dir",
-                str(tmp_path / "data"),
-                "--nats-port",
-                str(free_port()),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    running = Running(process, log, gateway, first_service)
-    yield running
-    if process.poll() is None:
-        process.kill()
-        process.wait()
-    for url in databases:
-        asyncio.run(drop_database(url))
+    with supervised(tmp_path, "smoke", {}) as running:
+        yield running
 
 
 def pid_on_port(port: int) -> int:

@@ -26,7 +26,22 @@ from shared.pagination import Page, page_of, paginate
 router = APIRouter(prefix="/v1/ledger", tags=["imports"])
 
 
-@router.post("/imports", status_code=202, response_model=ImportRead)
+# The file is the body, read raw; documented so that clients (and fuzzers) send one.
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        XLSX: {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+@router.post(
+    "/imports",
+    status_code=202,
+    response_model=ImportRead,
+    openapi_extra={"requestBody": UPLOAD_BODY},
+)
 async def submit(
     request: Request,
     session: Session,
@@ -34,11 +49,11 @@ async def submit(
     idem: Idem,
     background: BackgroundTasks,
     filename: str = Query("upload", max_length=200),
-    content_type: str = Header("text/csv"),
 ) -> JSONResponse:
     """Upload a CSV (text/csv) or XLSX file as the body; rows are processed after it returns."""
     if replay := await idem.replay():
         return replay
+    content_type = request.headers.get("content-type", "text/csv")
     if content_type.startswith("text/csv"):
         fmt = "csv"
     elif content_type.startswith(XLSX):
@@ -66,7 +81,7 @@ async def progress(import_id: uuid.UUID, session: Session, caller: Caller) -> Le
     return await imports.get(session, principal=caller, import_id=import_id)
 
 
-@router.get("/imports/{import_id}/errors")
+@router.get("/imports/{import_id}/errors", responses=file_responses("text/csv"))
 async def errors(import_id: uuid.UUID, session: Session, caller: Caller) -> Response:
     """The rows that were refused and why, as CSV."""
     await imports.get(session, principal=caller, import_id=import_id)

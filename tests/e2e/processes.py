@@ -1,0 +1,85 @@
+"""The suite as `make run` starts it (shared.supervisor): real processes, real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from shared.config import server_database
+from shared.db import drop_database
+from shared.embedded_nats import free_port, port_open
+from tests.conftest import RUN_ID
+
+SERVICES = ("enrolment", "ledger", "budget", "feedback", "gateway")
+
+
+def free_block(size: int) -> int:
+    for _ in range(200):
+        # Below Linux's ephemeral range (32768+), where outgoing connections (to PostgreSQL,
+        # NATS) could take one of the ports between this check and the service's bind.
+        base = random.randint(20000, 32000)
+        if not any(port_open("127.0.0.1", base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no free block of ports")
+
+
+class Running:
+    def __init__(self, process: subprocess.Popen[bytes], log: Path, gateway: int, base: int):
+        self.process, self.log, self.gateway, self.base = process, log, gateway, base
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def supervised(tmp_path: Path, name: str, extra_env: dict[str, str]) -> Iterator[Running]:
+    """`python -m shared.supervisor` on free ports, with databases of its own on a server."""
+    base = free_block(5)
+    gateway, first_service = base, base + 1
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("SHIXUN_") or k == "SHIXUN_PII_KEY"
+    }
+    env.pop("SHIXUN_BOOTSTRAP_ADMIN_PASSWORD", None)
+    env |= extra_env
+    databases: list[str] = []
+    if env.get("DATABASE_URL"):
+        for service in SERVICES:
+            url = server_database(env["DATABASE_URL"], f"shixun_{name}_{service}_{RUN_ID}")
+            env[f"SHIXUN_{service.upper()}_DATABASE_URL"] = url
+            databases.append(url)
+    if env.get("NATS_URL"):
+        env["SHIXUN_NATS_NAMESPACE"] = f"{name}{RUN_ID}"
+    log = tmp_path / "supervisor.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "shared.supervisor",
+                "--gateway-port",
+                str(gateway),
+                "--base-port",
+                str(first_service),
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--nats-port",
+                str(free_port()),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield Running(process, log, gateway, first_service)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for url in databases:
+            asyncio.run(drop_database(url))
