@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +21,7 @@ from services.enrolment.eligibility import (
 )
 from services.enrolment.models import Enrolment, Program, Teacher, infra
 from services.enrolment.policy import POLICY
-from services.enrolment.programs import get_program
+from services.enrolment.programs import can_see_program, get_program
 from services.enrolment.seats import (
     place_new_in_one_statement,
     release_quota,
@@ -64,13 +64,9 @@ def facts(enrolment: Enrolment) -> dict[str, uuid.UUID]:
 async def enrol(
     session: AsyncSession, *, principal: Principal, program_id: uuid.UUID, teacher_id: uuid.UUID
 ) -> Enrolment:
-    program = await get_program(session, principal=principal, program_id=program_id)
-    # Locking the teacher serialises one teacher's concurrent requests (no overlap, no twice).
-    teacher = await session.scalar(
-        select(Teacher).where(Teacher.id == teacher_id).with_for_update()
+    program, teacher = await _program_and_locked_teacher(
+        session, principal=principal, program_id=program_id, teacher_id=teacher_id
     )
-    if teacher is None:
-        raise Unprocessable("The teacher does not exist.", code="unknown-teacher")
     if principal.role not in (Role.TEACHER, Role.SCHOOL_ADMIN, Role.BUREAU_ADMIN):
         raise Forbidden("Teachers enrol themselves; schools and the bureau may enrol them.")
     ensure_in_scope(
@@ -100,6 +96,26 @@ async def enrol(
     await _take_quota(session, program, enrolment)
     await place(session, program, enrolment)
     return enrolment
+
+
+async def _program_and_locked_teacher(
+    session: AsyncSession, *, principal: Principal, program_id: uuid.UUID, teacher_id: uuid.UUID
+) -> tuple[Program, Teacher]:
+    """Both in one round trip. Locking the teacher serialises one teacher's concurrent
+    requests (no overlap, no twice); the program is only read."""
+    row = (
+        await session.execute(
+            select(Program, Teacher)
+            .join_from(Program, Teacher, true())  # one row of each, by primary key
+            .where(Program.id == program_id, Teacher.id == teacher_id)
+            .with_for_update(of=Teacher)
+        )
+    ).first()
+    if row is not None and can_see_program(principal, row.Program):
+        return row.Program, row.Teacher
+    # One of them is missing or hidden: say which, the program first.
+    await get_program(session, principal=principal, program_id=program_id)
+    raise Unprocessable("The teacher does not exist.", code="unknown-teacher")
 
 
 async def _insert(session: AsyncSession, enrolment: Enrolment) -> None:

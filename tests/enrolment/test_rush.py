@@ -53,15 +53,24 @@ async def test_rush_gives_exactly_the_seats_no_teacher_twice_no_quota_exceeded(
     )
     open_teachers = await bulk_teachers(world, schools, 1_100)
     quota_teachers = await bulk_teachers(world, schools, 800)
-    # 100 teachers press the button twice on the open program.
+    # Each teacher with its own token, each press with its own Idempotency-Key; 100 teachers
+    # press the button twice on the open program.
     requests = (
         [(open_program, t) for t in open_teachers]
         + [(open_program, t) for t in open_teachers[:100]]
         + [(quota_program, t) for t in quota_teachers]
     )
     assert len(requests) == 2_000
+    keys = [uuid.uuid4().hex for _ in requests]
+    tokens = {t["id"]: world.teacher_token(t) for t in open_teachers + quota_teachers}
 
-    responses = await asyncio.gather(*(world.enrol(p, t) for p, t in requests))
+    def press(program: dict, teacher: dict, key: str):
+        headers = tokens[teacher["id"]] | {"Idempotency-Key": key}
+        return world.enrol(program, teacher, headers=headers)
+
+    responses = await asyncio.gather(
+        *(press(p, t, k) for (p, t), k in zip(requests, keys, strict=True))
+    )
 
     outcomes = Counter()
     for (program, _), response in zip(requests, responses, strict=True):
@@ -78,6 +87,16 @@ async def test_rush_gives_exactly_the_seats_no_teacher_twice_no_quota_exceeded(
     assert outcomes[(open_program["id"], "already-enrolled")] == 100
     assert outcomes[(quota_program["id"], "confirmed")] == SEATS
     assert outcomes[(quota_program["id"], "r3-quota-full")] == 800 - SEATS
+
+    # The app retries 200 presses that were answered 201 (a timeout on the phone): each gets
+    # the first answer again, and nothing changes (the counts below are the rush's).
+    placed = [i for i, r in enumerate(responses) if r.status_code == 201][::5][:200]
+    assert len(placed) == 200
+    retries = await asyncio.gather(*(press(*requests[i], keys[i]) for i in placed))
+    for i, again in zip(placed, retries, strict=True):
+        assert again.status_code == 201
+        assert again.json() == responses[i].json()
+        assert again.headers["idempotent-replayed"] == "true"
 
     app = world.suite.apps["enrolment"]
     async with app.state.database.sessions() as session:
