@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from shared.children import end_with_parent
+
 
 def nats_server_binary() -> str:
     beside = Path(sys.executable).parent / "nats-server"
@@ -64,7 +66,10 @@ class EmbeddedNats:
         conf.write_text(self.config())
         log = open(self.store_dir / "nats-server.log", "ab")
         self.process = subprocess.Popen(
-            [nats_server_binary(), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT
+            [nats_server_binary(), "-c", str(conf)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=end_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

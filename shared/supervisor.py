@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from shared.children import end_with_parent
 from shared.embedded_nats import EmbeddedNats
 
 SERVICES = ("enrolment", "ledger", "budget", "feedback")
@@ -44,6 +45,7 @@ class Child:
             [sys.executable, "-m", "shared.serve", self.name, "--port", str(self.port)],
             env=self.env,
             start_new_session=True,  # Ctrl-C reaches the supervisor, which stops us in order
+            preexec_fn=end_with_parent,
         )
         self.started_at = time.monotonic()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -79,7 +80,11 @@ def supervised(tmp_path: Path, name: str, extra_env: dict[str, str]) -> Iterator
         yield Running(process, log, gateway, first_service)
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait()
+            process.send_signal(signal.SIGINT)  # stops every part it started
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         for url in databases:
             asyncio.run(drop_database(url))
