@@ -172,31 +172,24 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
+    def _retry_shortly(request: Request, title: str, detail: str, code: str) -> JSONResponse:
+        return problem_response(
+            503, title, detail, code=code, instance=request.url.path, headers={"Retry-After": "2"}
+        )
+
     @app.exception_handler(PoolTimeout)
     async def _busy(request: Request, exc: Exception) -> JSONResponse:
         """Every database connection stayed busy past the pool's timeout: ask to retry."""
-        return problem_response(
-            503,
-            "Busy",
-            "Too many requests are waiting for the database; retry shortly.",
-            code="busy",
-            instance=request.url.path,
-            headers={"Retry-After": "2"},
-        )
+        detail = "Too many requests are waiting for the database; retry shortly."
+        return _retry_shortly(request, "Busy", detail, "busy")
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         if not _cannot_connect(exc):
             return await _unexpected(request, exc)
         log.warning("database unavailable", path=request.url.path, error=str(exc.orig))
-        return problem_response(
-            503,
-            "Service unavailable",
-            "The database cannot be reached just now; retry shortly.",
-            code="database-unavailable",
-            instance=request.url.path,
-            headers={"Retry-After": "2"},
-        )
+        detail = "The database cannot be reached just now; retry shortly."
+        return _retry_shortly(request, "Service unavailable", detail, "database-unavailable")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

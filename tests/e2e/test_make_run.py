@@ -78,15 +78,20 @@ async def test_make_run_serves_the_slice_survives_a_crash_and_stops_cleanly(
         assert not port_open("127.0.0.1", port), f"port {port} still served after Ctrl-C"
 
 
-async def test_no_part_outlives_a_killed_supervisor(tmp_path: Path) -> None:
+@pytest.fixture
+def doomed_supervisor(tmp_path: Path) -> Iterator[Running]:
+    # A sync fixture: its teardown drops the databases with asyncio.run, outside the test's loop.
     with supervised(tmp_path, "orphans", {}) as running:
-        await wait_for(lambda: "shixun is up" in running.output(), timeout=120, interval=0.2)
-        ports = [running.gateway] + [running.base + i for i in range(4)]
-        pids = [pid_on_port(port) for port in ports]
-        running.process.send_signal(signal.SIGKILL)
-        running.process.wait()
+        yield running
 
-        await wait_for(lambda: not any(_alive(pid) for pid in pids), timeout=30, interval=0.2)
+
+async def test_no_part_outlives_a_killed_supervisor(doomed_supervisor: Running) -> None:
+    running = doomed_supervisor
+    await wait_for(lambda: "shixun is up" in running.output(), timeout=120, interval=0.2)
+    pids = [pid_on_port(port) for port in [running.gateway] + [running.base + i for i in range(4)]]
+    running.process.send_signal(signal.SIGKILL)
+    running.process.wait()
+    await wait_for(lambda: not any(_alive(pid) for pid in pids), timeout=30, interval=0.2)
 
 
 def _alive(pid: int) -> bool:
