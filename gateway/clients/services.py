@@ -14,9 +14,9 @@ from gateway.clients.transport import AiohttpTransport
 from shared.errors import Problem
 
 SERVICES = ("enrolment", "ledger", "budget", "feedback")
-# Idle connections are dropped long before the services' own keep-alive ends (uvicorn's
-# --timeout-keep-alive, shared/supervisor.py), so a request is never sent on a connection
-# the server is closing.
+# Idle connections are dropped long before the services' own keep-alive ends
+# (shared/serve.py, SERVER_KEEP_ALIVE), so a request is never sent on a connection the
+# server is closing.
 KEEPALIVE_EXPIRY = 30.0
 # Methods that may be sent twice; other requests only with an Idempotency-Key.
 SAFE_TO_REPEAT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
