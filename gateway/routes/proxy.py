@@ -48,9 +48,10 @@ FORWARD_RESPONSE = (
 async def forward(request: Request, path: str) -> Response:
     # Routed on the path as the service will decode it, sent as the raw path encoded once.
     segments = path_segments(raw_path_of(request.scope))
-    service = service_for(decoded_path(segments))
+    public_path = decoded_path(segments)
+    service = service_for(public_path)
     if service is None:
-        raise NotFound(f"No endpoint {decoded_path(segments)}.")
+        raise NotFound(f"No endpoint {public_path}.")
     body = await request.body()
     clients: ServiceClients = request.app.state.clients
     headers = {k: v for k in FORWARD_REQUEST if (v := request.headers.get(k)) is not None}
