@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
-from services.enrolment import enrolments
+from services.enrolment import enrolments, rush
 from services.enrolment.models import Enrolment
 from services.enrolment.schemas import (
     EnrolmentComplete,
@@ -27,6 +27,12 @@ router = APIRouter(prefix="/v1", tags=["enrolments"])
 async def enrol(
     program_id: uuid.UUID, body: EnrolmentCreate, session: Session, caller: Caller, idem: Idem
 ) -> JSONResponse:
+    if session.bind.dialect.name == "postgresql":
+        answer = await rush.enrol(
+            session.bind, idem, principal=caller, program_id=program_id, teacher_id=body.teacher_id
+        )
+        if answer is not None:
+            return answer
     if replay := await idem.replay():
         return replay
     enrolment = await enrolments.enrol(
