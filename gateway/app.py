@@ -23,6 +23,7 @@ from gateway.keys import Signer, load_or_create_key
 from gateway.models import idempotency, infra
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware, TokenBuckets
 from gateway.routes import auth, dashboard, docs, proxy, webhooks
+from gateway.routes.proxy import ForwardMiddleware
 from shared.auth import TokenVerifier
 from shared.config import common, database_url_for
 from shared.db import Database, ensure_database
@@ -122,6 +123,7 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    app.add_middleware(ForwardMiddleware)
     app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(RefuseOddPathMiddleware)
     app.add_middleware(RateLimitMiddleware)
