@@ -29,7 +29,6 @@ from typing import Any
 
 import asyncpg
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.enrolment.eligibility import (
     check_audience,
@@ -44,7 +43,7 @@ from services.enrolment.programs import can_see_program
 from services.enrolment.schemas import EnrolmentRead
 from shared.access import ensure_in_scope
 from shared.auth import Principal, Role
-from shared.db import utcnow
+from shared.db import Database, utcnow
 from shared.errors import Conflict, Forbidden, Unavailable
 from shared.events.enrolment import EnrolmentWaitlisted
 from shared.idempotency import Idempotency, stored_answer
@@ -144,7 +143,7 @@ class Row(dict[str, Any]):
 
 
 async def enrol(
-    engine: AsyncEngine,
+    database: Database,
     idem: Idempotency,
     *,
     principal: Principal,
@@ -153,7 +152,7 @@ async def enrol(
 ) -> JSONResponse | None:
     """The answer: a new enrolment (201) or the stored answer of a repeated request; None
     when the general path must take the request. Raises a Problem when a rule refuses."""
-    async with engine.connect() as sa_connection:
+    async with database.connection_in_turn() as sa_connection:
         raw = await sa_connection.get_raw_connection()
         connection: asyncpg.Connection = raw.driver_connection
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 
 from services.enrolment import enrolments, rush
@@ -17,6 +17,7 @@ from services.enrolment.schemas import (
     EnrolmentRead,
     StatusFilter,
 )
+from shared.db import Database
 from shared.deps import Caller, Idem, Paging, Session
 from shared.pagination import Page, page_of, paginate
 
@@ -25,11 +26,17 @@ router = APIRouter(prefix="/v1", tags=["enrolments"])
 
 @router.post("/programs/{program_id}/enrolments", status_code=201, response_model=EnrolmentRead)
 async def enrol(
-    program_id: uuid.UUID, body: EnrolmentCreate, session: Session, caller: Caller, idem: Idem
+    program_id: uuid.UUID,
+    body: EnrolmentCreate,
+    request: Request,
+    session: Session,
+    caller: Caller,
+    idem: Idem,
 ) -> JSONResponse:
-    if session.bind.dialect.name == "postgresql":
+    database: Database = request.app.state.database
+    if not database.sqlite:
         answer = await rush.enrol(
-            session.bind, idem, principal=caller, program_id=program_id, teacher_id=body.teacher_id
+            database, idem, principal=caller, program_id=program_id, teacher_id=body.teacher_id
         )
         if answer is not None:
             return answer
