@@ -86,6 +86,7 @@ async def enrol(
         district_id=teacher.district_id,
         status="pending_school",
     )
+    teacher.placements += 1  # the teacher's row is locked; rush.py checks this count
     if program.selection == "recommended":
         # R2: apply → school recommends → bureau approves; no seat is taken yet.
         await _insert(session, enrolment)

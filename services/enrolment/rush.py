@@ -1,24 +1,24 @@
-"""Enrolling on PostgreSQL in four round trips: the path of selection day (选课日).
+"""Enrolling on PostgreSQL in two statements: the path of selection day (选课日).
 
 At 9:00 thousands of teachers press "enrol" on the same few programs. Through the ORM a
 request cost eight round trips and most of a core's time per 300 requests (py-spy,
-docs/performance.md). Here the same request is four statements on one pooled asyncpg
-connection, in one transaction:
+docs/performance.md). Here it is two statements on one pooled asyncpg connection, each its
+own transaction, so no lock outlives a statement:
 
-1. BEGIN;
-2. one read: the program, the teacher (locked, so one teacher's concurrent requests run
-   one after another), the cap of the teacher's school, the first enrolment that clashes
-   with this one and the stored answer of the Idempotency-Key;
-3. one write (`_PLACE`): the seat, a quota handed back when no seat is left, the enrolment,
-   its event and the stored answer of the key;
-4. COMMIT.
+1. one read (`_READ`): the program, the teacher and how many enrolments were made for them
+   so far (`placements`), the cap of the teacher's school, the first enrolment that clashes
+   with this one, and the stored answer of the Idempotency-Key;
+2. one write (`_PLACE`), if the rules of services.enrolment.eligibility, called on that
+   row, allow it: the teacher's count moves on only if it is still the one read — so no
+   enrolment was made for them in between, and the clash check still holds — and then, in
+   the same statement, the school's quota (R3), the seat, the enrolment, its event and the
+   stored answer of the key.
 
-The program row is locked by the seat's UPDATE only until that COMMIT. The rules are the
-ones of services.enrolment.eligibility, called on the rows read here. A program allotted by
-quota costs one more statement (R3 takes the school's share first). Whatever this path does
-not handle itself — a program selected by recommendation (R2), R6 for next term, R7's cap
-on teachers away, a program or teacher that is missing or out of sight — goes the general
-way through the ORM (`enrolments.enrol`), which says exactly why.
+When the count moved (the same teacher enrolled at the same moment elsewhere), or the
+program needs what this path does not do — selection by recommendation (R2), R6 for next
+term, R7's cap on teachers away — or the program or teacher is missing or out of sight, the
+request goes the general way through the ORM (`enrolments.enrol`), which locks the teacher
+and says exactly why.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ SELECT p.status, p.selection, p.enrol_opens_at, p.enrol_closes_at, p.audience, p
        p.allotted, p.funded_by, p.cost_per_participant_fen, p.starts_on, p.ends_on,
        p.district_id, p.school_id, p.institution_id,
        t.district_id AS teacher_district_id, t.school_id AS teacher_school_id,
-       t.stage, t.subject, t.roles, t.hired_on, s.max_away,
+       t.stage, t.subject, t.roles, t.hired_on, t.placements, s.max_away,
        clash.id AS clash_id, clash.program_id AS clash_program_id, clash.title AS clash_title,
        k.fingerprint, k.status_code, k.body
 FROM {_P} p
@@ -75,29 +75,32 @@ LEFT JOIN LATERAL (
 ) clash ON true
 LEFT JOIN {_KEYS} k ON k.principal = $4 AND k.key = $5
 WHERE p.id = $1
-FOR UPDATE OF t
 """
 
-_TAKE_QUOTA = f"""
-UPDATE {_Q} SET seats_taken = seats_taken + 1
-WHERE program_id = $1 AND school_id = $2 AND seats_taken < seats
-"""
-
-# The seat, the quota handed back when no seat is left, the enrolment, its event and the
-# stored answer. Which event and answer is decided by the seat, so both are passed in and
-# the waitlist position is filled in here.
+# Nothing is written unless the teacher's count is still the one read ($21) and, for a
+# program allotted by quota (R3), the school has a free place in it, taken with a seat only.
+# The event and the answer depend on the seat, so both are passed in; the waitlist position
+# is filled in here.
 _PLACE = f"""
-WITH seat AS (
-    UPDATE {_P} SET seats_taken = seats_taken + 1
-    WHERE id = $1 AND seats_taken < capacity
+WITH quota AS (
+    SELECT 1 FROM {_Q}
+    WHERE $6::boolean AND program_id = $1 AND school_id = $4 AND seats_taken < seats
+    FOR UPDATE
+), quota_ok AS (
+    SELECT NOT $6::boolean OR EXISTS (SELECT 1 FROM quota) AS ok
+), counted AS (
+    UPDATE {_T} SET placements = placements + 1
+    WHERE id = $3 AND placements = $21 AND (SELECT ok FROM quota_ok)
     RETURNING id
-), outcome AS (
-    SELECT EXISTS (SELECT 1 FROM seat) AS granted
-), quota_back AS (
-    UPDATE {_Q} SET seats_taken = seats_taken - 1
-    WHERE $6::boolean AND program_id = $1 AND school_id = $4 AND seats_taken > 0
-      AND NOT (SELECT granted FROM outcome)
-    RETURNING 1
+), allowed AS (
+    SELECT EXISTS (SELECT 1 FROM counted) AS ok
+), seat AS (
+    UPDATE {_P} SET seats_taken = seats_taken + 1
+    WHERE id = $1 AND seats_taken < capacity AND (SELECT ok FROM allowed)
+    RETURNING id
+), quota_taken AS (
+    UPDATE {_Q} SET seats_taken = seats_taken + 1
+    WHERE $6::boolean AND program_id = $1 AND school_id = $4 AND EXISTS (SELECT 1 FROM seat)
 ), placed AS (
     INSERT INTO {_E}
         (id, program_id, teacher_id, school_id, district_id, status, waitlist_position,
@@ -109,7 +112,8 @@ WITH seat AS (
            ) END,
            $6::boolean AND granted,
            $8
-    FROM outcome
+    FROM (SELECT EXISTS (SELECT 1 FROM seat) AS granted) outcome
+    WHERE (SELECT ok FROM allowed)
     RETURNING status, waitlist_position
 ), event AS (
     INSERT INTO {_OUTBOX} (event_id, subject, payload, headers, created_at)
@@ -132,7 +136,9 @@ WITH seat AS (
            $8
     FROM placed WHERE $17::varchar IS NOT NULL
 )
-SELECT status, waitlist_position FROM placed
+SELECT (SELECT ok FROM quota_ok) AS quota_ok, (SELECT ok FROM allowed) AS placed,
+       status, waitlist_position
+FROM (SELECT 1) one LEFT JOIN placed ON true
 """
 
 
@@ -156,41 +162,40 @@ async def enrol(
         raw = await sa_connection.get_raw_connection()
         connection: asyncpg.Connection = raw.driver_connection
         try:
-            async with connection.transaction():
-                record = await connection.fetchrow(
-                    _READ,
-                    program_id,
-                    teacher_id,
-                    list(POLICY.holding_statuses),
-                    principal.subject,
-                    idem.key,
+            record = await connection.fetchrow(
+                _READ,
+                program_id,
+                teacher_id,
+                list(POLICY.holding_statuses),
+                principal.subject,
+                idem.key,
+            )
+            if record is None:
+                return None  # the ORM path says whether the program or teacher is missing
+            if record["fingerprint"] is not None:
+                return stored_answer(
+                    idem, record["fingerprint"], record["status_code"], record["body"]
                 )
-                if record is None:
-                    return None  # the ORM path says whether the program or teacher is missing
-                if record["fingerprint"] is not None:
-                    return stored_answer(
-                        idem, record["fingerprint"], record["status_code"], record["body"]
-                    )
-                if not _handled_here(principal, row := Row(record)):
-                    return None
-                answer = await _place(connection, idem, principal, program_id, teacher_id, row)
+            if not _handled_here(principal, row := Row(record)):
+                return None
+            answer = await _place(connection, idem, principal, program_id, teacher_id, row)
+            if answer is None:
+                return None  # an enrolment was made for the teacher meanwhile
         except asyncpg.UniqueViolationError as exc:
-            # Two requests of one key or one teacher at once: the first one's commit won.
+            # Two requests of one key at once: the first one's statement won.
             if exc.constraint_name == "pk_idempotency_key":
                 raise Conflict(
                     "A request with this Idempotency-Key is being processed; retry it shortly.",
                     code="idempotency-key-in-flight",
                 ) from exc
-            raise Conflict(
-                "The teacher is already enrolled in this program.", code="already-enrolled"
-            ) from exc
+            raise
         except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError) as exc:
             # The connection broke: it leaves the pool, and the app retries with its key.
             await sa_connection.invalidate()
             unavailable = Unavailable("The database cannot be reached just now; retry shortly.")
             unavailable.headers = {"Retry-After": "2"}
             raise unavailable from exc
-    wake_relays()  # committed: the relay may publish the event now
+    wake_relays()  # the event is committed: the relay may publish it now
     return JSONResponse(answer, status_code=201)
 
 
@@ -211,7 +216,8 @@ async def _place(
     program_id: uuid.UUID,
     teacher_id: uuid.UUID,
     row: Row,
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
+    """The answer of a new enrolment; None if the teacher's count moved since the read."""
     if principal.role not in (Role.TEACHER, Role.SCHOOL_ADMIN, Role.BUREAU_ADMIN):
         raise Forbidden("Teachers enrol themselves; schools and the bureau may enrol them.")
     school_id, district_id = row.teacher_school_id, row.teacher_district_id
@@ -225,11 +231,6 @@ async def _place(
     if row.clash_id is not None:
         raise clash_problem(row.clash_id, row.clash_program_id, row.clash_title, program_id)
     holds_quota = row.allotted
-    if holds_quota and await connection.execute(_TAKE_QUOTA, program_id, school_id) != "UPDATE 1":
-        raise Conflict(
-            "The school's quota for this program is used up (or it has none).",
-            code="r3-quota-full",
-        )
     enrolment_id, now = uuid.uuid4(), utcnow()
     facts = {
         "enrolment_id": enrolment_id,
@@ -265,8 +266,15 @@ async def _place(
         waited_row["event_id"], waited_row["subject"], waited_row["payload"],
         granted_row["headers"],
         principal.subject, idem.key, idem.fingerprint,
-        json.dumps(answers[status]), json.dumps(answers["waitlisted"]),
+        json.dumps(answers[status]), json.dumps(answers["waitlisted"]), row.placements,
     )  # fmt: skip
+    if not placed["quota_ok"]:
+        raise Conflict(
+            "The school's quota for this program is used up (or it has none).",
+            code="r3-quota-full",
+        )
+    if not placed["placed"]:
+        return None
     answer = answers[placed["status"]]
     answer["waitlist_position"] = placed["waitlist_position"]
     return answer
