@@ -23,11 +23,11 @@ from services.enrolment.models import Enrolment, Program, Teacher, infra
 from services.enrolment.policy import POLICY
 from services.enrolment.programs import can_see_program, get_program
 from services.enrolment.seats import (
+    next_waitlist_place,
     release_quota,
     release_seat,
     take_quota,
     take_seat,
-    waiting_count,
 )
 from services.enrolment.waitlist import promote
 from shared.access import ensure_in_scope, in_scope
@@ -153,14 +153,14 @@ async def place(session: AsyncSession, program: Program, enrolment: Enrolment) -
     A new enrolment is written only after the seat UPDATE, so the seat's row lock is held
     for the fewest statements before the commit (services/enrolment/rush.py does all of it
     in one statement on PostgreSQL). The waitlist is served in arrival order (created_at,
-    id); waitlist_position is the place the teacher joined at.
+    id); waitlist_position is the place the teacher joined at, one after the last waiting.
     """
     if await take_seat(session, program.id):
         await seat_granted(session, program, enrolment)
         return
     await release_quota(session, enrolment)
     enrolment.status = "waitlisted"
-    enrolment.waitlist_position = await waiting_count(session, program.id) + 1
+    enrolment.waitlist_position = await next_waitlist_place(session, program.id)
     await _insert(session, enrolment)
     await add_event(
         session,

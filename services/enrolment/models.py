@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -110,6 +110,14 @@ class Enrolment(EnrolmentModel, table=True):
     __table_args__ = (
         UniqueConstraint("program_id", "teacher_id", name="uq_enrolment_program_teacher"),
         Index("ix_enrolment_teacher_status", "teacher_id", "status"),
+        # The last place on a program's waitlist, found without counting everyone waiting.
+        Index(
+            "ix_enrolment_waitlist",
+            "program_id",
+            "waitlist_position",
+            postgresql_where=text("status = 'waitlisted'"),
+            sqlite_where=text("status = 'waitlisted'"),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

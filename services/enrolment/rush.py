@@ -108,7 +108,8 @@ WITH quota AS (
     SELECT $2, $1, $3, $4, $5,
            CASE WHEN granted THEN $7::varchar ELSE 'waitlisted' END,
            CASE WHEN granted THEN NULL ELSE (
-               SELECT count(*) + 1 FROM {_E} WHERE program_id = $1 AND status = 'waitlisted'
+               SELECT coalesce(max(waitlist_position), 0) + 1 FROM {_E}
+               WHERE program_id = $1 AND status = 'waitlisted'
            ) END,
            $6::boolean AND granted,
            $8

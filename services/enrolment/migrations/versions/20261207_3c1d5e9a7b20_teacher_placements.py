@@ -1,4 +1,4 @@
-"""teacher placements: a count the rush path checks for enrolments made meanwhile
+"""teacher placements, the waitlist's index: what the rush path reads and writes
 
 Revision ID: 3c1d5e9a7b20
 Revises: fb26e7a961c0
@@ -20,7 +20,16 @@ def upgrade() -> None:
     op.add_column(
         "teacher", sa.Column("placements", sa.Integer(), nullable=False, server_default="0")
     )
+    waiting = sa.text("status = 'waitlisted'")
+    op.create_index(
+        "ix_enrolment_waitlist",
+        "enrolment",
+        ["program_id", "waitlist_position"],
+        postgresql_where=waiting,
+        sqlite_where=waiting,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_enrolment_waitlist", table_name="enrolment")
     op.drop_column("teacher", "placements")
