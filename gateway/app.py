@@ -22,7 +22,7 @@ from gateway.hygiene import RefuseNulMiddleware
 from gateway.keys import Signer, load_or_create_key
 from gateway.models import idempotency, infra
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware, TokenBuckets
-from gateway.routes import auth, dashboard, docs, proxy, webhooks
+from gateway.routes import auth, dashboard, docs, logins, proxy, webhooks
 from shared.auth import TokenVerifier
 from shared.config import common, database_url_for
 from shared.db import Database, ensure_database
@@ -181,6 +181,7 @@ def create_app() -> FastAPI:
         )
 
     app.include_router(auth.router)
+    app.include_router(logins.router)
     app.include_router(dashboard.router)
     app.include_router(webhooks.router)
     app.include_router(docs.router)

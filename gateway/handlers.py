@@ -8,11 +8,17 @@ import uuid
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import webhooks
+from gateway import logins, webhooks
 from gateway.models import KnownSchool, KnownTeacher, WebhookDelivery
 from shared.db import utcnow
 from shared.events import EVENT_TYPES, Event
-from shared.events.enrolment import SchoolRegistered, TeacherRegistered, TeacherUpdated
+from shared.events.enrolment import (
+    SchoolRegistered,
+    TeacherLoginRequested,
+    TeacherMobileChanged,
+    TeacherRegistered,
+    TeacherUpdated,
+)
 from shared.logging import current_traceparent
 from shared.messaging.inbox import HandlerRegistry
 
@@ -30,6 +36,8 @@ async def _project(session: AsyncSession, event: Event) -> None:
                 district_id=event.district_id,
             )
         )
+        if isinstance(event, TeacherUpdated):
+            await logins.on_teacher_updated(session, event)
 
 
 async def on_event(session: AsyncSession, event: Event) -> None:
@@ -68,3 +76,8 @@ async def on_event(session: AsyncSession, event: Event) -> None:
 
 for event_type in EVENT_TYPES.values():
     handlers.on(event_type)(on_event)
+
+
+# Events with login identifiers are not offered to webhooks: they only make and keep logins.
+handlers.on(TeacherLoginRequested)(logins.on_login_requested)
+handlers.on(TeacherMobileChanged)(logins.on_mobile_changed)

@@ -49,6 +49,35 @@ class TeacherUpdated(_TeacherFacts):
     subject: ClassVar[str] = "enrolment.teacher.updated.v1"
 
 
+class TeacherLoginRequested(EnrolmentEvent):
+    """The school or bureau asked for the teacher's login (with the roster or with
+    POST /v1/teachers); the gateway makes it. It carries keyed hashes (shared.pii.lookup_hash)
+    of what the teacher logs in with, never the numbers, so it is not offered to webhooks."""
+
+    subject: ClassVar[str] = "enrolment.teacher.login_requested.v1"
+    webhook: ClassVar[bool] = False
+    teacher_id: uuid.UUID
+    school_id: uuid.UUID
+    district_id: uuid.UUID
+    name: str
+    id_number_hash: str | None = None
+    id_number_masked: str | None = None
+    mobile_hash: str | None = None
+    mobile_masked: str | None = None
+
+
+class TeacherMobileChanged(EnrolmentEvent):
+    """A teacher's mobile number was set, changed or cleared (a login identifier)."""
+
+    subject: ClassVar[str] = "enrolment.teacher.mobile_changed.v1"
+    webhook: ClassVar[bool] = False
+    teacher_id: uuid.UUID
+    school_id: uuid.UUID
+    district_id: uuid.UUID
+    mobile_hash: str | None = None
+    mobile_masked: str | None = None
+
+
 class ProgramTransitioned(EnrolmentEvent):
     """A program moved through its lifecycle (submitted, approved, published, ... finished)."""
 
