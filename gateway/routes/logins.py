@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from gateway import logins
@@ -184,10 +184,15 @@ async def _password_caller(request: Request) -> tuple[Principal, bool]:
     response_model=TokenResponse,
     summary="Set the first password, or change one's own",
 )
-async def change_password(request: Request, body: PasswordChange, session: Session) -> JSONResponse:
+async def change_password(
+    request: Request,
+    body: PasswordChange,
+    session: Session,
+    caller: Annotated[tuple[Principal, bool], Depends(_password_caller)],
+) -> JSONResponse:
     """With the token an activation code gave: the first password (no current one). Otherwise
     `current_password` is required. Every other session ends; the answer holds new tokens."""
-    principal, activating = await _password_caller(request)
+    principal, activating = caller
     settings = request.app.state.settings
     account = await logins.change_password(
         session,

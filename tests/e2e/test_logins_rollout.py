@@ -106,7 +106,7 @@ async def test_a_school_rolls_out_logins_with_its_roster(suite: Suite) -> None:
     gw = suite.gateway
     bureau = bearer(await token(gw, "admin", ADMIN_PASSWORD))
     school, school_admin = await school_with_admin(gw, bureau, "登录试点小学")
-    other, other_admin = await school_with_admin(gw, bureau, "邻校小学")
+    _, other_admin = await school_with_admin(gw, bureau, "邻校小学")
     ids = {n: id_number() for n in ("陈老师", "周老师", "吴老师")}
     phone = mobile()
     roster = "姓名,学段,学科,身份证号,手机号\n" + "".join(
@@ -114,8 +114,8 @@ async def test_a_school_rolls_out_logins_with_its_roster(suite: Suite) -> None:
     )
     # Schools' spreadsheets often save CSV as GBK.
     await import_with_logins(gw, school_admin, roster, encoding="gbk")
-    other_id = id_number()
-    await import_with_logins(gw, other_admin, f"姓名,学段,学科,身份证号\n郑老师,primary,数学,{other_id}\n")
+    other_roster = f"姓名,学段,学科,身份证号\n郑老师,primary,数学,{id_number()}\n"
+    await import_with_logins(gw, other_admin, other_roster)
 
     listed = await logins_of(gw, school_admin, 3)
     assert {item["name"] for item in listed} == set(ids)
@@ -154,9 +154,10 @@ async def test_a_school_rolls_out_logins_with_its_roster(suite: Suite) -> None:
 
     # A mobile number works as well as the identity number.
     by_phone = bearer(await token(gw, phone, codes["周老师"]))
-    assert (
-        await gw.post("/v1/me/password", headers=by_phone, json={"new_password": "周老师 passphrase"})
-    ).status_code == 200
+    chosen = await gw.post(
+        "/v1/me/password", headers=by_phone, json={"new_password": "周老师 passphrase"}
+    )
+    assert chosen.status_code == 200, chosen.text
     assert (await token(gw, phone, "周老师 passphrase")).status_code == 200
 
     # The school admin resets its own teacher: a new code, the old password is gone.
