@@ -14,7 +14,7 @@ from shared.db import utcnow
 from shared.events import EVENT_TYPES, Event
 from shared.events.enrolment import (
     SchoolRegistered,
-    TeacherLoginRequested,
+    TeacherLoginsRequested,
     TeacherMobileChanged,
     TeacherRegistered,
     TeacherUpdated,
@@ -79,5 +79,5 @@ for event_type in EVENT_TYPES.values():
 
 
 # Events with login identifiers are not offered to webhooks: they only make and keep logins.
-handlers.on(TeacherLoginRequested)(logins.on_login_requested)
+handlers.on(TeacherLoginsRequested)(logins.on_logins_requested)
 handlers.on(TeacherMobileChanged)(logins.on_mobile_changed)

@@ -14,10 +14,11 @@ import datetime as dt
 import io
 import secrets
 import uuid
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
-from sqlalchemy import ColumnElement, Select, and_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.accounts import (
@@ -35,7 +36,7 @@ from shared import pii
 from shared.auth import Principal, Role
 from shared.db import utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
-from shared.events.enrolment import TeacherLoginRequested, TeacherMobileChanged, TeacherUpdated
+from shared.events.enrolment import TeacherLoginsRequested, TeacherMobileChanged, TeacherUpdated
 from shared.xlsx import cells
 
 # No 0/O, 1/I/L: a code is read off paper and typed on a phone.
@@ -62,46 +63,86 @@ def status_of(account: Account, now: dt.datetime | None = None) -> str:
 # --- made from enrolment's events ---
 
 
-async def _free(session: AsyncSession, column: object, digest: str | None, teacher_id: uuid.UUID):
+async def _free(session: AsyncSession, column: Any, owners: dict[str, uuid.UUID]) -> None:
     """Enrolment keeps identifiers unique; the latest event wins if another login still holds
     one (a mobile number moved from one teacher to another)."""
-    if digest is None:
-        return
-    await session.execute(
-        update(Account)
-        .where(
-            column == digest, or_(Account.teacher_id.is_(None), Account.teacher_id != teacher_id)
+    for start in range(0, len(owners), 500):
+        part = list(owners)[start : start + 500]
+        held = await session.execute(
+            select(Account.id, column, Account.teacher_id).where(column.in_(part))
         )
-        .values({column.key: None})  # type: ignore[attr-defined]
-        .execution_options(synchronize_session=False)
+        stale = [row[0] for row in held if row[2] != owners[row[1]]]
+        if stale:
+            await session.execute(
+                update(Account)
+                .where(Account.id.in_(stale))  # type: ignore[attr-defined]
+                .values({column.key: None})
+                .execution_options(synchronize_session=False)
+            )
+
+
+async def on_logins_requested(session: AsyncSession, event: TeacherLoginsRequested) -> None:
+    """Make the teachers' logins, pending their activation; a teacher asked for again keeps its
+    login, with refreshed identifiers. A chunk of an import is a few statements, not a few
+    per teacher."""
+    logins = {login.teacher_id: login for login in event.logins}
+    await _free(
+        session,
+        Account.id_number_hash,
+        {x.id_number_hash: x.teacher_id for x in logins.values() if x.id_number_hash},
+    )
+    await _free(
+        session,
+        Account.mobile_hash,
+        {x.mobile_hash: x.teacher_id for x in logins.values() if x.mobile_hash},
+    )
+    existing = (
+        await session.scalars(
+            select(Account).where(Account.teacher_id.in_(list(logins)))  # type: ignore[union-attr]
+        )
+    ).all()
+    for account in existing:
+        login = logins.pop(account.teacher_id)  # type: ignore[arg-type]
+        account.name = login.name
+        account.district_id = login.district_id
+        account.school_id = login.school_id
+        account.id_number_hash = login.id_number_hash
+        account.id_number_masked = login.id_number_masked
+        account.mobile_hash = login.mobile_hash
+        account.mobile_masked = login.mobile_masked
+    await session.flush()
+    if not logins:
+        return
+    now = utcnow()
+    await session.execute(
+        insert(Account),
+        [
+            {
+                "id": uuid.uuid4(),
+                "username": f"teacher-{login.teacher_id}",
+                "password_hash": "",
+                "role": Role.TEACHER.value,
+                "district_id": login.district_id,
+                "school_id": login.school_id,
+                "teacher_id": login.teacher_id,
+                "scopes": "",
+                "disabled": False,
+                "failed_logins": 0,
+                "created_at": now,
+                "name": login.name,
+                "id_number_hash": login.id_number_hash,
+                "id_number_masked": login.id_number_masked,
+                "mobile_hash": login.mobile_hash,
+                "mobile_masked": login.mobile_masked,
+            }
+            for login in logins.values()
+        ],
     )
 
 
-async def on_login_requested(session: AsyncSession, event: TeacherLoginRequested) -> None:
-    """Make the teacher's login, pending its activation; asked again, refresh its identifiers."""
-    await _free(session, Account.id_number_hash, event.id_number_hash, event.teacher_id)
-    await _free(session, Account.mobile_hash, event.mobile_hash, event.teacher_id)
-    account = await session.scalar(select(Account).where(Account.teacher_id == event.teacher_id))
-    if account is None:
-        account = Account(
-            username=f"teacher-{event.teacher_id}",
-            password_hash="",
-            role=Role.TEACHER.value,
-            teacher_id=event.teacher_id,
-        )
-        session.add(account)
-    account.name = event.name
-    account.district_id = event.district_id
-    account.school_id = event.school_id
-    account.id_number_hash = event.id_number_hash
-    account.id_number_masked = event.id_number_masked
-    account.mobile_hash = event.mobile_hash
-    account.mobile_masked = event.mobile_masked
-    await session.flush()
-
-
 async def on_mobile_changed(session: AsyncSession, event: TeacherMobileChanged) -> None:
-    await _free(session, Account.mobile_hash, event.mobile_hash, event.teacher_id)
+    if event.mobile_hash:
+        await _free(session, Account.mobile_hash, {event.mobile_hash: event.teacher_id})
     await session.execute(
         update(Account)
         .where(Account.teacher_id == event.teacher_id)

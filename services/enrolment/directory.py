@@ -24,7 +24,8 @@ from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.events.enrolment import (
     InstitutionRegistered,
     SchoolRegistered,
-    TeacherLoginRequested,
+    TeacherLogin,
+    TeacherLoginsRequested,
     TeacherMobileChanged,
     TeacherRegistered,
     TeacherUpdated,
@@ -159,12 +160,19 @@ async def create_teacher(
 
 
 async def register_teacher(
-    session: AsyncSession, *, school: School, data: TeacherCreate, login: bool = False
+    session: AsyncSession,
+    *,
+    school: School,
+    data: TeacherCreate,
+    login: bool = False,
+    checked: bool = False,
 ) -> Teacher:
     """Write a teacher whose caller was already authorised (the API or a roster import).
 
-    With `login` (or `data.login`) the gateway is asked, by an event in the same
-    transaction, to make the teacher's login.
+    With `data.login` the gateway is asked, by an event in the same transaction, to make the
+    teacher's login (a roster import asks for a chunk's logins in one event: `login_of`).
+    `checked`: the caller has checked the identity and mobile numbers are free (the import
+    does it for a chunk at once); the unique constraints still hold.
     """
     teacher = Teacher(
         district_id=school.district_id,
@@ -177,7 +185,9 @@ async def register_teacher(
     )
     if data.id_number:
         digest = pii.lookup_hash(data.id_number)
-        if await session.scalar(select(Teacher.id).where(Teacher.id_number_hash == digest)):
+        if not checked and await session.scalar(
+            select(Teacher.id).where(Teacher.id_number_hash == digest)
+        ):
             raise Conflict(
                 "A teacher with this identity number exists.", code="duplicate-id-number"
             )
@@ -185,40 +195,45 @@ async def register_teacher(
         teacher.id_number_hash = digest
         teacher.id_number_masked = pii.mask(data.id_number)
     if data.mobile:
-        await _set_mobile(session, teacher, data.mobile)
+        await _set_mobile(session, teacher, data.mobile, checked=checked)
     session.add(teacher)
     await session.flush()
     await add_event(session, infra.outbox, teacher_facts(TeacherRegistered, teacher))
     if login or data.login:
-        await request_login(session, teacher)
+        await request_logins(session, [login_of(teacher)])
     return teacher
 
 
-async def request_login(session: AsyncSession, teacher: Teacher) -> None:
-    """Ask the gateway for the teacher's login; asking again only refreshes its identifiers."""
-    await add_event(
-        session,
-        infra.outbox,
-        TeacherLoginRequested(
-            teacher_id=teacher.id,
-            school_id=teacher.school_id,
-            district_id=teacher.district_id,
-            name=teacher.name,
-            id_number_hash=teacher.id_number_hash,
-            id_number_masked=teacher.id_number_masked,
-            mobile_hash=teacher.mobile_hash,
-            mobile_masked=teacher.mobile_masked,
-        ),
+def login_of(teacher: Teacher) -> TeacherLogin:
+    return TeacherLogin(
+        teacher_id=teacher.id,
+        school_id=teacher.school_id,
+        district_id=teacher.district_id,
+        name=teacher.name,
+        id_number_hash=teacher.id_number_hash,
+        id_number_masked=teacher.id_number_masked,
+        mobile_hash=teacher.mobile_hash,
+        mobile_masked=teacher.mobile_masked,
     )
 
 
-async def _set_mobile(session: AsyncSession, teacher: Teacher, mobile: str | None) -> None:
+async def request_logins(session: AsyncSession, logins: list[TeacherLogin]) -> None:
+    """Ask the gateway for these logins; asking again only refreshes their identifiers."""
+    if logins:
+        await add_event(session, infra.outbox, TeacherLoginsRequested(logins=logins))
+
+
+async def _set_mobile(
+    session: AsyncSession, teacher: Teacher, mobile: str | None, *, checked: bool = False
+) -> None:
     """A mobile number is a login identifier: two teachers never share one (409)."""
     if mobile is None:
         teacher.mobile_encrypted = teacher.mobile_hash = teacher.mobile_masked = None
         return
     digest = pii.lookup_hash(mobile)
-    holder = await session.scalar(select(Teacher.id).where(Teacher.mobile_hash == digest))
+    holder = None
+    if not checked:
+        holder = await session.scalar(select(Teacher.id).where(Teacher.mobile_hash == digest))
     if holder is not None and holder != teacher.id:
         raise Conflict("Another teacher has this mobile number.", code="duplicate-mobile")
     teacher.mobile_encrypted = pii.encrypt(mobile)

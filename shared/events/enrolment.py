@@ -7,6 +7,8 @@ import uuid
 from decimal import Decimal
 from typing import ClassVar
 
+from pydantic import BaseModel, ConfigDict
+
 from shared.events.base import Event
 
 
@@ -49,13 +51,12 @@ class TeacherUpdated(_TeacherFacts):
     subject: ClassVar[str] = "enrolment.teacher.updated.v1"
 
 
-class TeacherLoginRequested(EnrolmentEvent):
-    """The school or bureau asked for the teacher's login (with the roster or with
-    POST /v1/teachers); the gateway makes it. It carries keyed hashes (shared.pii.lookup_hash)
-    of what the teacher logs in with, never the numbers, so it is not offered to webhooks."""
+class TeacherLogin(BaseModel):
+    """One teacher whose login is asked for, with keyed hashes (shared.pii.lookup_hash) of what
+    the teacher logs in with, never the numbers."""
 
-    subject: ClassVar[str] = "enrolment.teacher.login_requested.v1"
-    webhook: ClassVar[bool] = False
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
     teacher_id: uuid.UUID
     school_id: uuid.UUID
     district_id: uuid.UUID
@@ -64,6 +65,16 @@ class TeacherLoginRequested(EnrolmentEvent):
     id_number_masked: str | None = None
     mobile_hash: str | None = None
     mobile_masked: str | None = None
+
+
+class TeacherLoginsRequested(EnrolmentEvent):
+    """The school or bureau asked for these teachers' logins (a chunk of a roster import, or
+    POST /v1/teachers); the gateway makes them. One event per chunk, so 10,000 logins are 50
+    transactions of the gateway, not 10,000. Not offered to webhooks (login identifiers)."""
+
+    subject: ClassVar[str] = "enrolment.teacher.logins_requested.v1"
+    webhook: ClassVar[bool] = False
+    logins: list[TeacherLogin]
 
 
 class TeacherMobileChanged(EnrolmentEvent):
