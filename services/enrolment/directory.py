@@ -166,13 +166,15 @@ async def register_teacher(
     data: TeacherCreate,
     login: bool = False,
     checked: bool = False,
+    deferred: bool = False,
 ) -> Teacher:
     """Write a teacher whose caller was already authorised (the API or a roster import).
 
     With `data.login` the gateway is asked, by an event in the same transaction, to make the
     teacher's login (a roster import asks for a chunk's logins in one event: `login_of`).
     `checked`: the caller has checked the identity and mobile numbers are free (the import
-    does it for a chunk at once); the unique constraints still hold.
+    does it for a chunk at once); the unique constraints still hold. `deferred`: neither
+    flushed nor announced; the caller writes a chunk's rows and events at once (`announce`).
     """
     teacher = Teacher(
         district_id=school.district_id,
@@ -197,6 +199,8 @@ async def register_teacher(
     if data.mobile:
         await _set_mobile(session, teacher, data.mobile, checked=checked)
     session.add(teacher)
+    if deferred:
+        return teacher
     await session.flush()
     await add_event(session, infra.outbox, teacher_facts(TeacherRegistered, teacher))
     if login or data.login:
@@ -221,6 +225,17 @@ async def request_logins(session: AsyncSession, logins: list[TeacherLogin]) -> N
     """Ask the gateway for these logins; asking again only refreshes their identifiers."""
     if logins:
         await add_event(session, infra.outbox, TeacherLoginsRequested(logins=logins))
+
+
+async def announce(
+    session: AsyncSession, registered: list[Teacher], logins: list[TeacherLogin]
+) -> None:
+    """Write deferred teachers in one statement, then their events and their logins' event."""
+    await session.flush()
+    if registered:
+        events = [teacher_facts(TeacherRegistered, t) for t in registered]
+        await add_event(session, infra.outbox, *events)
+    await request_logins(session, logins)
 
 
 async def _set_mobile(

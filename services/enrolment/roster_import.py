@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.enrolment.directory import login_of, register_teacher, request_logins
+from services.enrolment.directory import announce, login_of, register_teacher
 from services.enrolment.models import RosterImport, School, Teacher, infra
 from services.enrolment.schemas import ImportMode, TeacherCreate
 from shared import pii
@@ -324,6 +324,7 @@ async def process(database: Database, import_id: uuid.UUID) -> None:
             chunk = rows[start : start + CHUNK]
             taken = await _taken(session, chunk)
             logins: list[TeacherLogin] = []
+            registered: list[Teacher] = []
             for line, row in enumerate(chunk, start=start + 2):
                 data, school, error, known = await _check_row(
                     session, job, row, earlier, mobiles, taken
@@ -341,12 +342,13 @@ async def process(database: Database, import_id: uuid.UUID) -> None:
                 elif job.mode == ImportMode.VALID_ROWS:
                     assert data is not None and school is not None
                     teacher = await register_teacher(
-                        session, school=school, data=data, checked=True
+                        session, school=school, data=data, checked=True, deferred=True
                     )
+                    registered.append(teacher)
                     if job.create_logins:
                         logins.append(login_of(teacher))
                     job.created_count += 1
-            await request_logins(session, logins)
+            await announce(session, registered, logins)
             job.errors = errors
             job.processed_rows = min(start + CHUNK, len(rows))
             await session.commit()
@@ -379,11 +381,12 @@ async def _write_all(session: AsyncSession, job: RosterImport, rows: list[dict[s
     mobiles: set[str] = set()
     job.skipped_count = 0
     logins: list[TeacherLogin] = []
+    registered: list[Teacher] = []
     taken = _Taken({}, set())
     for k, row in enumerate(rows):
         if k % CHUNK == 0:
-            await request_logins(session, logins)  # one event a chunk
-            logins = []
+            await announce(session, registered, logins)  # a chunk's rows and events at once
+            logins, registered = [], []
             taken = await _taken(session, rows[k : k + CHUNK])
         data, school, error, known = await _check_row(session, job, row, earlier, mobiles, taken)
         if row.get("id_number"):
@@ -398,11 +401,14 @@ async def _write_all(session: AsyncSession, job: RosterImport, rows: list[dict[s
                 logins.append(login_of(known))
             continue
         assert data is not None and school is not None
-        teacher = await register_teacher(session, school=school, data=data, checked=True)
+        teacher = await register_teacher(
+            session, school=school, data=data, checked=True, deferred=True
+        )
+        registered.append(teacher)
         if job.create_logins:
             logins.append(login_of(teacher))
         job.created_count += 1
-    await request_logins(session, logins)
+    await announce(session, registered, logins)
 
 
 async def pending_imports(session: AsyncSession) -> list[uuid.UUID]:
