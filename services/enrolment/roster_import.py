@@ -17,7 +17,7 @@ import io
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -193,6 +193,13 @@ class _Taken:
 
     teachers: dict[str, Teacher]
     mobiles: set[str]
+    # Schools looked up, misses too: the session's identity map holds neither for long.
+    schools: dict[uuid.UUID, School | None] = field(default_factory=dict)
+
+    async def school(self, session: AsyncSession, school_id: uuid.UUID) -> School | None:
+        if school_id not in self.schools:
+            self.schools[school_id] = await session.get(School, school_id)
+        return self.schools[school_id]
 
 
 async def _taken(session: AsyncSession, rows: list[dict[str, str]]) -> _Taken:
@@ -223,7 +230,7 @@ async def _check_row(
 ) -> tuple[TeacherCreate | None, School | None, str | None, Teacher | None]:
     """(data, school, error, the teacher if already registered) of one row; nothing is written."""
     values: dict[str, object] = {k: v for k, v in row.items() if v}
-    school_scope_is_school = await session.get(School, job.school_scope)
+    school_scope_is_school = await taken.school(session, job.school_scope)
     if "school_id" not in values and school_scope_is_school is not None:
         values["school_id"] = str(job.school_scope)
     if "roles" in values:
@@ -234,7 +241,7 @@ async def _check_row(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         return None, None, f"{where}: {first['msg']}" if where else first["msg"], None
-    school = await session.get(School, data.school_id)
+    school = await taken.school(session, data.school_id)
     if school is None or school.district_id != job.district_id:
         return None, None, "school_id: no such school in the district", None
     if school_scope_is_school is not None and school.id != job.school_scope:
