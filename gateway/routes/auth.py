@@ -211,6 +211,9 @@ async def create_account(
 ) -> JSONResponse:
     """The bureau creates accounts for people of its district."""
     caller.require(Role.BUREAU_ADMIN)
+    passwords = request.app.state.settings.passwords()
+    if problem := passwords.problem(body.password, identifiers=(body.username,)):
+        raise Unprocessable(problem, code="weak-password", policy=passwords.version)
     # Hashed before the first query, so no database connection waits on the CPU.
     password_hash = await hash_password(body.password)
     if replay := await idem.replay():

@@ -13,7 +13,12 @@ from openpyxl import load_workbook
 from sqlalchemy import select, update
 
 from gateway import accounts
-from gateway.models import Account
+from gateway.handlers import handlers
+from gateway.models import Account, infra
+from shared.auth import Role
+from shared.config import DEFAULT_DISTRICT_ID
+from shared.events.enrolment import TeacherUpdated
+from shared.messaging.inbox import apply_once
 from tests.e2e.test_logins_rollout import bearer, id_number, mobile, token
 from tests.gateway.helpers import admin, school
 from tests.harness import Suite, wait_for
@@ -344,3 +349,41 @@ async def test_an_import_with_logins_makes_them_for_teachers_already_registered(
     async with suite.gateway_app.state.database.sessions() as session:
         count = len((await session.scalars(select(Account).where(Account.name == "老教师"))).all())
     assert count >= 1
+
+
+async def test_a_teacher_who_moves_school_is_managed_by_the_new_school(
+    suite: Suite, place: dict
+) -> None:
+    headers = place["headers"]
+    teacher = await teacher_login(suite, headers, place["school"]["id"])
+    new_school = await school(suite, headers, "新学校")
+    old_admin = suite.headers(Role.SCHOOL_ADMIN, school_id=uuid.UUID(place["school"]["id"]))
+    new_admin = suite.headers(Role.SCHOOL_ADMIN, school_id=uuid.UUID(new_school["id"]))
+    # Enrolment announces a school change as TeacherUpdated; applied as the consumer does.
+    moved = TeacherUpdated(
+        teacher_id=uuid.UUID(teacher["id"]),
+        school_id=uuid.UUID(new_school["id"]),
+        district_id=DEFAULT_DISTRICT_ID,
+        name=teacher["name"],
+        stage="primary",
+        subject_taught="数学",
+    )
+    await apply_once(
+        suite.gateway_app.state.database, infra, "gateway", handlers.handlers[moved.subject], moved
+    )
+    reset = f"/v1/accounts/{teacher['login']['id']}/reset"
+    assert (await suite.gateway.post(reset, headers=old_admin)).status_code == 404
+    assert (await suite.gateway.post(reset, headers=new_admin)).status_code == 200
+
+
+async def test_the_bureau_cannot_give_a_staff_login_a_common_password(suite: Suite) -> None:
+    answer = await suite.gateway.post(
+        "/v1/accounts",
+        headers=await admin(suite),
+        json={
+            "username": f"sa-{uuid.uuid4().hex[:6]}",
+            "password": "password123",
+            "role": "bureau_admin",
+        },
+    )
+    assert answer.status_code == 422 and answer.json()["type"].endswith("weak-password")
