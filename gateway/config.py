@@ -28,6 +28,15 @@ class Settings(BaseSettings):
     refresh_token_days: int = 30
     lockout_failures: int = 5
     lockout_minutes: int = 15
+    # Federated login (统一身份认证): an OpenID provider; unset, the district uses passwords.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_redirect_uri: str | None = Field(
+        None, description="the gateway's /v1/auth/oidc/callback as the provider reaches it"
+    )
+    oidc_scope: str = "openid"
+    oidc_id_number_claim: str = Field("id_number", description="the claim with the 身份证号")
     password_min_length: int = DEFAULT_PASSWORDS.min_length
     activation_code_days: int = DEFAULT_ACTIVATION.code_days
     upstream_timeout_seconds: float = 30.0

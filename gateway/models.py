@@ -127,3 +127,15 @@ class KnownTeacher(GatewayModel, table=True):
     teacher_id: uuid.UUID = Field(primary_key=True)
     school_id: uuid.UUID
     district_id: uuid.UUID
+
+
+class OidcLogin(GatewayModel, table=True):
+    """A federated login under way: what the callback needs, kept here and never in the
+    browser (the PKCE verifier must stay with the relying party). Used once."""
+
+    __tablename__ = "oidc_login"
+
+    state: str = Field(primary_key=True, max_length=64)
+    nonce: str = Field(max_length=64)
+    code_verifier: str = Field(max_length=128)
+    expires_at: dt.datetime = Field(sa_type=UtcDateTime)

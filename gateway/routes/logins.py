@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from gateway import logins
+from gateway import logins, oidc
 from gateway.accounts import granted_scopes
 from gateway.models import Account
 from gateway.routes.auth import issue_tokens
@@ -203,6 +203,40 @@ async def change_password(
         passwords=settings.passwords(),
         lockout=settings.lockout(),
     )
+    tokens = await issue_tokens(
+        request, session, account, scopes=granted_scopes(account, None), refresh=True
+    )
+    return JSONResponse(tokens.model_dump(exclude_none=True), headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/v1/auth/oidc/start",
+    status_code=302,
+    response_class=Response,
+    responses={302: {"description": "to the identity provider"}},
+    summary="Federated login: go to the province's identity service",
+)
+async def oidc_start(request: Request, session: Session) -> Response:
+    """Authorization code with PKCE: redirects to the provider, which comes back to
+    `/v1/auth/oidc/callback`. 404 where the district has no federated login."""
+    url = await oidc.start(session, request.app.state.settings)
+    return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
+
+
+@router.get(
+    "/v1/auth/oidc/callback",
+    response_model=TokenResponse,
+    summary="Federated login: the provider's answer, exchanged for tokens",
+)
+async def oidc_callback(
+    request: Request,
+    session: Session,
+    code: Annotated[str, Query(min_length=1, max_length=2000)],
+    state: Annotated[str, Query(min_length=1, max_length=64)],
+) -> JSONResponse:
+    """The teacher whose identity number the provider's ID token names gets tokens, as with a
+    password; a person without a login here gets the login error."""
+    account = await oidc.finish(session, request.app.state.settings, code=code, state=state)
     tokens = await issue_tokens(
         request, session, account, scopes=granted_scopes(account, None), refresh=True
     )

@@ -16,6 +16,8 @@ RULES: dict[str, Rule] = {
     "GET /readyz": rule(Kind.PUBLIC),
     "POST /v1/auth/token": rule(Kind.PUBLIC),
     "POST /v1/auth/revoke": rule(Kind.PUBLIC),
+    "GET /v1/auth/oidc/start": rule(Kind.PUBLIC),
+    "GET /v1/auth/oidc/callback": rule(Kind.PUBLIC),
     "POST /v1/auth/logout": rule(Kind.SELF, own=EVERYONE),
     "GET /v1/me": rule(Kind.SELF, own=EVERYONE),
     "GET /v1/me/dashboard": rule(Kind.SELF, own=(T,)),
