@@ -103,6 +103,11 @@ async def authenticate(
         raise InvalidGrant("The username or password is wrong.")
     now = utcnow()
     if account.locked_until and account.locked_until > now:
+        if account.username != login:
+            # By identity or mobile number, a lockout must not tell an outsider that the number
+            # has a login: the same answer, after the same argon2 time, as any failure.
+            await verify_password(password, DUMMY_HASH)
+            raise InvalidGrant("The username or password is wrong.")
         raise InvalidGrant(
             "The account is locked after repeated failures; try again later.",
             code="account-locked",

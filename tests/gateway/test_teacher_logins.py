@@ -217,8 +217,13 @@ async def test_wrong_codes_lock_the_login_until_the_school_unlocks_it(
     teacher = await teacher_login(suite, place["headers"], place["school"]["id"])
     for _ in range(suite.gateway_app.state.settings.lockout().failures):
         assert (await token(suite.gateway, teacher["id_number"], "WRONG-CODE")).status_code == 400
+    # Even the right code fails now, with the answer of any failure: by identity number, a
+    # lockout must not tell an outsider that the number has a login.
     locked = await token(suite.gateway, teacher["id_number"], teacher["code"])
-    assert locked.json()["type"].endswith("account-locked")
+    unknown = await token(suite.gateway, id_number(), teacher["code"])
+    assert locked.status_code == unknown.status_code == 400
+    assert locked.json()["detail"] == unknown.json()["detail"]
+    assert locked.json()["type"].endswith("invalid-grant")
     listed = await suite.gateway.get(
         "/v1/accounts", headers=place["headers"], params={"status": "locked"}
     )
