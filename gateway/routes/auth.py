@@ -226,6 +226,9 @@ async def create_account(
     )
     if body.role is Role.TEACHER:
         teacher = await _lookup(request, "enrolment", f"/v1/teachers/{body.teacher_id}")
+        if await session.scalar(select(Account.id).where(Account.teacher_id == body.teacher_id)):
+            # One login a teacher: the roster's (reset it for a new code) or this one.
+            raise Conflict("This teacher has a login already.", code="teacher-has-login")
         account.teacher_id = body.teacher_id
         account.school_id = uuid.UUID(teacher["school_id"])
     elif body.role is Role.SCHOOL_ADMIN:

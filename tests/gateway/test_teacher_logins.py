@@ -392,3 +392,18 @@ async def test_the_bureau_cannot_give_a_staff_login_a_common_password(suite: Sui
         },
     )
     assert answer.status_code == 422 and answer.json()["type"].endswith("weak-password")
+
+
+async def test_a_teacher_with_a_login_gets_no_second_one(suite: Suite, place: dict) -> None:
+    teacher = await teacher_login(suite, place["headers"], place["school"]["id"])
+    second = await suite.gateway.post(
+        "/v1/accounts",
+        headers=place["headers"],
+        json={
+            "username": f"t-{uuid.uuid4().hex[:6]}",
+            "password": "a good passphrase",
+            "role": "teacher",
+            "teacher_id": teacher["id"],
+        },
+    )
+    assert second.status_code == 409 and second.json()["type"].endswith("teacher-has-login")

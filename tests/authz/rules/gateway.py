@@ -26,8 +26,9 @@ RULES: dict[str, Rule] = {
         body=lambda b: {
             "username": f"m-{uuid.uuid4().hex[:10]}",
             "password": "matrix-password",
-            "role": "teacher",
-            "teacher_id": str(b.teacher_id),
+            # The side's teacher has a login already (a second one is a 409): a school admin.
+            "role": "school_admin",
+            "school_id": str(b.school_id),
         },
         refused=REFERENCE_REFUSED,
         forbidden_fields=("id", "district_id", "scopes"),
