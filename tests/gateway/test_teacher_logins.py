@@ -407,3 +407,26 @@ async def test_a_teacher_with_a_login_gets_no_second_one(suite: Suite, place: di
         },
     )
     assert second.status_code == 409 and second.json()["type"].endswith("teacher-has-login")
+
+
+async def test_codes_are_never_logged_nor_stored_in_clear(
+    suite: Suite, place: dict, capfd: pytest.CaptureFixture[str]
+) -> None:
+    teacher = await teacher_login(suite, place["headers"], place["school"]["id"])
+    keyed = {**place["headers"], "Idempotency-Key": f"reset-{uuid.uuid4()}"}
+    reset = f"/v1/accounts/{teacher['login']['id']}/reset"
+    first = await suite.gateway.post(reset, headers=keyed)
+    code = first.json()["activation_code"]
+    replay = await suite.gateway.post(reset, headers=keyed)
+    assert replay.status_code == 200 and replay.headers["idempotent-replayed"] == "true"
+    assert replay.json()["activation_code"] is None  # the stored answer holds no code
+    assert (await token(suite.gateway, teacher["id_number"], code)).status_code == 200
+    stored = await _account(suite, teacher["login"]["id"])
+    assert stored.activation_hash == accounts.activation_hash(code) != code
+    assert stored.activation_hash == accounts.activation_hash(code.lower().replace("-", " "))
+    out, err = capfd.readouterr()
+    assert "/reset" in out + err  # the request log was captured, and holds no code
+    assert code not in out + err
+    async with suite.gateway_app.state.database.sessions() as session:
+        rows = (await session.execute(select(infra.idempotency))).all()
+    assert not any(code in str(row) for row in rows)
