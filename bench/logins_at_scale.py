@@ -42,7 +42,7 @@ from shared.messaging.streams import Namespace
 
 
 async def gateway_caught_up(timeout: float = 600) -> None:
-    """Until the gateway has applied every enrolment event so far: the logins are made."""
+    """Until the gateway's logins consumer has applied every logins event: all are made."""
     import nats
 
     nc = await nats.connect(NATS["url"])
@@ -51,7 +51,7 @@ async def gateway_caught_up(timeout: float = 600) -> None:
         stream = Namespace(NATS["namespace"]).stream("ENROLMENT")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            info = await js.consumer_info(stream, "gateway-enrolment")
+            info = await js.consumer_info(stream, "gateway-logins-enrolment")
             if info.num_pending + info.num_ack_pending == 0:
                 return
             await asyncio.sleep(0.2)

@@ -17,7 +17,7 @@ from gateway.accounts import ensure_bootstrap_admin
 from gateway.clients.services import ServiceClients
 from gateway.config import BootstrapSettings, Settings
 from gateway.dispatcher import WebhookDispatcher
-from gateway.handlers import handlers
+from gateway.handlers import handlers, login_handlers
 from gateway.hygiene import RefuseNulMiddleware
 from gateway.keys import Signer, load_or_create_key
 from gateway.models import idempotency, infra
@@ -78,6 +78,8 @@ def create_app() -> FastAPI:
         link.start()
         consumers = ConsumerGroup(handlers, database, infra, link)
         consumers.start()
+        login_consumers = ConsumerGroup(login_handlers, database, infra, link)
+        login_consumers.start()
         app.state.nats = link
         app.state.consumers = consumers
         app.state.webhook_http = httpx.AsyncClient(follow_redirects=False)
@@ -106,6 +108,7 @@ def create_app() -> FastAPI:
             yield
         finally:
             await dispatcher.stop()
+            await login_consumers.stop()
             await consumers.stop()
             await link.close()
             await app.state.webhook_http.aclose()

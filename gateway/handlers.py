@@ -77,7 +77,12 @@ async def on_event(session: AsyncSession, event: Event) -> None:
 for event_type in EVENT_TYPES.values():
     handlers.on(event_type)(on_event)
 
-
-# Events with login identifiers are not offered to webhooks: they only make and keep logins.
-handlers.on(TeacherLoginsRequested)(logins.on_logins_requested)
-handlers.on(TeacherMobileChanged)(logins.on_mobile_changed)
+# Events with login identifiers are not offered to webhooks: they only make and keep logins,
+# in a consumer of their own. A roster import puts 10,000 TeacherRegistered events before
+# its last logins event on the stream; apart, the logins need not wait for the webhook
+# projection to work through them.
+for event_type in (TeacherLoginsRequested, TeacherMobileChanged):
+    del handlers.handlers[event_type.subject]
+login_handlers = HandlerRegistry(service="gateway-logins")
+login_handlers.on(TeacherLoginsRequested)(logins.on_logins_requested)
+login_handlers.on(TeacherMobileChanged)(logins.on_mobile_changed)
