@@ -36,8 +36,6 @@ async def _project(session: AsyncSession, event: Event) -> None:
                 district_id=event.district_id,
             )
         )
-        if isinstance(event, TeacherUpdated):
-            await logins.on_teacher_updated(session, event)
 
 
 async def on_event(session: AsyncSession, event: Event) -> None:
@@ -86,3 +84,6 @@ for event_type in (TeacherLoginsRequested, TeacherMobileChanged):
 login_handlers = HandlerRegistry(service="gateway-logins")
 login_handlers.on(TeacherLoginsRequested)(logins.on_logins_requested)
 login_handlers.on(TeacherMobileChanged)(logins.on_mobile_changed)
+# In the same consumer, so a teacher renamed or moved right after asking for a login is
+# applied after the login exists, never lost before it.
+login_handlers.on(TeacherUpdated)(logins.on_teacher_updated)

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select, update
 
 from gateway import accounts
-from gateway.handlers import handlers
+from gateway.handlers import login_handlers
 from gateway.models import Account, infra
 from shared.auth import Role
 from shared.config import DEFAULT_DISTRICT_ID
@@ -374,7 +374,11 @@ async def test_a_teacher_who_moves_school_is_managed_by_the_new_school(
         subject_taught="数学",
     )
     await apply_once(
-        suite.gateway_app.state.database, infra, "gateway", handlers.handlers[moved.subject], moved
+        suite.gateway_app.state.database,
+        infra,
+        "gateway-logins",
+        login_handlers.handlers[moved.subject],
+        moved,
     )
     reset = f"/v1/accounts/{teacher['login']['id']}/reset"
     assert (await suite.gateway.post(reset, headers=old_admin)).status_code == 404
