@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup run test lint format migrate bench-rush bench-ledger bench-budget bench-feedback clean
+.PHONY: setup run test lint format migrate bench-rush bench-ledger bench-budget bench-feedback bench-logins clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench-ledger: setup  ## 100,000 teachers x 5 years: compliance report, one teach
 
 bench-budget: setup  ## concurrent funding requests against school pools
 	$(BIN)/python bench/budget_funding.py $(BENCH_ARGS)
+
+bench-logins: setup  ## 10,000 teachers' logins in one roster import, to the code sheet
+	$(BIN)/python bench/logins_at_scale.py $(BENCH_ARGS)
 
 bench-feedback: setup  ## the deadline scheduler over many evaluation tasks
 	$(BIN)/python bench/feedback_deadlines.py $(BENCH_ARGS)

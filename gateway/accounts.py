@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import re
 import secrets
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import Account, RefreshToken
 from gateway.passwords import DUMMY_HASH, hash_password, verify_and_update, verify_password
 from gateway.policy import SCOPES, LockoutPolicy
+from shared import pii
 from shared.auth import Principal, Role
 from shared.config import DEFAULT_DISTRICT_ID
 from shared.db import utcnow
@@ -41,6 +44,38 @@ def principal_of(account: Account, scopes: str | None = None) -> Principal:
     )
 
 
+ID_NUMBER = re.compile(r"^\d{17}[\dXx]$")
+MOBILE = re.compile(r"^1[3-9]\d{9}$")
+# The purpose under which activation codes are hashed (shared.pii.keyed_hash).
+ACTIVATION = "activation-code"
+
+
+def activation_hash(code: str) -> str:
+    """Keyed hash of an activation code, however it was typed (case, spaces, dashes)."""
+    return pii.keyed_hash(ACTIVATION, re.sub(r"[\s-]", "", code).upper())
+
+
+def pending(account: Account) -> bool:
+    """A login made for a teacher that has no password yet: only its activation code opens it."""
+    return account.password_hash == ""
+
+
+def _login_matches(login: str) -> ColumnElement[bool]:
+    """Staff log in with a username; teachers also with their identity or mobile number,
+    found by its keyed hash as enrolment stores it."""
+    if ID_NUMBER.match(login):
+        return or_(Account.id_number_hash == pii.lookup_hash(login), Account.username == login)
+    if MOBILE.match(login):
+        return or_(Account.mobile_hash == pii.lookup_hash(login), Account.username == login)
+    return Account.username == login
+
+
+def _code_matches(account: Account, code: str) -> bool:
+    if account.activation_hash is None:
+        return False
+    return hmac.compare_digest(account.activation_hash, activation_hash(code))
+
+
 async def authenticate(
     session: AsyncSession,
     *,
@@ -49,27 +84,56 @@ async def authenticate(
     lockout: LockoutPolicy,
     service: bool = False,
 ) -> Account:
-    """A person by username and password, or (service=True) a machine by client id and secret.
+    """A person by username (or identity or mobile number) and password, or (service=True) a
+    machine by client id and secret.
 
-    Both count failures and lock the account after `lockout.failures` in a row. The hash is
-    checked with no transaction open, so a storm of logins never holds the database's
-    connections while it waits for a CPU.
+    A login that has no password yet opens with its activation code instead; the caller
+    gives it a token that may only set the password (`pending`). Every path costs one argon2
+    verification, so timing tells nothing either. Failures are counted and lock the account
+    after `lockout.failures` in a row. The hash is checked with no transaction open, so a
+    storm of logins never holds the database's connections while it waits for a CPU.
     """
-    account = await session.scalar(select(Account).where(Account.username == username))
+    login = username.strip()
+    found = (await session.scalars(select(Account).where(_login_matches(login)).limit(2))).all()
     await session.commit()  # ends the read; expire_on_commit=False keeps `account` usable
+    # A staff username that looks like a number loses to the teacher whose number it is.
+    account = next((a for a in found if a.username != login), found[0] if found else None)
     if account is None or (account.role == Role.SERVICE.value) is not service:
         await verify_password(password, DUMMY_HASH)
         raise InvalidGrant("The username or password is wrong.")
     now = utcnow()
     if account.locked_until and account.locked_until > now:
+        if account.username != login:
+            # By identity or mobile number, a lockout must not tell an outsider that the number
+            # has a login: the same answer, after the same argon2 time, as any failure.
+            await verify_password(password, DUMMY_HASH)
+            raise InvalidGrant("The username or password is wrong.")
         raise InvalidGrant(
             "The account is locked after repeated failures; try again later.",
             code="account-locked",
             locked_until=account.locked_until.isoformat(),
         )
+    if pending(account):
+        await verify_password(password, DUMMY_HASH)  # as slow as a password login
+        if not _code_matches(account, password) or account.disabled:
+            await count_failure(session, account, lockout, now)
+            raise InvalidGrant("The username or password is wrong.")
+        # Only the holder of the code learns this: the code is right but too old.
+        if account.activation_expires_at is None or account.activation_expires_at <= now:
+            raise InvalidGrant(
+                "This activation code has expired; ask your school for a new one.",
+                code="activation-code-expired",
+            )
+        return account
     valid, new_hash = await verify_and_update(password, account.password_hash)
     if not valid or account.disabled:
-        await _count_failure(session, account, lockout, now)
+        await count_failure(session, account, lockout, now)
+        if not account.disabled and account.activation_used_at and _code_matches(account, password):
+            raise InvalidGrant(
+                "This activation code was already used to set a password; log in with that "
+                "password, or ask your school to reset the login.",
+                code="activation-code-used",
+            )
         raise InvalidGrant("The username or password is wrong.")
     if account.failed_logins or account.locked_until:
         await session.execute(
@@ -83,7 +147,7 @@ async def authenticate(
     return account
 
 
-async def _count_failure(
+async def count_failure(
     session: AsyncSession, account: Account, lockout: LockoutPolicy, now: datetime
 ) -> None:
     """One more failure, counted in the database so concurrent wrong guesses all count."""

@@ -17,12 +17,12 @@ from gateway.accounts import ensure_bootstrap_admin
 from gateway.clients.services import ServiceClients
 from gateway.config import BootstrapSettings, Settings
 from gateway.dispatcher import WebhookDispatcher
-from gateway.handlers import handlers
+from gateway.handlers import handlers, login_handlers
 from gateway.hygiene import RefuseNulMiddleware
 from gateway.keys import Signer, load_or_create_key
 from gateway.models import idempotency, infra
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware, TokenBuckets
-from gateway.routes import auth, dashboard, docs, proxy, webhooks
+from gateway.routes import auth, dashboard, docs, logins, proxy, webhooks
 from gateway.routes.proxy import ForwardMiddleware
 from shared.auth import TokenVerifier
 from shared.config import common, database_url_for
@@ -79,6 +79,8 @@ def create_app() -> FastAPI:
         link.start()
         consumers = ConsumerGroup(handlers, database, infra, link)
         consumers.start()
+        login_consumers = ConsumerGroup(login_handlers, database, infra, link)
+        login_consumers.start()
         app.state.nats = link
         app.state.consumers = consumers
         app.state.webhook_http = httpx.AsyncClient(follow_redirects=False)
@@ -107,6 +109,7 @@ def create_app() -> FastAPI:
             yield
         finally:
             await dispatcher.stop()
+            await login_consumers.stop()
             await consumers.stop()
             await link.close()
             await app.state.webhook_http.aclose()
@@ -183,6 +186,7 @@ def create_app() -> FastAPI:
         )
 
     app.include_router(auth.router)
+    app.include_router(logins.router)
     app.include_router(dashboard.router)
     app.include_router(webhooks.router)
     app.include_router(docs.router)

@@ -4,7 +4,15 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.clients.services import UpstreamLimits
-from gateway.policy import DEFAULT_RATE_LIMITS, LockoutPolicy, RateLimitPolicy
+from gateway.policy import (
+    DEFAULT_ACTIVATION,
+    DEFAULT_PASSWORDS,
+    DEFAULT_RATE_LIMITS,
+    ActivationPolicy,
+    LockoutPolicy,
+    PasswordPolicy,
+    RateLimitPolicy,
+)
 
 
 class Settings(BaseSettings):
@@ -20,6 +28,17 @@ class Settings(BaseSettings):
     refresh_token_days: int = 30
     lockout_failures: int = 5
     lockout_minutes: int = 15
+    # Federated login (统一身份认证): an OpenID provider; unset, the district uses passwords.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_redirect_uri: str | None = Field(
+        None, description="the gateway's /v1/auth/oidc/callback as the provider reaches it"
+    )
+    oidc_scope: str = "openid"
+    oidc_id_number_claim: str = Field("id_number", description="the claim with the 身份证号")
+    password_min_length: int = DEFAULT_PASSWORDS.min_length
+    activation_code_days: int = DEFAULT_ACTIVATION.code_days
     upstream_timeout_seconds: float = 30.0
     # Requests in flight to each service, and how many may wait how long before a 503.
     upstream_in_flight: int = UpstreamLimits.in_flight
@@ -53,6 +72,21 @@ class Settings(BaseSettings):
     def lockout(self) -> LockoutPolicy:
         return LockoutPolicy(
             version="lockout/1", failures=self.lockout_failures, minutes=self.lockout_minutes
+        )
+
+    def passwords(self) -> PasswordPolicy:
+        return PasswordPolicy(
+            version=DEFAULT_PASSWORDS.version,
+            min_length=self.password_min_length,
+            max_length=DEFAULT_PASSWORDS.max_length,
+            common=DEFAULT_PASSWORDS.common,
+        )
+
+    def activation(self) -> ActivationPolicy:
+        return ActivationPolicy(
+            version=DEFAULT_ACTIVATION.version,
+            code_days=self.activation_code_days,
+            token_minutes=DEFAULT_ACTIVATION.token_minutes,
         )
 
     def upstream_limits(self) -> UpstreamLimits:

@@ -8,11 +8,17 @@ import uuid
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import webhooks
+from gateway import logins, webhooks
 from gateway.models import KnownSchool, KnownTeacher, WebhookDelivery
 from shared.db import utcnow
 from shared.events import EVENT_TYPES, Event
-from shared.events.enrolment import SchoolRegistered, TeacherRegistered, TeacherUpdated
+from shared.events.enrolment import (
+    SchoolRegistered,
+    TeacherLoginsRequested,
+    TeacherMobileChanged,
+    TeacherRegistered,
+    TeacherUpdated,
+)
 from shared.logging import current_traceparent
 from shared.messaging.inbox import HandlerRegistry
 
@@ -68,3 +74,16 @@ async def on_event(session: AsyncSession, event: Event) -> None:
 
 for event_type in EVENT_TYPES.values():
     handlers.on(event_type)(on_event)
+
+# Events with login identifiers are not offered to webhooks: they only make and keep logins,
+# in a consumer of their own. A roster import puts 10,000 TeacherRegistered events before
+# its last logins event on the stream; apart, the logins need not wait for the webhook
+# projection to work through them.
+for event_type in (TeacherLoginsRequested, TeacherMobileChanged):
+    del handlers.handlers[event_type.subject]
+login_handlers = HandlerRegistry(service="gateway-logins")
+login_handlers.on(TeacherLoginsRequested)(logins.on_logins_requested)
+login_handlers.on(TeacherMobileChanged)(logins.on_mobile_changed)
+# In the same consumer, so a teacher renamed or moved right after asking for a login is
+# applied after the login exists, never lost before it.
+login_handlers.on(TeacherUpdated)(logins.on_teacher_updated)

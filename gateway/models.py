@@ -25,6 +25,7 @@ idempotency = infra.idempotency
 class Account(GatewayModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     username: str = Field(max_length=100, unique=True)
+    # Empty until the first password is set: such a login opens only with its activation code.
     password_hash: str = Field(max_length=200)
     role: str = Field(max_length=30)
     district_id: uuid.UUID | None = None
@@ -39,6 +40,19 @@ class Account(GatewayModel, table=True):
     created_at: dt.datetime = Field(
         default_factory=utcnow, sa_column=Column(UtcDateTime, nullable=False, default=utcnow)
     )
+    # A teacher's login: the name to show, and the keyed hashes (shared.pii.lookup_hash) of the
+    # identity and mobile numbers the teacher logs in with, from enrolment's events.
+    name: str | None = Field(default=None, max_length=100)
+    id_number_hash: str | None = Field(default=None, max_length=64, unique=True)
+    id_number_masked: str | None = Field(default=None, max_length=32)
+    mobile_hash: str | None = Field(default=None, max_length=64, unique=True)
+    mobile_masked: str | None = Field(default=None, max_length=32)
+    # The one-time activation code, only as its keyed hash; issued_at is when it was handed out
+    # (null: never, so the next code sheet includes the account), used_at when it set a password.
+    activation_hash: str | None = Field(default=None, max_length=64)
+    activation_issued_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    activation_expires_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    activation_used_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class RefreshToken(GatewayModel, table=True):
@@ -113,3 +127,15 @@ class KnownTeacher(GatewayModel, table=True):
     teacher_id: uuid.UUID = Field(primary_key=True)
     school_id: uuid.UUID
     district_id: uuid.UUID
+
+
+class OidcLogin(GatewayModel, table=True):
+    """A federated login under way: what the callback needs, kept here and never in the
+    browser (the PKCE verifier must stay with the relying party). Used once."""
+
+    __tablename__ = "oidc_login"
+
+    state: str = Field(primary_key=True, max_length=64)
+    nonce: str = Field(max_length=64)
+    code_verifier: str = Field(max_length=128)
+    expires_at: dt.datetime = Field(sa_type=UtcDateTime)

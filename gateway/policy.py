@@ -6,6 +6,7 @@ Each policy carries a version so a change of numbers is a visible, reviewable ch
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -79,3 +80,52 @@ class RetryPolicy:
 DEFAULT_RETRY = RetryPolicy(
     version="webhook-retry/1", base_seconds=5, factor=2, cap_seconds=3600, max_attempts=20
 )
+
+
+def _common_passwords() -> frozenset[str]:
+    path = Path(__file__).parent / "data" / "common-passwords.txt"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(x.strip().lower() for x in lines if x.strip() and not x.startswith("#"))
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    """What a password people choose must be: long enough and not one of the commonest.
+
+    Length beats composition rules (NIST SP 800-63B 5.1.1.2): no "one capital, one digit";
+    a check against passwords attackers try first instead.
+    """
+
+    version: str
+    min_length: int
+    max_length: int
+    common: frozenset[str]
+
+    def problem(self, password: str, *, identifiers: tuple[str | None, ...] = ()) -> str | None:
+        """Why the password is refused, or None."""
+        if len(password) < self.min_length:
+            return f"A password has at least {self.min_length} characters."
+        if len(password) > self.max_length:
+            return f"A password has at most {self.max_length} characters."
+        if password.strip().lower() in self.common or len(set(password)) == 1:
+            return "This password is among the commonest ones; choose another."
+        if any(i and i.lower() in password.lower() for i in identifiers):
+            return "A password must not contain the username."
+        return None
+
+
+DEFAULT_PASSWORDS = PasswordPolicy(
+    version="passwords/1", min_length=8, max_length=200, common=_common_passwords()
+)
+
+
+@dataclass(frozen=True)
+class ActivationPolicy:
+    """One-time activation codes of new or reset logins."""
+
+    version: str
+    code_days: int  # a code not used within this many days expires
+    token_minutes: int  # the restricted token a code gives lives this long
+
+
+DEFAULT_ACTIVATION = ActivationPolicy(version="activation/1", code_days=30, token_minutes=10)

@@ -93,7 +93,9 @@ ScopeName = Annotated[
 EventTypeName = Annotated[
     str,
     StringConstraints(max_length=200),
-    WithJsonSchema({"type": "string", "enum": sorted(EVENT_TYPES)}),
+    WithJsonSchema(
+        {"type": "string", "enum": sorted(s for s, e in EVENT_TYPES.items() if e.webhook)}
+    ),
 ]
 
 
@@ -195,3 +197,62 @@ class ServiceAccountRead(BaseModel):
     @classmethod
     def _split(cls, value: object) -> object:
         return value.split() if isinstance(value, str) else value
+
+
+LoginStatus = Literal["pending", "active", "disabled", "locked"]
+
+
+class LoginRead(BaseModel):
+    """A person's login as those who manage it see it; identifiers only masked."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    username: str
+    role: Role
+    name: str | None
+    district_id: uuid.UUID | None
+    school_id: uuid.UUID | None
+    institution_id: uuid.UUID | None
+    teacher_id: uuid.UUID | None
+    id_number_masked: str | None
+    mobile_masked: str | None
+    status: LoginStatus = Field(
+        description="pending: waits for its first login with the activation code"
+    )
+    activation_issued_at: dt.datetime | None = Field(
+        description="when its current code was handed out; null: not yet"
+    )
+    activation_expires_at: dt.datetime | None
+    locked_until: dt.datetime | None
+    created_at: dt.datetime
+
+
+class LoginReset(BaseModel):
+    login: LoginRead
+    activation_code: str | None = Field(
+        description="shown once; hand it to the person (null when an Idempotency-Key replays)"
+    )
+    expires_at: dt.datetime
+
+
+class CodeSheetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    school_id: uuid.UUID | None = Field(
+        None, description="one school of the district (the bureau); a school admin's own"
+    )
+    reissue: bool = Field(
+        False,
+        description="new codes for every login still waiting (a lost sheet); the old ones "
+        "stop working. Without it, only logins never handed a code",
+    )
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str | None = Field(
+        None, max_length=200, description="required, except with the token of an activation code"
+    )
+    new_password: str = Field(min_length=1, max_length=200)

@@ -61,6 +61,10 @@ def check_target(url: str, *, allow_private: bool) -> None:
         raise Unprocessable("A webhook URL must be a public address.", code="webhook-url")
 
 
+# Events that carry login identifiers (keyed hashes) never leave the suite.
+WEBHOOK_EVENT_TYPES = frozenset(s for s, e in EVENT_TYPES.items() if e.webhook)
+
+
 def may_subscribe(principal: Principal) -> None:
     if principal.role is Role.SERVICE:
         principal.require_scope("events:subscribe")
@@ -80,12 +84,12 @@ async def create_subscription(
 ) -> WebhookSubscription:
     may_subscribe(principal)
     check_target(url, allow_private=allow_private)
-    unknown = sorted(set(event_types) - EVENT_TYPES.keys())
+    unknown = sorted(set(event_types) - WEBHOOK_EVENT_TYPES)
     if unknown:
         raise Unprocessable(
             f"Unknown event types: {', '.join(unknown)}.",
             code="unknown-event-type",
-            known=sorted(EVENT_TYPES),
+            known=sorted(WEBHOOK_EVENT_TYPES),
         )
     assert principal.district_id is not None
     subscription = WebhookSubscription(

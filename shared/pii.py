@@ -56,3 +56,10 @@ def mask(value: str, keep_start: int = 3, keep_end: int = 4) -> str:
     if len(value) <= keep_start + keep_end:
         return "*" * len(value)
     return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + value[-keep_end:]
+
+
+def keyed_hash(purpose: str, value: str) -> str:
+    """HMAC-SHA256 of a secret of the given purpose (an activation code, say), kept apart from
+    lookup hashes of personal data by the purpose prefix."""
+    message = f"{purpose}\0{value}".encode()
+    return hmac.new(_key(), message, hashlib.sha256).hexdigest()

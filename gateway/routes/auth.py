@@ -32,6 +32,8 @@ from shared.errors import BadRequest, Conflict, NotFound, Unavailable, Unprocess
 from shared.pagination import Page, page_of, paginate
 
 GRANT_TYPES = ("password", "refresh_token", "client_credentials")
+# The scope of the token an activation code gives: POST /v1/me/password and nothing else.
+PASSWORD_SET = "password:set"
 router = APIRouter(tags=["auth"])
 
 
@@ -40,7 +42,7 @@ async def jwks(request: Request) -> dict[str, Any]:
     return request.app.state.signer.jwks()
 
 
-async def _tokens(
+async def issue_tokens(
     request: Request, session: Session, account: Account, *, scopes: str, refresh: bool
 ) -> TokenResponse:
     settings = request.app.state.settings
@@ -92,7 +94,11 @@ async def token(
     client_secret: Annotated[str | None, Form()] = None,
     scope: Annotated[str | None, Form()] = None,
 ) -> JSONResponse:
-    """People use `password` (and `refresh_token`); machines use `client_credentials`."""
+    """People use `password` (and `refresh_token`); machines use `client_credentials`.
+
+    Teachers log in with their identity or mobile number as `username`. A login that waits
+    for activation takes its activation code as `password` and answers a token of scope
+    `password:set` (10 minutes, no refresh token) for `POST /v1/me/password`."""
     settings = request.app.state.settings
     refresh = True
     if grant_type == "password":
@@ -103,6 +109,8 @@ async def token(
         account = await accounts.authenticate(
             session, username=username, password=password, lockout=settings.lockout()
         )
+        if accounts.pending(account):
+            return _activation_token(request, account)
     elif grant_type == "refresh_token":
         if not refresh_token:
             raise BadRequest("The refresh_token grant needs refresh_token.", code="invalid-request")
@@ -117,7 +125,18 @@ async def token(
     else:
         raise BadRequest(f"Unsupported grant_type {grant_type!r}.", code="unsupported-grant-type")
     scopes = accounts.granted_scopes(account, scope)
-    body = await _tokens(request, session, account, scopes=scopes, refresh=refresh)
+    body = await issue_tokens(request, session, account, scopes=scopes, refresh=refresh)
+    return JSONResponse(body.model_dump(exclude_none=True), headers={"Cache-Control": "no-store"})
+
+
+def _activation_token(request: Request, account: Account) -> JSONResponse:
+    """An activation code opens a login for one thing only: setting its password. The token's
+    typ is not "access", so no service and no other endpoint accepts it; it has no refresh."""
+    ttl = request.app.state.settings.activation().token_minutes * 60
+    token = request.app.state.signer.access_token(
+        accounts.principal_of(account, PASSWORD_SET), ttl_seconds=ttl, typ="activation"
+    )
+    body = TokenResponse(access_token=token, expires_in=ttl, scope=PASSWORD_SET)
     return JSONResponse(body.model_dump(exclude_none=True), headers={"Cache-Control": "no-store"})
 
 
@@ -192,6 +211,9 @@ async def create_account(
 ) -> JSONResponse:
     """The bureau creates accounts for people of its district."""
     caller.require(Role.BUREAU_ADMIN)
+    passwords = request.app.state.settings.passwords()
+    if problem := passwords.problem(body.password, identifiers=(body.username,)):
+        raise Unprocessable(problem, code="weak-password", policy=passwords.version)
     # Hashed before the first query, so no database connection waits on the CPU.
     password_hash = await hash_password(body.password)
     if replay := await idem.replay():
@@ -204,6 +226,9 @@ async def create_account(
     )
     if body.role is Role.TEACHER:
         teacher = await _lookup(request, "enrolment", f"/v1/teachers/{body.teacher_id}")
+        if await session.scalar(select(Account.id).where(Account.teacher_id == body.teacher_id)):
+            # One login a teacher: the roster's (reset it for a new code) or this one.
+            raise Conflict("This teacher has a login already.", code="teacher-has-login")
         account.teacher_id = body.teacher_id
         account.school_id = uuid.UUID(teacher["school_id"])
     elif body.role is Role.SCHOOL_ADMIN:

@@ -65,6 +65,8 @@ async def merged_openapi(app: FastAPI) -> dict[str, Any]:
 PUBLIC_OPERATIONS = {
     ("post", "/v1/auth/token"),
     ("post", "/v1/auth/revoke"),
+    ("get", "/v1/auth/oidc/start"),
+    ("get", "/v1/auth/oidc/callback"),
     ("get", "/healthz"),
     ("get", "/readyz"),
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.enrolment.models import District, Institution, School, Teacher, infra
@@ -23,6 +24,9 @@ from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.events.enrolment import (
     InstitutionRegistered,
     SchoolRegistered,
+    TeacherLogin,
+    TeacherLoginsRequested,
+    TeacherMobileChanged,
     TeacherRegistered,
     TeacherUpdated,
 )
@@ -156,9 +160,22 @@ async def create_teacher(
 
 
 async def register_teacher(
-    session: AsyncSession, *, school: School, data: TeacherCreate
+    session: AsyncSession,
+    *,
+    school: School,
+    data: TeacherCreate,
+    login: bool = False,
+    checked: bool = False,
+    deferred: bool = False,
 ) -> Teacher:
-    """Write a teacher whose caller was already authorised (the API or a roster import)."""
+    """Write a teacher whose caller was already authorised (the API or a roster import).
+
+    With `data.login` the gateway is asked, by an event in the same transaction, to make the
+    teacher's login (a roster import asks for a chunk's logins in one event: `login_of`).
+    `checked`: the caller has checked the identity and mobile numbers are free (the import
+    does it for a chunk at once); the unique constraints still hold. `deferred`: neither
+    flushed nor announced; the caller writes a chunk's rows and events at once (`announce`).
+    """
     teacher = Teacher(
         district_id=school.district_id,
         school_id=school.id,
@@ -170,17 +187,73 @@ async def register_teacher(
     )
     if data.id_number:
         digest = pii.lookup_hash(data.id_number)
-        if await session.scalar(select(Teacher.id).where(Teacher.id_number_hash == digest)):
+        if not checked and await session.scalar(
+            select(Teacher.id).where(Teacher.id_number_hash == digest)
+        ):
             raise Conflict(
                 "A teacher with this identity number exists.", code="duplicate-id-number"
             )
         teacher.id_number_encrypted = pii.encrypt(data.id_number)
         teacher.id_number_hash = digest
         teacher.id_number_masked = pii.mask(data.id_number)
+    if data.mobile:
+        await _set_mobile(session, teacher, data.mobile, checked=checked)
     session.add(teacher)
+    if deferred:
+        return teacher
     await session.flush()
     await add_event(session, infra.outbox, teacher_facts(TeacherRegistered, teacher))
+    if login or data.login:
+        await request_logins(session, [login_of(teacher)])
     return teacher
+
+
+def login_of(teacher: Teacher) -> TeacherLogin:
+    return TeacherLogin(
+        teacher_id=teacher.id,
+        school_id=teacher.school_id,
+        district_id=teacher.district_id,
+        name=teacher.name,
+        id_number_hash=teacher.id_number_hash,
+        id_number_masked=teacher.id_number_masked,
+        mobile_hash=teacher.mobile_hash,
+        mobile_masked=teacher.mobile_masked,
+    )
+
+
+async def request_logins(session: AsyncSession, logins: list[TeacherLogin]) -> None:
+    """Ask the gateway for these logins; asking again only refreshes their identifiers."""
+    if logins:
+        await add_event(session, infra.outbox, TeacherLoginsRequested(logins=logins))
+
+
+async def announce(
+    session: AsyncSession, registered: list[Teacher], logins: list[TeacherLogin]
+) -> None:
+    """Write deferred teachers in one statement, then their events and their logins' event."""
+    await session.flush()
+    if registered:
+        events = [teacher_facts(TeacherRegistered, t) for t in registered]
+        await add_event(session, infra.outbox, *events)
+    await request_logins(session, logins)
+
+
+async def _set_mobile(
+    session: AsyncSession, teacher: Teacher, mobile: str | None, *, checked: bool = False
+) -> None:
+    """A mobile number is a login identifier: two teachers never share one (409)."""
+    if mobile is None:
+        teacher.mobile_encrypted = teacher.mobile_hash = teacher.mobile_masked = None
+        return
+    digest = pii.lookup_hash(mobile)
+    holder = None
+    if not checked:
+        holder = await session.scalar(select(Teacher.id).where(Teacher.mobile_hash == digest))
+    if holder is not None and holder != teacher.id:
+        raise Conflict("Another teacher has this mobile number.", code="duplicate-mobile")
+    teacher.mobile_encrypted = pii.encrypt(mobile)
+    teacher.mobile_hash = digest
+    teacher.mobile_masked = pii.mask(mobile)
 
 
 def teacher_facts(
@@ -228,15 +301,33 @@ async def update_teacher(
     if principal.role not in (Role.BUREAU_ADMIN, Role.SCHOOL_ADMIN, Role.SERVICE):
         raise Forbidden("A teacher's record is kept by the school or the bureau.")
     changes = data.model_dump(exclude_unset=True)
+    mobile_changed = "mobile" in changes
+    if mobile_changed:
+        await _set_mobile(session, teacher, changes.pop("mobile"))
     for name, value in changes.items():
         if value is None and name != "hired_on":
             raise Unprocessable(f"{name} cannot be cleared.", code="required-field")
         if name == "roles":
             value = sorted({role.value for role in value})
         setattr(teacher, name, value.value if hasattr(value, "value") else value)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent registration of the same mobile number
+        raise Conflict("Another teacher has this mobile number.", code="duplicate-mobile") from exc
     if changes:
         await add_event(session, infra.outbox, teacher_facts(TeacherUpdated, teacher))
+    if mobile_changed:
+        await add_event(
+            session,
+            infra.outbox,
+            TeacherMobileChanged(
+                teacher_id=teacher.id,
+                school_id=teacher.school_id,
+                district_id=teacher.district_id,
+                mobile_hash=teacher.mobile_hash,
+                mobile_masked=teacher.mobile_masked,
+            ),
+        )
     return teacher
 
 

@@ -6,7 +6,16 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    LargeBinary,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -60,6 +69,10 @@ class Teacher(EnrolmentModel, table=True):
     id_number_encrypted: str | None = Field(default=None, max_length=200)
     id_number_hash: str | None = Field(default=None, max_length=64, unique=True)
     id_number_masked: str | None = Field(default=None, max_length=32)
+    # Optional; a login identifier, so unique, and kept like the identity number.
+    mobile_encrypted: str | None = Field(default=None, max_length=200)
+    mobile_hash: str | None = Field(default=None, max_length=64, unique=True)
+    mobile_masked: str | None = Field(default=None, max_length=32)
     # Audience roles: principal, middle_cadre, class_teacher, backbone, kindergarten, rural.
     roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # Enrolments made for the teacher so far. Every path that makes one counts it, and the
@@ -188,6 +201,8 @@ class RosterImport(EnrolmentModel, table=True):
     filename: str = Field(max_length=300)
     digest: str = Field(max_length=64)
     mode: str = Field(max_length=20)
+    # Whether each teacher of the file gets a login (made by the gateway from the events).
+    create_logins: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     status: str = Field(default="queued", max_length=20, index=True)
     total_rows: int = 0
     processed_rows: int = 0

@@ -17,19 +17,20 @@ import io
 import re
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.enrolment.directory import register_teacher
+from services.enrolment.directory import announce, login_of, register_teacher
 from services.enrolment.models import RosterImport, School, Teacher, infra
 from services.enrolment.schemas import ImportMode, TeacherCreate
 from shared import pii
 from shared.auth import Principal, Role
 from shared.db import Database, utcnow
 from shared.errors import Forbidden, NotFound, Unprocessable
-from shared.events.enrolment import RosterImported
+from shared.events.enrolment import RosterImported, TeacherLogin
 from shared.messaging.outbox import add_event
 
 CHUNK = 200
@@ -49,6 +50,9 @@ HEADERS = {
     "身份证号": "id_number",
     "roles": "roles",
     "角色": "roles",
+    "mobile": "mobile",
+    "手机号": "mobile",
+    "手机": "mobile",
 }
 REQUIRED = {"name", "stage", "subject"}
 
@@ -118,8 +122,13 @@ async def start_import(
     filename: str,
     content: bytes,
     mode: ImportMode,
+    create_logins: bool = False,
 ) -> tuple[RosterImport, bool]:
-    """The job for this file: a new one, or (False) the one the same upload made before."""
+    """The job for this file: a new one, or (False) the one the same upload made before.
+
+    With `create_logins` every teacher of the file gets a login, those already registered
+    too (a district that imported its roster before asks for logins with the same file).
+    """
     if principal.role not in (Role.BUREAU_ADMIN, Role.SCHOOL_ADMIN, Role.SERVICE):
         raise Forbidden("Rosters are imported by the bureau, a school or a roster system.")
     principal.require_scope("roster:write")
@@ -132,7 +141,8 @@ async def start_import(
         scope = principal.school_id or principal.district_id
     if scope is None or principal.district_id is None:
         raise Forbidden("No school or district in scope.")
-    digest = hashlib.sha256(content).hexdigest()
+    # The same file with and without logins are two jobs (the unique key has no flag).
+    digest = hashlib.sha256(content + (b"\0logins" if create_logins else b"")).hexdigest()
     existing = await session.scalar(
         select(RosterImport).where(
             RosterImport.school_scope == scope,
@@ -149,6 +159,7 @@ async def start_import(
         filename=filename[:300],
         digest=digest,
         mode=mode.value,
+        create_logins=create_logins,
         total_rows=len(rows),
         content=content,
     )
@@ -175,12 +186,51 @@ def _roles(text: str) -> list[str]:
     return [r for r in re.split(r"[,;，；、\s]+", text) if r]
 
 
+@dataclass
+class _Taken:
+    """Of a chunk's rows, the teachers already registered (by identity number hash) and the
+    mobile numbers already held: two queries a chunk instead of two a row."""
+
+    teachers: dict[str, Teacher]
+    mobiles: set[str]
+    # Schools looked up, misses too: the session's identity map holds neither for long.
+    schools: dict[uuid.UUID, School | None] = field(default_factory=dict)
+
+    async def school(self, session: AsyncSession, school_id: uuid.UUID) -> School | None:
+        if school_id not in self.schools:
+            self.schools[school_id] = await session.get(School, school_id)
+        return self.schools[school_id]
+
+
+async def _taken(session: AsyncSession, rows: list[dict[str, str]]) -> _Taken:
+    ids = sorted({pii.lookup_hash(r["id_number"]) for r in rows if r.get("id_number")})
+    phones = sorted({pii.lookup_hash(r["mobile"]) for r in rows if r.get("mobile")})
+    teachers: dict[str, Teacher] = {}
+    mobiles: set[str] = set()
+    for start in range(0, len(ids), 500):
+        found = await session.scalars(
+            select(Teacher).where(Teacher.id_number_hash.in_(ids[start : start + 500]))  # type: ignore[union-attr]
+        )
+        teachers |= {t.id_number_hash: t for t in found if t.id_number_hash}
+    for start in range(0, len(phones), 500):
+        held = await session.scalars(
+            select(Teacher.mobile_hash).where(Teacher.mobile_hash.in_(phones[start : start + 500]))  # type: ignore[union-attr]
+        )
+        mobiles |= {h for h in held if h}
+    return _Taken(teachers, mobiles)
+
+
 async def _check_row(
-    session: AsyncSession, job: RosterImport, row: dict[str, str], earlier: set[str]
-) -> tuple[TeacherCreate | None, School | None, str | None, bool]:
-    """(data, school, error, already registered) of one row; nothing is written."""
+    session: AsyncSession,
+    job: RosterImport,
+    row: dict[str, str],
+    earlier: set[str],
+    earlier_mobiles: set[str],
+    taken: _Taken,
+) -> tuple[TeacherCreate | None, School | None, str | None, Teacher | None]:
+    """(data, school, error, the teacher if already registered) of one row; nothing is written."""
     values: dict[str, object] = {k: v for k, v in row.items() if v}
-    school_scope_is_school = await session.get(School, job.school_scope)
+    school_scope_is_school = await taken.school(session, job.school_scope)
     if "school_id" not in values and school_scope_is_school is not None:
         values["school_id"] = str(job.school_scope)
     if "roles" in values:
@@ -190,25 +240,40 @@ async def _check_row(
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        return None, None, f"{where}: {first['msg']}" if where else first["msg"], False
-    school = await session.get(School, data.school_id)
+        return None, None, f"{where}: {first['msg']}" if where else first["msg"], None
+    school = await taken.school(session, data.school_id)
     if school is None or school.district_id != job.district_id:
-        return None, None, "school_id: no such school in the district", False
+        return None, None, "school_id: no such school in the district", None
     if school_scope_is_school is not None and school.id != job.school_scope:
-        return None, None, "school_id: a school imports only its own teachers", False
+        return None, None, "school_id: a school imports only its own teachers", None
+    known: Teacher | None = None
     if data.id_number:
         if data.id_number in earlier:
-            return None, None, "id_number: appears earlier in the file", False
-        taken = await session.scalar(
-            select(Teacher.id).where(Teacher.id_number_hash == pii.lookup_hash(data.id_number))
-        )
-        if taken is not None:
-            return data, school, None, True
-    return data, school, None, False
+            return None, None, "id_number: appears earlier in the file", None
+        known = taken.teachers.get(pii.lookup_hash(data.id_number))
+    if data.mobile and known is None:
+        if data.mobile in earlier_mobiles:
+            return None, None, "mobile: appears earlier in the file", None
+        if pii.lookup_hash(data.mobile) in taken.mobiles:
+            return None, None, "mobile: another teacher has this mobile number", None
+    return data, school, None, known
 
 
 def _id_numbers(rows: list[dict[str, str]]) -> set[str]:
     return {r["id_number"].strip().upper() for r in rows if r.get("id_number")}
+
+
+def _login_for(job: RosterImport, known: Teacher) -> bool:
+    """Logins for teachers already registered, if they are in the scope of who imports."""
+    in_scope = known.district_id == job.district_id and job.school_scope in (
+        known.school_id,
+        known.district_id,
+    )
+    return job.create_logins and in_scope
+
+
+def _mobiles(rows: list[dict[str, str]]) -> set[str]:
+    return {r["mobile"].strip() for r in rows if r.get("mobile")}
 
 
 async def _finish(session: AsyncSession, job: RosterImport, status: str) -> None:
@@ -261,19 +326,36 @@ async def process(database: Database, import_id: uuid.UUID) -> None:
                 await session.commit()
                 return
             earlier = _id_numbers(rows[:start])
+            mobiles = _mobiles(rows[:start])
             errors = list(job.errors)
-            for line, row in enumerate(rows[start : start + CHUNK], start=start + 2):
-                data, school, error, known = await _check_row(session, job, row, earlier)
+            chunk = rows[start : start + CHUNK]
+            taken = await _taken(session, chunk)
+            logins: list[TeacherLogin] = []
+            registered: list[Teacher] = []
+            for line, row in enumerate(chunk, start=start + 2):
+                data, school, error, known = await _check_row(
+                    session, job, row, earlier, mobiles, taken
+                )
                 if row.get("id_number"):
                     earlier.add(row["id_number"].strip().upper())
+                if row.get("mobile"):
+                    mobiles.add(row["mobile"].strip())
                 if error:
                     errors.append({"row": line, "error": error})
                 elif known:
                     job.skipped_count += 1
+                    if job.mode == ImportMode.VALID_ROWS and _login_for(job, known):
+                        logins.append(login_of(known))
                 elif job.mode == ImportMode.VALID_ROWS:
                     assert data is not None and school is not None
-                    await register_teacher(session, school=school, data=data)
+                    teacher = await register_teacher(
+                        session, school=school, data=data, checked=True, deferred=True
+                    )
+                    registered.append(teacher)
+                    if job.create_logins:
+                        logins.append(login_of(teacher))
                     job.created_count += 1
+            await announce(session, registered, logins)
             job.errors = errors
             job.processed_rows = min(start + CHUNK, len(rows))
             await session.commit()
@@ -303,19 +385,37 @@ async def _complete(session: AsyncSession, job: RosterImport, rows: list[dict[st
 async def _write_all(session: AsyncSession, job: RosterImport, rows: list[dict[str, str]]) -> None:
     """all_or_nothing, after every row checked clean: write them all in one transaction."""
     earlier: set[str] = set()
+    mobiles: set[str] = set()
     job.skipped_count = 0
-    for row in rows:
-        data, school, error, known = await _check_row(session, job, row, earlier)
+    logins: list[TeacherLogin] = []
+    registered: list[Teacher] = []
+    taken = _Taken({}, set())
+    for k, row in enumerate(rows):
+        if k % CHUNK == 0:
+            await announce(session, registered, logins)  # a chunk's rows and events at once
+            logins, registered = [], []
+            taken = await _taken(session, rows[k : k + CHUNK])
+        data, school, error, known = await _check_row(session, job, row, earlier, mobiles, taken)
         if row.get("id_number"):
             earlier.add(row["id_number"].strip().upper())
+        if row.get("mobile"):
+            mobiles.add(row["mobile"].strip())
         if error:  # changed since the check (a concurrent registration): fail the whole file
             raise _Changed(error)
         if known:
             job.skipped_count += 1
+            if _login_for(job, known):
+                logins.append(login_of(known))
             continue
         assert data is not None and school is not None
-        await register_teacher(session, school=school, data=data)
+        teacher = await register_teacher(
+            session, school=school, data=data, checked=True, deferred=True
+        )
+        registered.append(teacher)
+        if job.create_logins:
+            logins.append(login_of(teacher))
         job.created_count += 1
+    await announce(session, registered, logins)
 
 
 async def pending_imports(session: AsyncSession) -> list[uuid.UUID]:

@@ -124,6 +124,8 @@ class InstitutionRead(Read):
 IdNumber = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^\d{17}[\dX]$")
 ]
+# A mainland mobile number, as teachers type it (no country code).
+Mobile = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^1[3-9]\d{9}$")]
 
 
 class AudienceRole(StrEnum):
@@ -143,7 +145,13 @@ class TeacherCreate(Strict):
     subject: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
     hired_on: dt.date | None = None
     id_number: IdNumber | None = Field(None, description="身份证号; write-only, read back masked")
+    mobile: Mobile | None = Field(None, description="手机号; write-only, read back masked")
     roles: list[AudienceRole] = Field(default_factory=list)
+    login: bool = Field(
+        False,
+        description="also make the teacher's login: the gateway creates it with a one-time "
+        "activation code, handed out with POST /v1/accounts/activation-codes",
+    )
 
 
 class TeacherUpdate(Strict):
@@ -157,6 +165,7 @@ class TeacherUpdate(Strict):
     ) = None
     hired_on: dt.date | None = None
     roles: list[AudienceRole] | None = None
+    mobile: Mobile | None = Field(None, description="null clears it")
 
 
 class TeacherRead(Read):
@@ -168,6 +177,7 @@ class TeacherRead(Read):
     subject: str
     hired_on: dt.date | None
     id_number_masked: str | None
+    mobile_masked: str | None
     roles: list[str]
     created_at: dt.datetime
 
@@ -422,6 +432,7 @@ class RosterImportRead(Read):
     id: uuid.UUID
     filename: str
     mode: str
+    create_logins: bool
     status: str
     total_rows: int
     processed_rows: int

@@ -25,6 +25,8 @@ class Event(BaseModel):
 
     subject: ClassVar[str]
     stream: ClassVar[str]
+    # False for events that carry login identifiers: they stay between the services.
+    webhook: ClassVar[bool] = True
 
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     occurred_at: AwareDatetime = Field(default_factory=utcnow)

@@ -7,6 +7,8 @@ import uuid
 from decimal import Decimal
 from typing import ClassVar
 
+from pydantic import BaseModel, ConfigDict
+
 from shared.events.base import Event
 
 
@@ -47,6 +49,44 @@ class TeacherUpdated(_TeacherFacts):
     """A teacher's record changed (name, stage, subject, hire date)."""
 
     subject: ClassVar[str] = "enrolment.teacher.updated.v1"
+
+
+class TeacherLogin(BaseModel):
+    """One teacher whose login is asked for, with keyed hashes (shared.pii.lookup_hash) of what
+    the teacher logs in with, never the numbers."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    teacher_id: uuid.UUID
+    school_id: uuid.UUID
+    district_id: uuid.UUID
+    name: str
+    id_number_hash: str | None = None
+    id_number_masked: str | None = None
+    mobile_hash: str | None = None
+    mobile_masked: str | None = None
+
+
+class TeacherLoginsRequested(EnrolmentEvent):
+    """The school or bureau asked for these teachers' logins (a chunk of a roster import, or
+    POST /v1/teachers); the gateway makes them. One event per chunk, so 10,000 logins are 50
+    transactions of the gateway, not 10,000. Not offered to webhooks (login identifiers)."""
+
+    subject: ClassVar[str] = "enrolment.teacher.logins_requested.v1"
+    webhook: ClassVar[bool] = False
+    logins: list[TeacherLogin]
+
+
+class TeacherMobileChanged(EnrolmentEvent):
+    """A teacher's mobile number was set, changed or cleared (a login identifier)."""
+
+    subject: ClassVar[str] = "enrolment.teacher.mobile_changed.v1"
+    webhook: ClassVar[bool] = False
+    teacher_id: uuid.UUID
+    school_id: uuid.UUID
+    district_id: uuid.UUID
+    mobile_hash: str | None = None
+    mobile_masked: str | None = None
 
 
 class ProgramTransitioned(EnrolmentEvent):

@@ -113,6 +113,7 @@ async def _side(suite: Suite, admin: dict[str, str], tag: str) -> Binding:
             "stage": "primary",
             "subject": "数学",
             "hired_on": (dt.date.today() - dt.timedelta(days=3000)).isoformat(),
+            "login": True,
         },
     )
     provisional = Binding(
@@ -220,7 +221,27 @@ async def world(suite: Suite) -> World:
     await add_budget(world, admin)
     await ledger_world(world, admin)
     await add_enrolment_requests(world)
+    await add_logins(world)
     return world
+
+
+async def add_logins(world: World) -> None:
+    """The id of each side's teacher's login (made by the gateway from enrolment's event), as
+    `login_id` in `extra`."""
+    from gateway.models import Account
+
+    database = world.suite.gateway_app.state.database
+    for name in ("a", "b"):
+        side: Binding = getattr(world, name)
+
+        async def made(side: Binding = side) -> uuid.UUID | None:
+            async with database.sessions() as session:
+                return await session.scalar(
+                    select(Account.id).where(Account.teacher_id == side.teacher_id)
+                )
+
+        login_id = await wait_for(made, timeout=30)
+        setattr(world, name, replace(side, extra={**side.extra, "login_id": login_id}))
 
 
 # --- enrolment: a leave request and a roster import per side ---

@@ -26,17 +26,25 @@ async def import_roster(
     session: Session,
     caller: Caller,
     mode: Annotated[ImportMode, Form()] = ImportMode.ALL_OR_NOTHING,
+    create_logins: Annotated[
+        bool, Form(description="also make each teacher's login (with an activation code)")
+    ] = False,
 ) -> JSONResponse:
     """Queue a roster file; 202 with the job to GET for progress and the per-row report.
 
     The same file uploaded again for the same scope and mode answers 200 with the first job.
     """
     content = await file.read()
-    idem = _idempotency(request, session, caller, content, mode)
+    idem = _idempotency(request, session, caller, content, mode, create_logins)
     if replay := await idem.replay():
         return replay
     job, created = await roster_import.start_import(
-        session, principal=caller, filename=file.filename or "roster", content=content, mode=mode
+        session,
+        principal=caller,
+        filename=file.filename or "roster",
+        content=content,
+        mode=mode,
+        create_logins=create_logins,
     )
     return await idem.respond(202 if created else 200, RosterImportRead.model_validate(job))
 
@@ -47,13 +55,20 @@ async def get_import(import_id: uuid.UUID, session: Session, caller: Caller) -> 
 
 
 def _idempotency(
-    request: Request, session: Session, caller: Caller, content: bytes, mode: ImportMode
+    request: Request,
+    session: Session,
+    caller: Caller,
+    content: bytes,
+    mode: ImportMode,
+    create_logins: bool,
 ) -> Idempotency:
     """Idempotency-Key for a multipart upload, whose raw body the form parser has consumed."""
     key = request.headers.get(HEADER)
     if key is not None and not 0 < len(key.strip()) <= MAX_KEY_LENGTH:
         raise BadRequest(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
-    digest = hashlib.sha256(f"{request.method} {request.url.path} {mode.value} ".encode())
+    digest = hashlib.sha256(
+        f"{request.method} {request.url.path} {mode.value} {create_logins} ".encode()
+    )
     digest.update(content)
     return Idempotency(
         key=key.strip() if key else None,

@@ -1,7 +1,7 @@
 """teacher placements, the waitlist's index: what the rush path reads and writes
 
 Revision ID: 3c1d5e9a7b20
-Revises: fb26e7a961c0
+Revises: 8edd991ba362
 Create Date: 2026-12-07 19:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "3c1d5e9a7b20"
-down_revision: str | None = "fb26e7a961c0"
+down_revision: str | None = "8edd991ba362"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
