@@ -180,11 +180,13 @@ class ConsumerGroup:
         self.ack_wait = ack_wait
         self.batch = batch
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
 
     def durable(self, stream: str) -> str:
         return f"{self.registry.service}-{stream.lower()}"
 
     def start(self) -> None:
+        self._stopping.clear()
         for stream, subjects in self.registry.by_stream().items():
             self._tasks.append(
                 asyncio.create_task(
@@ -192,10 +194,14 @@ class ConsumerGroup:
                 )
             )
 
-    async def stop(self) -> None:
-        for task in self._tasks:
+    async def stop(self, grace: float = 10.0) -> None:
+        """Let each consumer finish the batch in hand, then stop; cancel only past `grace`.
+        A batch cancelled halfway would leave its database connection mid-statement."""
+        self._stopping.set()
+        _, late = await asyncio.wait(self._tasks, timeout=grace) if self._tasks else ((), ())
+        for task in late:
             task.cancel()
-        for task in self._tasks:
+        for task in late:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
@@ -221,7 +227,7 @@ class ConsumerGroup:
     async def _run(self, stream: str, subjects: list[str]) -> None:
         subscription = None
         try:
-            while True:
+            while not self._stopping.is_set():
                 try:
                     if not self.link.connected:
                         await asyncio.sleep(0.2)
