@@ -537,6 +537,11 @@ def scenario(run: Run) -> None:
     )
     call("GET /v1/programs/{program_id}/budget", path_parameters=budget_of)
     call(
+        "POST /v1/programs/{program_id}/budget/approval",
+        path_parameters=budget_of,
+        body={"version": 1},
+    )
+    call(
         "POST /v1/programs/{program_id}/expenses",
         path_parameters=budget_of,
         body={
