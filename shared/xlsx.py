@@ -18,12 +18,13 @@ import csv
 import datetime as dt
 import io
 import itertools
+import re
 import zipfile
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from shared.errors import TooLarge, Unprocessable
@@ -144,14 +145,45 @@ async def read_chunks(
 # --- writing ---
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A signed number typed as text ("-4.0", a reversal's hours) is no formula; it stays as is.
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
 def safe_text(value: str) -> str:
     """Text that a spreadsheet shows as typed and never evaluates."""
     value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    if value.startswith(FORMULA_PREFIXES) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def cells(values: Iterable[Any]) -> list[Any]:
     """A row fit for a worksheet or CSV: text neutralised, numbers and dates as they are."""
     return [safe_text(v) if isinstance(v, str) else v for v in values]
+
+
+Sheet = tuple[str, Sequence[Any], Iterable[Sequence[Any]]]
+
+
+def csv_bytes(header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(cells(header))
+    writer.writerows(cells(row) for row in rows)
+    # The BOM lets spreadsheet programs on Chinese Windows read UTF-8 correctly.
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def xlsx_bytes(sheets: Sequence[Sheet], *, freeze_header: bool = False) -> bytes:
+    """A workbook of (title, header, rows) sheets, written streaming."""
+    book = Workbook(write_only=True)
+    for title, header, rows in sheets:
+        sheet = book.create_sheet(title)
+        if freeze_header:
+            sheet.freeze_panes = "A2"
+        sheet.append(cells(header))
+        for row in rows:
+            sheet.append(cells(row))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
