@@ -23,6 +23,7 @@ from gateway.keys import Signer, load_or_create_key
 from gateway.models import idempotency, infra
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware, TokenBuckets
 from gateway.routes import auth, dashboard, docs, proxy, webhooks
+from gateway.webhooks import TargetPolicy
 from shared.auth import TokenVerifier
 from shared.config import common, database_url_for
 from shared.db import Database, ensure_database
@@ -81,9 +82,11 @@ def create_app() -> FastAPI:
         app.state.nats = link
         app.state.consumers = consumers
         app.state.webhook_http = httpx.AsyncClient(follow_redirects=False)
+        app.state.webhook_targets = TargetPolicy(allow_hosts=settings.webhook_hosts())
         dispatcher = WebhookDispatcher(
             database,
             app.state.webhook_http,
+            targets=app.state.webhook_targets,
             poll_seconds=settings.webhook_poll_seconds,
             timeout_seconds=settings.webhook_timeout_seconds,
         )
