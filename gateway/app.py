@@ -18,7 +18,6 @@ from gateway.clients.services import ServiceClients
 from gateway.config import BootstrapSettings, Settings
 from gateway.dispatcher import WebhookDispatcher
 from gateway.handlers import handlers
-from gateway.hygiene import RefuseNulMiddleware
 from gateway.keys import Signer, load_or_create_key
 from gateway.models import idempotency, infra
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware, TokenBuckets
@@ -27,6 +26,7 @@ from gateway.webhooks import TargetPolicy
 from shared.auth import TokenVerifier
 from shared.config import common, database_url_for
 from shared.db import Database, ensure_database
+from shared.edge import EdgeMiddleware
 from shared.errors import install_problem_handlers, problem_response
 from shared.logging import RequestIdMiddleware, configure_logging
 from shared.messaging.inbox import ConsumerGroup
@@ -125,7 +125,7 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.add_middleware(RefuseNulMiddleware)
+    app.add_middleware(EdgeMiddleware, max_body=common().shixun_max_body_bytes)
     app.add_middleware(RefuseOddPathMiddleware)
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(RequestIdMiddleware, service="gateway")

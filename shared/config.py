@@ -27,6 +27,8 @@ class CommonSettings(BaseSettings):
     shixun_jwt_audience: str = "shixun"
     shixun_stream_replicas: int = 1
     shixun_log_json: bool = False
+    # JSON and form bodies at every part; file uploads have their own (shared.edge.UPLOADS).
+    shixun_max_body_bytes: int = 1024 * 1024
 
 
 class ServiceSettings(BaseSettings):

@@ -15,6 +15,7 @@ from sqlalchemy import MetaData
 from shared.auth import TokenVerifier
 from shared.config import ServiceSettings, common, database_url_for
 from shared.db import Database, ensure_database
+from shared.edge import EdgeMiddleware
 from shared.errors import install_problem_handlers
 from shared.health import router as health_router
 from shared.logging import RequestIdMiddleware, configure_logging
@@ -121,6 +122,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.add_middleware(EdgeMiddleware, max_body=env.shixun_max_body_bytes)
     app.add_middleware(RefuseOddPathMiddleware)
     app.add_middleware(RequestIdMiddleware, service=spec.name)
     install_problem_handlers(app)

@@ -113,7 +113,13 @@ def iter_rows(
         _check_zip(content, limits)
         rows: Iterator[list[str]] = _xlsx_rows(content)
     else:
-        rows = csv.reader(io.StringIO(_decode(content, encodings)))
+        text = _decode(content, encodings)
+        if "\x00" in text:  # no text of the suite holds NUL; PostgreSQL cannot store it
+            raise Unprocessable(
+                "文件含有 NUL 字符 (the file holds NUL characters; is it UTF-16?).",
+                code="import-encoding",
+            )
+        rows = csv.reader(io.StringIO(text))
     for number, row in enumerate(rows):
         if number > limits.max_rows:  # number 0 is the header
             raise TooLarge(
