@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.enrolment.models import District, Institution, School, Teacher, infra
@@ -152,13 +152,35 @@ async def create_teacher(
         raise Forbidden("Only the bureau, a school admin or a roster system registers teachers.")
     principal.require_scope("roster:write")
     ensure_in_scope(principal, "school", district_id=school.district_id, school_id=school.id)
+    scope = principal.school_id or school.district_id
+    if data.id_number and await id_number_known(session, data.id_number, scope=scope):
+        raise Conflict(
+            "A teacher with this identity number is already registered here.",
+            code="duplicate-id-number",
+        )
     return await register_teacher(session, school=school, data=data)
+
+
+async def id_number_known(session: AsyncSession, id_number: str, *, scope: uuid.UUID) -> bool:
+    """Whether a teacher of the scope (a school, or a whole district) has this number.
+
+    Never asked beyond the caller's scope: the answer would tell who exists elsewhere."""
+    found = await session.scalar(
+        select(Teacher.id)
+        .where(
+            Teacher.id_number_hash == pii.lookup_hash(id_number),
+            or_(Teacher.school_id == scope, Teacher.district_id == scope),
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 async def register_teacher(
     session: AsyncSession, *, school: School, data: TeacherCreate
 ) -> Teacher:
-    """Write a teacher whose caller was already authorised (the API or a roster import)."""
+    """Write a teacher whose caller was already authorised (the API or a roster import) and
+    whose identity number was checked within the caller's scope."""
     teacher = Teacher(
         district_id=school.district_id,
         school_id=school.id,
@@ -170,10 +192,6 @@ async def register_teacher(
     )
     if data.id_number:
         digest = pii.lookup_hash(data.id_number)
-        if await session.scalar(select(Teacher.id).where(Teacher.id_number_hash == digest)):
-            raise Conflict(
-                "A teacher with this identity number exists.", code="duplicate-id-number"
-            )
         teacher.id_number_encrypted = pii.encrypt(data.id_number)
         teacher.id_number_hash = digest
         teacher.id_number_masked = pii.mask(data.id_number)

@@ -50,6 +50,13 @@ class Institution(EnrolmentModel, table=True):
 
 
 class Teacher(EnrolmentModel, table=True):
+    # An identity number is unique within a school. Whether it exists elsewhere is checked
+    # only within the registering caller's scope (services/enrolment/directory.py), so a
+    # registration never reveals another school's or district's people.
+    __table_args__ = (
+        UniqueConstraint("school_id", "id_number_hash", name="uq_teacher_school_id_number"),
+    )
+
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     district_id: uuid.UUID = Field(foreign_key="district.id", index=True)
     school_id: uuid.UUID = Field(foreign_key="school.id", index=True)
@@ -58,7 +65,7 @@ class Teacher(EnrolmentModel, table=True):
     subject: str = Field(max_length=50)
     hired_on: dt.date | None = None
     id_number_encrypted: str | None = Field(default=None, max_length=200)
-    id_number_hash: str | None = Field(default=None, max_length=64, unique=True)
+    id_number_hash: str | None = Field(default=None, max_length=64, index=True)
     id_number_masked: str | None = Field(default=None, max_length=32)
     # Audience roles: principal, middle_cadre, class_teacher, backbone, kindergarten, rural.
     roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -18,10 +18,10 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.enrolment.directory import register_teacher
-from services.enrolment.models import RosterImport, School, Teacher, infra
+from services.enrolment.directory import id_number_known, register_teacher
+from services.enrolment.models import RosterImport, School, infra
 from services.enrolment.schemas import ImportMode, TeacherCreate
-from shared import pii, xlsx
+from shared import xlsx
 from shared.auth import Principal, Role
 from shared.db import Database, utcnow
 from shared.errors import Forbidden, NotFound, TooLarge, Unprocessable
@@ -166,10 +166,7 @@ async def _check_row(
     if data.id_number:
         if data.id_number in earlier:
             return None, None, "id_number: appears earlier in the file", False
-        taken = await session.scalar(
-            select(Teacher.id).where(Teacher.id_number_hash == pii.lookup_hash(data.id_number))
-        )
-        if taken is not None:
+        if await id_number_known(session, data.id_number, scope=job.school_scope):
             return data, school, None, True
     return data, school, None, False
 

@@ -1,0 +1,52 @@
+"""identity numbers unique per school, masks of 1+1 digits
+
+Revision ID: 8c4f1a2e6b33
+Revises: fb26e7a961c0
+Create Date: 2026-12-07 19:15:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "8c4f1a2e6b33"
+down_revision: str | None = "fb26e7a961c0"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# SQLite reflects the initial schema's unnamed UNIQUE without a name; this names it.
+NAMING = {"uq": "uq_%(table_name)s_%(column_0_name)s"}
+
+
+def _old_unique() -> str:
+    if op.get_bind().dialect.name == "postgresql":
+        return "teacher_id_number_hash_key"
+    return "uq_teacher_id_number_hash"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("teacher", naming_convention=NAMING) as batch:
+        batch.drop_constraint(_old_unique(), type_="unique")
+        batch.create_index("ix_teacher_id_number_hash", ["id_number_hash"])
+        batch.create_unique_constraint(
+            "uq_teacher_school_id_number", ["school_id", "id_number_hash"]
+        )
+    # Masks kept 3+4 digits; 1+1 are enough to tell records apart (issue 12).
+    bind = op.get_bind()
+    rows = bind.execute(
+        sa.text("SELECT id, id_number_masked FROM teacher WHERE id_number_masked IS NOT NULL")
+    ).all()
+    for teacher_id, masked in rows:
+        shorter = masked[0] + "*" * (len(masked) - 2) + masked[-1] if len(masked) > 2 else masked
+        bind.execute(
+            sa.text("UPDATE teacher SET id_number_masked = :m WHERE id = :i"),
+            {"m": shorter, "i": teacher_id},
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("teacher") as batch:
+        batch.drop_constraint("uq_teacher_school_id_number", type_="unique")
+        batch.drop_index("ix_teacher_id_number_hash")
+        batch.create_unique_constraint("teacher_id_number_hash_key", ["id_number_hash"])
