@@ -7,7 +7,8 @@ read, and counted while reading when the client streams), so nobody buffers or f
 
 NUL: no text of this API holds U+0000 and PostgreSQL cannot store it, so a NUL in a query,
 a JSON body or a form is a 400 rather than a database error (or, on SQLite, stored text)
-behind it. Binary uploads (multipart) are left alone; the file reader refuses NUL in CSV.
+behind it. Files (multipart, CSV, XLSX bodies) are left to their reader, which refuses NUL
+in CSV.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ def _has_nul(value: Any) -> bool:
 def holds_nul(query: bytes, content_type: str, body: bytes) -> bool:
     if b"%00" in query:
         return True
-    if content_type.startswith("multipart/"):
-        return False
+    if content_type and "json" not in content_type and "form-urlencoded" not in content_type:
+        return False  # a file (multipart, CSV, XLSX): its reader decides
     if b"\x00" in body:
         return True
     if content_type.startswith("application/x-www-form-urlencoded"):

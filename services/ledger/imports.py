@@ -288,6 +288,7 @@ async def _chunk(
         taken = set(
             await session.scalars(
                 select(LedgerEntry.source_ref).where(
+                    LedgerEntry.ref_scope_id == district_id,  # record ids are per district
                     LedgerEntry.source == SOURCE,
                     among(dialect, LedgerEntry.source_ref, {r.record_id for r in parsed}, String),
                 )
@@ -326,6 +327,7 @@ async def _chunk(
                     "credits": credits,
                     "source": SOURCE,
                     "source_ref": row.record_id,
+                    "ref_scope_id": district_id,
                     "mode": row.mode,
                     "level": row.level,
                     "category": row.category,
