@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 
+from shared import pii
 from shared.auth import TokenVerifier
 from shared.config import ServiceSettings, common, database_url_for
 from shared.db import Database, ensure_database
@@ -53,6 +54,9 @@ class ServiceSpec:
     settings: ServiceSettings
     handlers: HandlerRegistry | None = None
     on_startup: list[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
+    # It stores personal data: without a valid PII key (in production, from the environment)
+    # it does not start.
+    uses_pii: bool = False
 
 
 def create_service_app(spec: ServiceSpec) -> FastAPI:
@@ -62,6 +66,8 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(spec.name, json=env.shixun_log_json)
+        if spec.uses_pii:
+            pii.check_key()
         url = database_url_for(spec.name, settings.database_url)
         await ensure_database(url)
         database = Database(url, pool_size=settings.db_pool_size)

@@ -51,6 +51,7 @@ def environment(run_dir: Path, nats_url: str) -> Iterator[dict[str, str]]:
         "NATS_URL": nats_url,
         "SHIXUN_NATS_NAMESPACE": f"t{RUN_ID}",
         "SHIXUN_DATA_DIR": str(run_dir / "data"),
+        "SHIXUN_SECRETS_DIR": str(run_dir / "secrets"),
         "SHIXUN_JWKS_URL": "http://gateway/.well-known/jwks.json",
         "SHIXUN_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "SHIXUN_GATEWAY_LOCKOUT_FAILURES": "5",

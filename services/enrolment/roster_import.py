@@ -14,6 +14,7 @@ import hashlib
 import re
 import uuid
 
+from cryptography.exceptions import InvalidTag
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.enrolment.directory import id_number_known, register_teacher
 from services.enrolment.models import RosterImport, School, infra
 from services.enrolment.schemas import ImportMode, TeacherCreate
-from shared import xlsx
+from shared import pii, xlsx
 from shared.auth import Principal, Role
 from shared.db import Database, utcnow
 from shared.errors import Forbidden, NotFound, TooLarge, Unprocessable
@@ -117,7 +118,8 @@ async def start_import(
         digest=digest,
         mode=mode.value,
         total_rows=len(rows),
-        content=content,
+        # Identity numbers in it: sealed at rest, and dropped once the import is finished.
+        content=pii.seal(content),
     )
     session.add(job)
     await session.flush()
@@ -175,9 +177,17 @@ def _id_numbers(rows: list[dict[str, str]]) -> set[str]:
     return {r["id_number"].strip().upper() for r in rows if r.get("id_number")}
 
 
+def _opened(content: bytes) -> bytes:
+    try:
+        return pii.unseal(content)
+    except InvalidTag:
+        return content  # queued before uploads were sealed (migration 2b5e7d1c9f40)
+
+
 async def _finish(session: AsyncSession, job: RosterImport, status: str) -> None:
     job.status = status
     job.finished_at = utcnow()
+    job.content = b""  # the rows are in the directory (or the report) now
     await session.flush()
     await add_event(
         session,
@@ -206,7 +216,7 @@ async def process(database: Database, import_id: uuid.UUID) -> None:
         job = await session.get(RosterImport, import_id)
         if job is None:
             return
-        rows = await read_rows(job.content)
+        rows = await read_rows(_opened(job.content))
     while True:
         async with database.sessions() as session:
             job = await _locked(session, import_id)

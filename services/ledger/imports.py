@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import os
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -54,7 +55,7 @@ from services.ledger.policy import (
 )
 from shared import xlsx
 from shared.auth import Principal, Role
-from shared.config import common
+from shared.config import common, private_dir
 from shared.db import Database, utcnow
 from shared.errors import BadRequest, Forbidden, NotFound
 from shared.events.ledger import ImportCompleted
@@ -83,7 +84,7 @@ MAX_HOURS = Decimal("1000.0")
 
 def storage_dir() -> Path:
     path = common().shixun_data_dir / "ledger-imports"
-    path.mkdir(parents=True, exist_ok=True)
+    private_dir(path)
     return path
 
 
@@ -133,7 +134,9 @@ async def submit(
     )
     session.add(job)
     await session.flush()
-    (storage_dir() / f"{job.id}.{fmt}").write_bytes(content)
+    fd = os.open(storage_dir() / f"{job.id}.{fmt}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
     return job, True
 
 

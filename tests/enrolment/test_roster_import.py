@@ -178,3 +178,33 @@ async def test_xlsx_bomb_is_refused_early_without_blocking_the_service(world: Wo
     assert response.status_code == 413, response.text
     assert response.json()["type"].endswith("/import-too-many-rows")
     assert response.json()["max_rows"] == LIMITS.max_rows
+
+
+async def test_the_uploaded_roster_is_sealed_and_dropped_when_imported(world: World) -> None:
+    """Identity numbers of an upload are never at rest in clear: the stored file is
+    encrypted while the import runs and gone once it is finished."""
+    import uuid
+
+    from services.enrolment.roster_import import start_import
+    from services.enrolment.schemas import ImportMode
+    from shared.auth import Principal, Role
+    from shared.config import DEFAULT_DISTRICT_ID
+
+    school = await world.school()
+    number = id_number()
+    content = csv_bytes([["郑老师", school["id"], "primary", "数学", "", number, ""]])
+    database = world.suite.apps["enrolment"].state.database
+    bureau = Principal(subject="t", role=Role.BUREAU_ADMIN, district_id=DEFAULT_DISTRICT_ID)
+    async with database.sessions() as session:
+        job, _ = await start_import(
+            session, principal=bureau, filename="r.csv", content=content, mode=ImportMode.VALID_ROWS
+        )
+        assert number.encode() not in job.content and b"\xe9\x83\x91" not in job.content
+        await session.rollback()
+
+    job = ok(await upload(world, content, "r.csv", "valid_rows"), 202)
+    result = await finished(world, job)
+    assert result["created_count"] == 1
+    async with database.sessions() as session:
+        stored = await session.get(RosterImport, uuid.UUID(job["id"]))
+        assert stored is not None and stored.content == b""
