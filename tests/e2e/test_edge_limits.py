@@ -78,3 +78,36 @@ async def test_nul_characters_are_refused_by_every_service_called_directly(suite
         listed = await suite.direct[name].get(f"{path}?x=%00", headers=admin)
         assert_problem(listed, 400, mentions="NUL")
     assert await counts(suite) == before
+
+
+async def test_a_forged_cursor_is_a_400_on_every_service(suite: Suite) -> None:
+    import base64
+    import uuid
+
+    def forged(value: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    cursors = [
+        forged(["2026-01-01T00:00:00+00:00", "not-a-uuid"]),
+        forged(["2026-01-01T00:00:00", str(uuid.uuid4())]),  # no zone
+        forged([1, 2]),
+        forged(["2026-01-01T00:00:00+00:00", 7]),
+        forged({"a": 1}),
+        forged(["x", "y", "z"]),
+        "!!!",
+        base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+    ]
+    admin = suite.headers()
+    lists = {
+        "enrolment": "/v1/schools",
+        "ledger": "/v1/ledger/imports",
+        "budget": "/v1/funds",
+        "feedback": "/v1/appraisal-templates",
+    }
+    for name, path in lists.items():
+        for cursor in cursors:
+            response = await suite.direct[name].get(path, headers=admin, params={"cursor": cursor})
+            assert_problem(response, 400, mentions="cursor")
+    for cursor in cursors:
+        response = await suite.gateway.get("/v1/webhooks", headers=admin, params={"cursor": cursor})
+        assert_problem(response, 400, mentions="cursor")
