@@ -123,6 +123,7 @@ async def create_institution(
 async def get_institution(
     session: AsyncSession, *, principal: Principal, institution_id: uuid.UUID
 ) -> Institution:
+    principal.require_scope("roster:read")
     institution = await session.get(Institution, institution_id)
     if institution is None:
         raise NotFound("No such institution.")
@@ -134,6 +135,7 @@ async def get_institution(
 
 
 def institutions_query(principal: Principal):
+    principal.require_scope("roster:read")
     query = select(Institution)
     if principal.role is Role.INSTITUTION_ADMIN:
         return query.where(Institution.id == principal.institution_id)
