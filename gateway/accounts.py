@@ -7,10 +7,11 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import case, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.models import Account, RefreshToken
+from gateway.models import Account, LoginLock, RefreshToken
 from gateway.passwords import DUMMY_HASH, hash_password, verify_and_update, verify_password
 from gateway.policy import SCOPES, LockoutPolicy
 from shared.auth import Principal, Role
@@ -47,36 +48,39 @@ async def authenticate(
     username: str,
     password: str,
     lockout: LockoutPolicy,
+    source: str,
     service: bool = False,
 ) -> Account:
     """A person by username and password, or (service=True) a machine by client id and secret.
 
-    Both count failures and lock the account after `lockout.failures` in a row. The hash is
-    checked with no transaction open, so a storm of logins never holds the database's
-    connections while it waits for a CPU.
+    Failures count per (username, source address) whether or not the username exists, and
+    `lockout.failures` in a row lock that pair for `lockout.minutes`: a guesser locks only
+    itself out (not the admin), and every answer is the same for known and unknown names.
+    The hash is checked with no transaction open, so a storm of logins never holds the
+    database's connections while it waits for a CPU.
     """
+    now = utcnow()
+    key = username[:100]  # the column's width; longer names never match an account anyway
+    lock = await session.get(LoginLock, (key, source))
     account = await session.scalar(select(Account).where(Account.username == username))
-    await session.commit()  # ends the read; expire_on_commit=False keeps `account` usable
+    await session.commit()  # ends the read; expire_on_commit=False keeps the rows usable
+    if lock is not None and lock.locked_until and lock.locked_until > now:
+        raise InvalidGrant(
+            "Too many failed logins for this username from your address; try again later.",
+            code="account-locked",
+            locked_until=lock.locked_until.isoformat(),
+        )
     if account is None or (account.role == Role.SERVICE.value) is not service:
         await verify_password(password, DUMMY_HASH)
+        valid, new_hash = False, None
+    else:
+        valid, new_hash = await verify_and_update(password, account.password_hash)
+    if not valid or account is None or account.disabled:
+        await _count_failure(session, key, source, lockout, now)
         raise InvalidGrant("The username or password is wrong.")
-    now = utcnow()
-    if account.locked_until and account.locked_until > now:
-        raise InvalidGrant(
-            "The account is locked after repeated failures; try again later.",
-            code="account-locked",
-            locked_until=account.locked_until.isoformat(),
-        )
-    valid, new_hash = await verify_and_update(password, account.password_hash)
-    if not valid or account.disabled:
-        await _count_failure(session, account, lockout, now)
-        raise InvalidGrant("The username or password is wrong.")
-    if account.failed_logins or account.locked_until:
+    if lock is not None:
         await session.execute(
-            update(Account)
-            .where(Account.id == account.id)
-            .values(failed_logins=0, locked_until=None)
-            .execution_options(synchronize_session=False)
+            delete(LoginLock).where(LoginLock.username == key, LoginLock.source == source)
         )
     if new_hash:
         account.password_hash = new_hash
@@ -84,21 +88,32 @@ async def authenticate(
 
 
 async def _count_failure(
-    session: AsyncSession, account: Account, lockout: LockoutPolicy, now: datetime
+    session: AsyncSession, username: str, source: str, lockout: LockoutPolicy, now: datetime
 ) -> None:
-    """One more failure, counted in the database so concurrent wrong guesses all count."""
+    """One more failure, counted in the database so concurrent wrong guesses all count; a
+    failure long after the last one starts counting again."""
+    stale = now - timedelta(minutes=lockout.minutes)
+    dialect = (await session.connection()).dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    counted = insert(LoginLock).values(
+        username=username, source=source, failures=1, last_failure_at=now
+    )
     failures = await session.scalar(
-        update(Account)
-        .where(Account.id == account.id)
-        .values(failed_logins=Account.failed_logins + 1)
-        .returning(Account.failed_logins)
-        .execution_options(synchronize_session=False)
+        counted.on_conflict_do_update(
+            index_elements=["username", "source"],
+            set_={
+                "failures": case(
+                    (LoginLock.last_failure_at < stale, 1), else_=LoginLock.failures + 1
+                ),
+                "last_failure_at": now,
+            },
+        ).returning(LoginLock.failures)
     )
     if failures is not None and failures >= lockout.failures:
         await session.execute(
-            update(Account)
-            .where(Account.id == account.id)
-            .values(failed_logins=0, locked_until=now + timedelta(minutes=lockout.minutes))
+            update(LoginLock)
+            .where(LoginLock.username == username, LoginLock.source == source)
+            .values(failures=0, locked_until=now + timedelta(minutes=lockout.minutes))
             .execution_options(synchronize_session=False)
         )
     # The failure count must persist although the request fails.
@@ -220,5 +235,5 @@ async def ensure_bootstrap_admin(session: AsyncSession, *, username: str, passwo
         )
     elif not await verify_password(password, account.password_hash):
         account.password_hash = await hash_password(password)
-        account.locked_until = None
+        await session.execute(delete(LoginLock).where(LoginLock.username == username))
     await session.flush()

@@ -34,11 +34,24 @@ class Account(GatewayModel, table=True):
     scopes: str = Field(default="", max_length=500)
     label: str | None = Field(default=None, max_length=200)
     disabled: bool = False
-    failed_logins: int = 0
-    locked_until: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     created_at: dt.datetime = Field(
         default_factory=utcnow, sa_column=Column(UtcDateTime, nullable=False, default=utcnow)
     )
+
+
+class LoginLock(GatewayModel, table=True):
+    """Failed logins of one username from one address, and the lock they earned.
+
+    Kept per (username, source), for usernames that exist and ones that do not alike: a
+    guesser locks only itself out, and the answer never tells which usernames exist."""
+
+    __tablename__ = "login_lock"
+
+    username: str = Field(max_length=100, primary_key=True)
+    source: str = Field(max_length=64, primary_key=True)
+    failures: int = 0
+    last_failure_at: dt.datetime = Field(sa_type=UtcDateTime)
+    locked_until: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class RefreshToken(GatewayModel, table=True):

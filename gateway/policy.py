@@ -21,7 +21,7 @@ SCOPES = ScopeCatalogue(
     scopes={
         "hours:read": "read teachers' hours and ledgers within the account's district or school",
         "hours:import": "import hours from the provincial platform",
-        "roster:read": "read schools, teachers and enrolments within the account's scope",
+        "roster:read": "read schools, teachers, enrolments, programs and institutions in scope",
         "roster:write": "create and update teachers of the account's district or school",
         "events:subscribe": "subscribe webhooks to events within the account's scope",
     },

@@ -101,7 +101,11 @@ async def token(
                 "The password grant needs username and password.", code="invalid-request"
             )
         account = await accounts.authenticate(
-            session, username=username, password=password, lockout=settings.lockout()
+            session,
+            username=username,
+            password=password,
+            lockout=settings.lockout(),
+            source=_source(request),
         )
     elif grant_type == "refresh_token":
         if not refresh_token:
@@ -110,7 +114,12 @@ async def token(
     elif grant_type == "client_credentials":
         client, secret = _client_credentials(request, client_id, client_secret)
         account = await accounts.authenticate(
-            session, username=client, password=secret, lockout=settings.lockout(), service=True
+            session,
+            username=client,
+            password=secret,
+            lockout=settings.lockout(),
+            source=_source(request),
+            service=True,
         )
         # A client can always get a new token with its secret: no refresh token (RFC 6749 4.4.3).
         refresh = False
@@ -119,6 +128,11 @@ async def token(
     scopes = accounts.granted_scopes(account, scope)
     body = await _tokens(request, session, account, scopes=scopes, refresh=refresh)
     return JSONResponse(body.model_dump(exclude_none=True), headers={"Cache-Control": "no-store"})
+
+
+def _source(request: Request) -> str:
+    """The client's address (behind a trusted proxy, the one it forwarded: see serve.py)."""
+    return request.client.host if request.client else "unknown"
 
 
 @router.post(

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -142,3 +143,41 @@ async def test_a_remembered_token_is_refused_once_it_expires(suite: Suite) -> No
     await asyncio.sleep(2.1)
     with pytest.raises(Unauthorized):
         await verifier.verify(token)
+
+
+def _from(suite: Suite, address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=suite.gateway_app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://gateway")
+
+
+async def test_a_lockout_holds_for_the_guessing_source_only_and_looks_alike(suite: Suite) -> None:
+    """Wrong guesses from one address lock that username from that address only, so nobody
+    locks the admin out by guessing; and an unknown username locks just the same, so the
+    answer tells no one which usernames exist."""
+    username, password = await person(suite, "bureau_admin")
+    nobody = f"nobody-{uuid.uuid4().hex[:6]}"
+    failures = suite.gateway_app.state.settings.lockout().failures
+    form = {"grant_type": "password"}
+    async with _from(suite, "203.0.113.7") as attacker, _from(suite, "198.51.100.2") as owner:
+        for name in (username, nobody):
+            for _ in range(failures):
+                wrong = await attacker.post(
+                    "/v1/auth/token", data=form | {"username": name, "password": "guess"}
+                )
+                assert wrong.status_code == 400
+        locked = await attacker.post(
+            "/v1/auth/token", data=form | {"username": username, "password": password}
+        )
+        also = await attacker.post(
+            "/v1/auth/token", data=form | {"username": nobody, "password": password}
+        )
+        assert locked.status_code == also.status_code == 400
+        assert locked.json()["type"].endswith("account-locked")
+        assert (locked.json()["type"], locked.json()["detail"]) == (
+            also.json()["type"],
+            also.json()["detail"],
+        )
+        mine = await owner.post(
+            "/v1/auth/token", data=form | {"username": username, "password": password}
+        )
+        assert mine.status_code == 200, mine.text

@@ -1,0 +1,46 @@
+"""login locks per username and source address
+
+Revision ID: 6e2a4c8b1d57
+Revises: afe03c6f6536
+Create Date: 2026-12-07 19:40:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+import shared.db
+
+revision: str = "6e2a4c8b1d57"
+down_revision: str | None = "afe03c6f6536"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "login_lock",
+        sa.Column("username", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("last_failure_at", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("locked_until", shared.db.UtcDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("username", "source"),
+    )
+    # A lock of the whole account (anyone could lock the admin) gives way to the above.
+    with op.batch_alter_table("account") as batch:
+        batch.drop_column("locked_until")
+        batch.drop_column("failed_logins")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("account") as batch:
+        batch.add_column(
+            sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0")
+        )
+        batch.add_column(
+            sa.Column("locked_until", shared.db.UtcDateTime(timezone=True), nullable=True)
+        )
+    op.drop_table("login_lock")
