@@ -23,7 +23,7 @@ from gateway.models import idempotency, infra
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware, TokenBuckets
 from gateway.routes import auth, dashboard, docs, proxy, webhooks
 from gateway.webhooks import TargetPolicy
-from shared.auth import TokenVerifier
+from shared.auth import TokenVerifier, audience_of
 from shared.config import common, database_url_for
 from shared.db import Database, ensure_database
 from shared.edge import EdgeMiddleware
@@ -67,7 +67,7 @@ def create_app() -> FastAPI:
         app.state.verifier = TokenVerifier(
             jwks_url="/.well-known/jwks.json",
             issuer=env.shixun_jwt_issuer,
-            audience=env.shixun_jwt_audience,
+            audience=audience_of("gateway", env.shixun_jwt_audience),
             http=httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw"),
         )
         link = NatsLink(

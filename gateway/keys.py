@@ -15,7 +15,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from shared.auth import ALGORITHM, Principal
+from gateway.policy import token_parts
+from shared.auth import ALGORITHM, Principal, audience_of
 
 
 def _b64(data: bytes) -> str:
@@ -69,7 +70,7 @@ class Signer:
         claims = {
             **principal.claims(),
             "iss": self.issuer,
-            "aud": self.audience,
+            "aud": [audience_of(part, self.audience) for part in token_parts(principal)],
             "iat": now,
             "exp": now + ttl_seconds,
             "jti": uuid.uuid4().hex,

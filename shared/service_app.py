@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 
 from shared import pii
-from shared.auth import TokenVerifier
+from shared.auth import TokenVerifier, audience_of
 from shared.config import ServiceSettings, common, database_url_for
 from shared.db import Database, ensure_database
 from shared.edge import EdgeMiddleware
@@ -108,7 +108,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         app.state.verifier = TokenVerifier(
             jwks_url=env.shixun_jwks_url,
             issuer=env.shixun_jwt_issuer,
-            audience=env.shixun_jwt_audience,
+            audience=audience_of(spec.name, env.shixun_jwt_audience),
         )
         for hook in spec.on_startup:
             await hook(app)
