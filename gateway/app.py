@@ -22,6 +22,7 @@ from gateway.keys import Signer, load_or_create_key
 from gateway.models import idempotency, infra
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware, TokenBuckets
 from gateway.routes import auth, dashboard, docs, proxy, webhooks
+from gateway.routes.proxy import ForwardMiddleware
 from gateway.webhooks import TargetPolicy
 from shared.auth import TokenVerifier, audience_of
 from shared.config import common, database_url_for
@@ -125,6 +126,8 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    app.add_middleware(ForwardMiddleware)
+    # Outside the forwarding, so a body beyond the limit or holding NUL is never forwarded.
     app.add_middleware(EdgeMiddleware, max_body=common().shixun_max_body_bytes)
     app.add_middleware(RefuseOddPathMiddleware)
     app.add_middleware(RateLimitMiddleware)

@@ -13,7 +13,11 @@ def etag_of(body: bytes) -> str:
 
 
 def not_modified(request: Request, etag: str) -> bool:
-    header = request.headers.get("if-none-match")
+    return matches(request.headers.get("if-none-match"), etag)
+
+
+def matches(header: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header names this ETag."""
     if not header:
         return False
     if header.strip() == "*":

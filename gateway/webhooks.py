@@ -222,14 +222,18 @@ async def event_scope(session: AsyncSession, event: Event) -> EventScope | None:
 
 
 async def subscribers(session: AsyncSession, subject: str) -> list[WebhookSubscription]:
-    rows = await session.scalars(
-        select(WebhookSubscription).where(
-            WebhookSubscription.active.is_(True),
-            WebhookSubscription.event_types.contains(subject),
+    """Active subscriptions to a subject, read once per transaction (a consumer's batch)."""
+    known = session.info.setdefault("webhook_subscribers", {})
+    if subject not in known:
+        rows = await session.scalars(
+            select(WebhookSubscription).where(
+                WebhookSubscription.active.is_(True),
+                WebhookSubscription.event_types.contains(subject),
+            )
         )
-    )
-    # contains() is a substring match; the exact check keeps a.b.v1 from matching xa.b.v1.
-    return [s for s in rows if subject in s.event_types.split()]
+        # contains() is a substring match; the exact check keeps a.b.v1 from matching xa.b.v1.
+        known[subject] = [s for s in rows if subject in s.event_types.split()]
+    return known[subject]
 
 
 def delivery_body(event: Event) -> str:

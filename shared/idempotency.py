@@ -56,16 +56,7 @@ class Idempotency:
         ).first()
         if row is None:
             return None
-        if row.fingerprint != self.fingerprint:
-            raise Conflict(
-                "This Idempotency-Key was already used with a different request.",
-                code="idempotency-key-reused",
-            )
-        return JSONResponse(
-            json.loads(row.body),
-            status_code=row.status_code,
-            headers={"Idempotent-Replayed": "true"},
-        )
+        return stored_answer(self, row.fingerprint, row.status_code, row.body)
 
     async def respond(self, status_code: int, body: BaseModel | dict[str, Any]) -> JSONResponse:
         """Build the response and, under a key, store it with the change."""
@@ -89,6 +80,18 @@ class Idempotency:
                     code="idempotency-key-in-flight",
                 ) from exc
         return JSONResponse(content, status_code=status_code)
+
+
+def stored_answer(idem: Idempotency, fingerprint: str, status_code: int, body: str) -> JSONResponse:
+    """The answer stored under the key, if it was given to this same request."""
+    if fingerprint != idem.fingerprint:
+        raise Conflict(
+            "This Idempotency-Key was already used with a different request.",
+            code="idempotency-key-reused",
+        )
+    return JSONResponse(
+        json.loads(body), status_code=status_code, headers={"Idempotent-Replayed": "true"}
+    )
 
 
 async def idempotency(

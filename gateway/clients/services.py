@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from gateway.clients.transport import AiohttpTransport
+from gateway.clients.transport import AiohttpTransport, Headers
 from shared.errors import Problem
 
 SERVICES = ("enrolment", "ledger", "budget", "feedback")
@@ -72,56 +72,93 @@ class _Slots:
             self.semaphore.release()
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A service's answer: status, headers (names in lower case) and body."""
+
+    status: int
+    headers: Headers
+    content: bytes
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k == name), None)
+
+
 class ServiceClients:
     def __init__(
-        self, clients: dict[str, httpx.AsyncClient], limits: UpstreamLimits | None = None
+        self,
+        clients: dict[str, httpx.AsyncClient],
+        limits: UpstreamLimits | None = None,
+        *,
+        transports: dict[str, AiohttpTransport] | None = None,
+        timeout: float = 30.0,
     ) -> None:
         self.clients = clients
         self.limits = limits or UpstreamLimits()
         self.slots = {name: _Slots(name, self.limits) for name in clients}
+        # Forwarding goes straight to aiohttp where there is a pool of sockets; the
+        # in-process test suite has only httpx clients over ASGI.
+        self.transports = transports or {}
+        self.timeout = timeout
 
     @classmethod
     def from_urls(
         cls, urls: dict[str, str], *, timeout: float, limits: UpstreamLimits | None = None
     ) -> ServiceClients:
         limits = limits or UpstreamLimits()
-        return cls(
-            {
-                name: httpx.AsyncClient(
-                    base_url=url,
-                    timeout=timeout,
-                    transport=AiohttpTransport(
-                        connections=limits.in_flight, keepalive_seconds=KEEPALIVE_EXPIRY
-                    ),
-                )
-                for name, url in urls.items()
-            },
-            limits,
-        )
+        transports = {
+            name: AiohttpTransport(connections=limits.in_flight, keepalive_seconds=KEEPALIVE_EXPIRY)
+            for name in urls
+        }
+        clients = {
+            name: httpx.AsyncClient(base_url=url, timeout=timeout, transport=transports[name])
+            for name, url in urls.items()
+        }
+        return cls(clients, limits, transports=transports, timeout=timeout)
 
     def __getitem__(self, name: str) -> httpx.AsyncClient:
         return self.clients[name]
 
-    async def send(self, service: str, request: httpx.Request) -> httpx.Response:
-        """Send within the service's slots; once more if the first try never reached it."""
-        client = self.clients[service]
+    async def exchange(
+        self, service: str, method: str, target: str, headers: Headers, body: bytes
+    ) -> Answer:
+        """Forward a request (`target`: the encoded path and query) within the service's
+        slots; once more if the first try never reached it."""
         async with self.slots[service].hold():
             try:
-                return await client.send(request)
+                return await self._exchange(service, method, target, headers, body)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
-                if not _may_repeat(request, exc):
+                if not _may_repeat(method, headers, exc):
                     raise
-                return await client.send(request)
+                return await self._exchange(service, method, target, headers, body)
+
+    async def _exchange(
+        self, service: str, method: str, target: str, headers: Headers, body: bytes
+    ) -> Answer:
+        client = self.clients[service]
+        transport = self.transports.get(service)
+        if transport is None:
+            response = await client.request(method, target, headers=headers, content=body)
+            return Answer(response.status_code, response.headers.multi_items(), response.content)
+        status, answer_headers, content = await transport.exchange(
+            method,
+            str(client.base_url).rstrip("/") + target,
+            headers,
+            body,
+            connect_timeout=self.timeout,
+            read_timeout=self.timeout,
+        )
+        return Answer(status, answer_headers, content)
 
     async def aclose(self) -> None:
         for client in self.clients.values():
             await client.aclose()
 
 
-def _may_repeat(request: httpx.Request, exc: httpx.HTTPError) -> bool:
+def _may_repeat(method: str, headers: Headers, exc: httpx.HTTPError) -> bool:
     """A connection that failed to open carried nothing. A pooled connection closed under us
     ("server disconnected") may have carried the request, so only a request that is safe
     to send twice goes again."""
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         return True
-    return request.method in SAFE_TO_REPEAT or "idempotency-key" in request.headers
+    return method in SAFE_TO_REPEAT or any(k == "idempotency-key" for k, _ in headers)

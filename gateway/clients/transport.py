@@ -1,10 +1,11 @@
-"""httpx's client API over aiohttp's connection pool, for the gateway's calls to services.
+"""The gateway's calls to services over aiohttp's connection pool.
 
 The gateway forwards every request of the API. httpx's own pool (httpcore) checks every
 pooled connection for every request it places; in a 2,000-teacher rush that cost more CPU
 than the rest of the gateway (py-spy, docs/performance.md). aiohttp's pool hands out a free
-connection in constant time. Callers keep httpx's types and exceptions, so the in-process
-test suite can put httpx's ASGI transport in the same place.
+connection in constant time. Forwarding calls `exchange` with the request as it is; the
+gateway's own calls (dashboard, docs, readiness) keep httpx's client API on top of it, so
+the in-process test suite can put httpx's ASGI transport in the same place.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ import asyncio
 
 import aiohttp
 import httpx
+from yarl import URL
 
 # Set by aiohttp itself from the body and the URL.
 _HOP_BY_HOP = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+
+Headers = list[tuple[str, str]]
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -35,38 +39,61 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
         return self._session
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        headers: Headers,
+        body: bytes,
+        *,
+        connect_timeout: float | None,
+        read_timeout: float | None,
+    ) -> tuple[int, Headers, bytes]:
+        """One request sent as given (`url` already encoded): status, headers and body.
+        Failures are httpx's exceptions, so callers decide on retries in one way."""
         session = self._session or self._open()
-        headers = [(k, v) for k, v in request.headers.multi_items() if k not in _HOP_BY_HOP]
-        # httpx's timeouts of the client or of this request (connect, read, write, pool).
-        limits = request.extensions.get("timeout", {})
         timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=limits.get("connect"), sock_read=limits.get("read")
+            total=None, sock_connect=connect_timeout, sock_read=read_timeout
         )
         try:
             async with session.request(
-                request.method,
-                str(request.url),
-                headers=headers,
-                data=await request.aread() or None,
+                method,
+                URL(url, encoded=True),
+                headers=[(k, v) for k, v in headers if k not in _HOP_BY_HOP],
+                data=body or None,
                 allow_redirects=False,
                 timeout=timeout,
             ) as response:
                 content = await response.read()
         except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(str(exc), request=request) from exc
+            raise httpx.ConnectError(str(exc)) from exc
         except aiohttp.ServerDisconnectedError as exc:
-            raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+            raise httpx.RemoteProtocolError(str(exc)) from exc
         except TimeoutError as exc:
-            raise httpx.ReadTimeout("The service did not answer in time.", request=request) from exc
+            raise httpx.ReadTimeout("The service did not answer in time.") from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise httpx.ReadError(str(exc), request=request) from exc
-        return httpx.Response(
+            raise httpx.ReadError(str(exc)) from exc
+        return (
             response.status,
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
-            content=content,
-            request=request,
+            [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in response.raw_headers],
+            content,
         )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        limits = request.extensions.get("timeout", {})  # the client's or this request's
+        try:
+            status, headers, content = await self.exchange(
+                request.method,
+                str(request.url),
+                list(request.headers.multi_items()),
+                await request.aread(),
+                connect_timeout=limits.get("connect"),
+                read_timeout=limits.get("read"),
+            )
+        except httpx.RequestError as exc:
+            exc.request = request
+            raise
+        return httpx.Response(status, headers=headers, content=content, request=request)
 
     async def aclose(self) -> None:
         if self._session is not None:

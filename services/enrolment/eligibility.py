@@ -7,6 +7,7 @@ naming the rule, so a refused teacher learns exactly why.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select
@@ -68,16 +69,22 @@ async def check_free(session: AsyncSession, program: Program, teacher: Teacher) 
             .limit(1)
         )
     ).first()
-    if clash is None:
-        return
-    if clash.program_id == program.id:
-        raise Conflict(
+    if clash is not None:
+        raise clash_problem(clash.id, clash.program_id, clash.title, program.id)
+
+
+def clash_problem(
+    enrolment_id: uuid.UUID, clash_program_id: uuid.UUID, title: str, program_id: uuid.UUID
+) -> Conflict:
+    """Why a teacher's enrolment clashes: this program already, or another on the same days."""
+    if clash_program_id == program_id:
+        return Conflict(
             "The teacher is already enrolled in this program.",
             code="already-enrolled",
-            enrolment_id=str(clash.id),
+            enrolment_id=str(enrolment_id),
         )
-    raise Conflict(
-        f"The teacher already holds {clash.title!r}, whose dates overlap this program.",
+    return Conflict(
+        f"The teacher already holds {title!r}, whose dates overlap this program.",
         code="overlapping-program",
     )
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import inspect, select, true
+from sqlalchemy import select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +23,6 @@ from services.enrolment.models import Enrolment, Program, Teacher, infra
 from services.enrolment.policy import POLICY
 from services.enrolment.programs import can_see_program, get_program
 from services.enrolment.seats import (
-    place_new_in_one_statement,
     release_quota,
     release_seat,
     take_quota,
@@ -87,6 +86,7 @@ async def enrol(
         district_id=teacher.district_id,
         status="pending_school",
     )
+    teacher.placements += 1  # the teacher's row is locked; rush.py checks this count
     if program.selection == "recommended":
         # R2: apply → school recommends → bureau approves; no seat is taken yet.
         await _insert(session, enrolment)
@@ -151,22 +151,10 @@ async def place(session: AsyncSession, program: Program, enrolment: Enrolment) -
     """Give the enrolment a seat if one is free, else a place on the waitlist.
 
     A new enrolment is written only after the seat UPDATE, so the seat's row lock is held
-    for the fewest statements before the commit; on PostgreSQL all of it is one statement.
-    The waitlist is served in arrival order (created_at, id); waitlist_position is the place
-    the teacher joined at.
+    for the fewest statements before the commit (services/enrolment/rush.py does all of it
+    in one statement on PostgreSQL). The waitlist is served in arrival order (created_at,
+    id); waitlist_position is the place the teacher joined at.
     """
-    if session.bind.dialect.name == "postgresql" and inspect(enrolment).transient:
-        status, event = _granted(program, enrolment)
-        enrolment.offer_expires_at = enrolment.waitlist_position = None
-        with _once_per_program():
-            await place_new_in_one_statement(
-                session,
-                enrolment,
-                granted_status=status,
-                granted=event,
-                waited=EnrolmentWaitlisted(**facts(enrolment), waitlist_position=0),
-            )
-        return
     if await take_seat(session, program.id):
         await seat_granted(session, program, enrolment)
         return
@@ -185,23 +173,23 @@ def needs_funding(program: Program) -> bool:
     return program.funded_by == "school" and program.cost_per_participant_fen > 0
 
 
-def _granted(program: Program, enrolment: Enrolment) -> tuple[str, Event]:
+def granted_status_and_event(program: Program, facts: dict[str, uuid.UUID]) -> tuple[str, Event]:
     """The status and event of a held seat: confirmed, or pending funds when the trainee's
     school pool pays."""
     if needs_funding(program):
         return "pending_funds", EnrolmentFundingRequested(
-            **facts(enrolment),
+            **facts,
             amount_fen=program.cost_per_participant_fen,
             fiscal_year=program.starts_on.year,
         )
-    return "confirmed", EnrolmentConfirmed(**facts(enrolment))
+    return "confirmed", EnrolmentConfirmed(**facts)
 
 
 async def seat_granted(session: AsyncSession, program: Program, enrolment: Enrolment) -> None:
     """A held seat: confirmed, or pending funds when the trainee's school pool pays."""
     enrolment.offer_expires_at = None
     enrolment.waitlist_position = None
-    enrolment.status, event = _granted(program, enrolment)
+    enrolment.status, event = granted_status_and_event(program, facts(enrolment))
     await _insert(session, enrolment)
     await add_event(session, infra.outbox, event)
 

@@ -80,7 +80,8 @@ async def request_leave(
 async def _check_substitute(
     session: AsyncSession, program: Program, enrolment: Enrolment, teacher_id: uuid.UUID
 ) -> Teacher:
-    substitute = await session.get(Teacher, teacher_id)
+    # Locked and counted like any teacher who gets an enrolment (enrolments.enrol, rush.py).
+    substitute = await session.get(Teacher, teacher_id, with_for_update=True)
     if substitute is None or substitute.school_id != enrolment.school_id:
         raise Unprocessable(
             "A substitute is a colleague of the same school.", code="substitute-other-school"
@@ -189,6 +190,7 @@ async def _take_effect(session: AsyncSession, leave: LeaveRequest, program: Prog
             session, program, enrolment, leave.substitute_teacher_id
         )
         # The seat and the quota place pass to the colleague; nothing returns to the pool.
+        substitute.placements += 1
         replacement = Enrolment(
             program_id=program.id,
             teacher_id=substitute.id,

@@ -69,6 +69,9 @@ class Teacher(EnrolmentModel, table=True):
     id_number_masked: str | None = Field(default=None, max_length=32)
     # Audience roles: principal, middle_cadre, class_teacher, backbone, kindergarten, rural.
     roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Enrolments made for the teacher so far. Every path that makes one counts it, and the
+    # rush path (rush.py) writes only if the count is still the one it read its checks at.
+    placements: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=created_column())
 
 

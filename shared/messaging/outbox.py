@@ -23,11 +23,16 @@ def register_wakeup(signal: asyncio.Event) -> None:
     _wakeups.add(signal)
 
 
+def wake_relays() -> None:
+    """Outbox rows were committed: the relays publish them now rather than at their next poll."""
+    for signal in list(_wakeups):
+        signal.set()
+
+
 @event.listens_for(Session, "after_commit")
 def _wake_relays(session: Session) -> None:
     if session.info.pop(_PENDING, False):
-        for signal in list(_wakeups):
-            signal.set()
+        wake_relays()
 
 
 @event.listens_for(Session, "after_rollback")

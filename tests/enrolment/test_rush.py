@@ -143,3 +143,30 @@ async def test_rush_gives_exactly_the_seats_no_teacher_twice_no_quota_exceeded(
         assert {str(k): v for k, v in taken.items()} == quotas
     for program in (open_program, quota_program):
         assert (await world.program_now(program["id"]))["seats_taken"] == SEATS
+
+
+async def test_a_teacher_pressing_overlapping_programs_at_once_gets_only_one(
+    world: World,
+) -> None:
+    """The same days offered five times: every teacher presses all five at the same moment,
+    and ends up holding one of them, the others refused as overlapping."""
+    institution = await world.institution()
+    first = await world.program(institution, capacity=100)
+    same_days = {"starts_on": first["starts_on"], "ends_on": first["ends_on"]}
+    programs = [first] + [
+        await world.program(institution, capacity=100, **same_days) for _ in range(4)
+    ]
+    teachers = await bulk_teachers(world, [await world.school()], 30)
+    tokens = {t["id"]: world.teacher_token(t) for t in teachers}
+    presses = [(p, t) for t in teachers for p in programs]
+    responses = await asyncio.gather(
+        *(world.enrol(p, t, headers=tokens[t["id"]]) for p, t in presses)
+    )
+    held: Counter[str] = Counter()
+    for (_, teacher), response in zip(presses, responses, strict=True):
+        if response.status_code == 201:
+            held[teacher["id"]] += 1
+        else:
+            assert response.status_code == 409, response.text
+            assert response.json()["type"].endswith("overlapping-program")
+    assert held == {t["id"]: 1 for t in teachers}

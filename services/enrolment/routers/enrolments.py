@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 
-from services.enrolment import enrolments
+from services.enrolment import enrolments, rush
 from services.enrolment.models import Enrolment
 from services.enrolment.schemas import (
     EnrolmentComplete,
@@ -17,6 +17,7 @@ from services.enrolment.schemas import (
     EnrolmentRead,
     StatusFilter,
 )
+from shared.db import Database
 from shared.deps import Caller, Idem, Paging, Session
 from shared.pagination import Page, page_of, paginate
 
@@ -25,8 +26,20 @@ router = APIRouter(prefix="/v1", tags=["enrolments"])
 
 @router.post("/programs/{program_id}/enrolments", status_code=201, response_model=EnrolmentRead)
 async def enrol(
-    program_id: uuid.UUID, body: EnrolmentCreate, session: Session, caller: Caller, idem: Idem
+    program_id: uuid.UUID,
+    body: EnrolmentCreate,
+    request: Request,
+    session: Session,
+    caller: Caller,
+    idem: Idem,
 ) -> JSONResponse:
+    database: Database = request.app.state.database
+    if not database.sqlite:
+        answer = await rush.enrol(
+            database, idem, principal=caller, program_id=program_id, teacher_id=body.teacher_id
+        )
+        if answer is not None:
+            return answer
     if replay := await idem.replay():
         return replay
     enrolment = await enrolments.enrol(

@@ -1,7 +1,7 @@
 """identity numbers unique per school, masks of 1+1 digits
 
 Revision ID: 8c4f1a2e6b33
-Revises: fb26e7a961c0
+Revises: 3c1d5e9a7b20
 Create Date: 2026-12-07 19:15:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "8c4f1a2e6b33"
-down_revision: str | None = "fb26e7a961c0"
+down_revision: str | None = "3c1d5e9a7b20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
