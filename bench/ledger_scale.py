@@ -46,17 +46,17 @@ DISTRICT = uuid.UUID("00000000-0000-4000-8000-0000000000b1")
 STAGES = ("primary", "junior", "senior", "kindergarten")
 DEGREES = ("secondary", "associate", "bachelor", "master")
 ENTRIES_SQL = """
-INSERT INTO ledger_entry (id, teacher_id, hours, credits, source, source_ref, mode, level,
-    category, year, academic_year, term, occurred_on, program_id, description, reverses_id,
-    reason, recorded_by, import_id, created_at)
+INSERT INTO ledger_entry (id, teacher_id, hours, credits, source, source_ref, ref_scope_id,
+    mode, level, category, year, academic_year, term, occurred_on, program_id, description,
+    reverses_id, reason, recorded_by, import_id, created_at)
 SELECT gen_random_uuid(), t.id, g.hours,
        CASE WHEN g.mode = 'school_based' THEN g.hours / 20 ELSE g.hours / 10 END,
-       'bench', t.id::text || ':' || y || ':' || k, g.mode, g.level, g.category, y,
+       'bench', t.id::text || ':' || y || ':' || k, t.district_id, g.mode, g.level, g.category, y,
        CASE WHEN g.month >= 9 THEN y || '-' || (y + 1) ELSE (y - 1) || '-' || y END,
        CASE WHEN g.month >= 9 OR g.month = 1 THEN 1 ELSE 2 END,
        make_date(y, g.month, 1 + (random() * 27)::int), NULL, '基准测试培训', NULL, '',
        'bench', NULL, now()
-FROM (SELECT id FROM teacher ORDER BY id OFFSET $1 LIMIT $2) t
+FROM (SELECT id, district_id FROM teacher ORDER BY id OFFSET $1 LIMIT $2) t
 CROSS JOIN generate_series($3::int, $4::int) y
 CROSS JOIN generate_series(1, $5::int) k
 CROSS JOIN LATERAL (

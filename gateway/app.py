@@ -18,15 +18,16 @@ from gateway.clients.services import ServiceClients
 from gateway.config import BootstrapSettings, Settings
 from gateway.dispatcher import WebhookDispatcher
 from gateway.handlers import handlers, login_handlers
-from gateway.hygiene import RefuseNulMiddleware
 from gateway.keys import Signer, load_or_create_key
 from gateway.models import idempotency, infra
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware, TokenBuckets
 from gateway.routes import auth, dashboard, docs, logins, proxy, webhooks
 from gateway.routes.proxy import ForwardMiddleware
-from shared.auth import TokenVerifier
+from gateway.webhooks import TargetPolicy
+from shared.auth import TokenVerifier, audience_of
 from shared.config import common, database_url_for
 from shared.db import Database, ensure_database
+from shared.edge import EdgeMiddleware
 from shared.errors import install_problem_handlers, problem_response
 from shared.logging import RequestIdMiddleware, configure_logging
 from shared.messaging.inbox import ConsumerGroup
@@ -67,7 +68,7 @@ def create_app() -> FastAPI:
         app.state.verifier = TokenVerifier(
             jwks_url="/.well-known/jwks.json",
             issuer=env.shixun_jwt_issuer,
-            audience=env.shixun_jwt_audience,
+            audience=audience_of("gateway", env.shixun_jwt_audience),
             http=httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw"),
         )
         link = NatsLink(
@@ -84,9 +85,11 @@ def create_app() -> FastAPI:
         app.state.nats = link
         app.state.consumers = consumers
         app.state.webhook_http = httpx.AsyncClient(follow_redirects=False)
+        app.state.webhook_targets = TargetPolicy(allow_hosts=settings.webhook_hosts())
         dispatcher = WebhookDispatcher(
             database,
             app.state.webhook_http,
+            targets=app.state.webhook_targets,
             poll_seconds=settings.webhook_poll_seconds,
             timeout_seconds=settings.webhook_timeout_seconds,
         )
@@ -127,7 +130,8 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     app.add_middleware(ForwardMiddleware)
-    app.add_middleware(RefuseNulMiddleware)
+    # Outside the forwarding, so a body beyond the limit or holding NUL is never forwarded.
+    app.add_middleware(EdgeMiddleware, max_body=common().shixun_max_body_bytes)
     app.add_middleware(RefuseOddPathMiddleware)
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(RequestIdMiddleware, service="gateway")

@@ -1,7 +1,8 @@
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.clients.services import UpstreamLimits
 from gateway.policy import (
@@ -48,8 +49,9 @@ class Settings(BaseSettings):
     cors_origins: list[str] = ["http://localhost:3000", "http://127.0.0.1:3000"]
     webhook_timeout_seconds: float = 10.0
     webhook_poll_seconds: float = 1.0
-    # Allow http and private addresses (a school system on the bureau's own network).
-    webhook_allow_private_targets: bool = False
+    # Hosts trusted as webhook targets although private or plain http (a school system on
+    # the bureau's own network), comma-separated; empty: public https endpoints only.
+    webhook_allow_hosts: Annotated[list[str], NoDecode] = []
 
     rate_account_per_minute: int = DEFAULT_RATE_LIMITS.account_per_minute
     rate_account_burst: int = DEFAULT_RATE_LIMITS.account_burst
@@ -58,6 +60,16 @@ class Settings(BaseSettings):
     rate_unlimited_accounts: list[str] = Field(
         [], description="account ids (UUIDs) exempt from the per-account limit"
     )
+
+    @field_validator("webhook_allow_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [h for h in (p.strip() for p in value.split(",")) if h]
+        return value
+
+    def webhook_hosts(self) -> frozenset[str]:
+        return frozenset(h.lower().rstrip(".").strip("[]") for h in self.webhook_allow_hosts)
 
     def rate_limits(self) -> RateLimitPolicy:
         return RateLimitPolicy(

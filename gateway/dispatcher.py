@@ -19,8 +19,12 @@ from gateway import webhooks
 from gateway.models import WebhookDelivery, WebhookSubscription
 from gateway.policy import DEFAULT_RETRY, RetryPolicy
 from shared.db import Database, utcnow
+from shared.errors import Unprocessable
 
 log = structlog.get_logger("webhooks")
+
+NOT_DELIVERED = "not delivered: no answer from the target"
+TARGET_REFUSED = "not delivered: the target is not a public internet address"
 
 
 class WebhookDispatcher:
@@ -30,12 +34,14 @@ class WebhookDispatcher:
         http: httpx.AsyncClient,
         *,
         policy: RetryPolicy = DEFAULT_RETRY,
+        targets: webhooks.TargetPolicy | None = None,
         poll_seconds: float = 1.0,
         timeout_seconds: float = 10.0,
         batch: int = 50,
     ) -> None:
         self.database = database
         self.http = http
+        self.targets = targets or webhooks.TargetPolicy()
         self.policy = policy
         self.poll_seconds = poll_seconds
         self.timeout = timeout_seconds
@@ -116,17 +122,28 @@ class WebhookDispatcher:
         status_code: int | None = None
         error: str | None = None
         try:
+            # Checked again at every delivery, and the checked address is the one connected
+            # to: a name re-pointed at the gateway's network since subscription is refused.
+            target = await self.targets.check(subscription.url)
+            if target.host_header:
+                headers["Host"] = target.host_header
             response = await self.http.post(
-                subscription.url,
+                target.url,
                 content=delivery.payload.encode(),
                 headers=headers,
                 timeout=self.timeout,
+                extensions={"sni_hostname": target.sni_hostname} if target.sni_hostname else {},
             )
             status_code = response.status_code
             if not response.is_success:
                 error = f"HTTP {status_code}"
+        except Unprocessable:
+            error = TARGET_REFUSED
         except httpx.HTTPError as exc:
-            error = f"{exc.__class__.__name__}: {exc}"[:500]
+            # The log is the subscriber's to read: one text for every failure to connect or
+            # read, so it never tells an open port from a closed one. Operators get the cause.
+            log.info("webhook delivery not sent", delivery=str(delivery.id), error=repr(exc))
+            error = NOT_DELIVERED
         attempts = delivery.attempts + 1
         values: dict[str, object] = {"attempts": attempts, "last_status_code": status_code}
         if error is None:

@@ -15,7 +15,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from shared.auth import ALGORITHM, Principal
+from gateway.policy import token_parts
+from shared.auth import ALGORITHM, Principal, audience_of
 
 
 def _b64(data: bytes) -> str:
@@ -71,7 +72,7 @@ class Signer:
         claims = {
             **principal.claims(),
             "iss": self.issuer,
-            "aud": self.audience,
+            "aud": [audience_of(part, self.audience) for part in token_parts(principal)],
             "iat": now,
             "exp": now + ttl_seconds,
             "jti": uuid.uuid4().hex,
@@ -86,7 +87,7 @@ class Signer:
                 token,
                 self.key.public_key(),
                 algorithms=[ALGORITHM],
-                audience=self.audience,
+                audience=audience_of("gateway", self.audience),
                 issuer=self.issuer,
                 options={"require": ["exp", "sub", "iss", "aud"]},
             )

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.auth import PARTS, Principal, Role
+
 
 @dataclass(frozen=True)
 class ScopeCatalogue:
@@ -22,11 +24,33 @@ SCOPES = ScopeCatalogue(
     scopes={
         "hours:read": "read teachers' hours and ledgers within the account's district or school",
         "hours:import": "import hours from the provincial platform",
-        "roster:read": "read schools, teachers and enrolments within the account's scope",
+        "roster:read": "read schools, teachers, enrolments, programs and institutions in scope",
         "roster:write": "create and update teachers of the account's district or school",
         "events:subscribe": "subscribe webhooks to events within the account's scope",
     },
 )
+
+
+# Which services a client's token is good for, by its scopes: a token leaked from a client
+# that reads hours opens the ledger, not the directory (docs/gateway.md, "Tokens").
+# People's tokens name every part; every token names the gateway (/v1/me, webhooks).
+SCOPE_PARTS: dict[str, tuple[str, ...]] = {
+    "hours:read": ("ledger",),
+    "hours:import": ("ledger",),
+    "roster:read": ("enrolment",),
+    "roster:write": ("enrolment",),
+    "events:subscribe": (),
+    "budget:read": ("budget",),
+    "budget:write": ("budget",),
+    "evaluations:read": ("feedback",),
+}
+
+
+def token_parts(principal: Principal) -> tuple[str, ...]:
+    if principal.role is not Role.SERVICE:
+        return PARTS
+    wanted = {part for scope in principal.scopes for part in SCOPE_PARTS.get(scope, ())}
+    return tuple(p for p in PARTS if p == "gateway" or p in wanted)
 
 
 @dataclass(frozen=True)

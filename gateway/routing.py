@@ -13,7 +13,7 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
         (r"^/v1/(follow-ups|appraisal-templates)(/.*)?$", "feedback"),
         (r"^/v1/reports/institution-ranking$", "feedback"),
         (r"^/v1/(schools|institutions|teachers)(/.*)?$", "enrolment"),
-        (r"^/v1/programs/[^/]+/(budget|expenses|final-accounts)$", "budget"),
+        (r"^/v1/programs/[^/]+/(budget|budget/approval|expenses|final-accounts)$", "budget"),
         (r"^/v1/programs/[^/]+/(ratings|feedback-summary)$", "feedback"),
         (r"^/v1/programs(/.*)?$", "enrolment"),
         (r"^/v1/enrolments/[^/]+/assessment$", "feedback"),

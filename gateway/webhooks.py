@@ -7,15 +7,18 @@ receives another school's facts.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
 import json
 import secrets
+import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,26 +42,100 @@ class ScopeNotYetKnown(Exception):
     """The event names a teacher or school the gateway has not heard of yet; retried later."""
 
 
-def check_target(url: str, *, allow_private: bool) -> None:
-    """Deliveries go to public https endpoints unless the deployment allows its own network
-    (a school system on the bureau's LAN): the gateway must not be a way into it (SSRF).
+Resolver = Callable[[str, int], Awaitable[list[str]]]
 
-    Only literal addresses and local names are checked here; a name resolving to a private
-    address is for the egress proxy to stop (docs/gateway.md)."""
-    parsed = urlsplit(url)
-    if allow_private:
-        return
-    if parsed.scheme != "https":
-        raise Unprocessable("A webhook URL must use https.", code="webhook-url")
-    host = (parsed.hostname or "").lower()
-    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-        raise Unprocessable("A webhook URL must be a public address.", code="webhook-url")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return
-    if not address.is_global:
-        raise Unprocessable("A webhook URL must be a public address.", code="webhook-url")
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """Every address the host name resolves to (A and AAAA), by the system's resolver."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """An address on the public internet: not loopback, private, link-local (cloud metadata),
+    shared, reserved, multicast or unspecified, also when an IPv4 one hides in IPv6."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is None and address.teredo:
+            embedded = address.teredo[1]
+        if embedded is not None:
+            return is_public(embedded)
+    return address.is_global and not (
+        address.is_multicast
+        or address.is_reserved
+        or address.is_link_local
+        or address.is_loopback
+        or address.is_private
+        or address.is_unspecified
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one delivery goes: the URL to request, and the Host / TLS name to present."""
+
+    url: str
+    host_header: str | None = None
+    sni_hostname: str | None = None
+
+
+@dataclass
+class TargetPolicy:
+    """Which webhook URLs the gateway may call (SSRF): public https endpoints, checked by
+    the addresses their names resolve to at subscription and again at every delivery, and
+    the checked address pinned for the connection, so a name cannot be re-pointed at the
+    gateway's own network in between (DNS rebinding).
+
+    `allow_hosts` (SHIXUN_GATEWAY_WEBHOOK_ALLOW_HOSTS, empty by default) names hosts the
+    operator trusts, such as a school system on the bureau's network: they may use http and
+    private addresses and are called by name."""
+
+    allow_hosts: frozenset[str] = frozenset()
+    resolver: Resolver = system_resolver
+
+    async def check(self, url: str) -> Target:
+        """The target of a URL, or Unprocessable `webhook-url` if it may not be called."""
+        parsed = urlsplit(url)
+        host = (parsed.hostname or "").lower().rstrip(".")
+        if host in self.allow_hosts:
+            return Target(url)
+        if parsed.scheme != "https":
+            raise Unprocessable("A webhook URL must use https.", code="webhook-url")
+        refused = Unprocessable(
+            "A webhook URL must name a public internet host.", code="webhook-url"
+        )
+        if not host:
+            raise refused
+        try:
+            addresses = [
+                ipaddress.ip_address(a.split("%", 1)[0])
+                for a in await self._resolve(host, parsed.port or 443)
+            ]
+        except (OSError, UnicodeError, ValueError) as exc:
+            raise refused from exc
+        # Every address must be public: a resolver may hand out any of them.
+        if not addresses or not all(is_public(a) for a in addresses):
+            raise refused
+        pinned = addresses[0]
+        netloc = f"[{pinned}]" if pinned.version == 6 else str(pinned)
+        if parsed.port:
+            netloc += f":{parsed.port}"
+        return Target(
+            urlunsplit(parsed._replace(netloc=netloc)),
+            host_header=parsed.netloc.rsplit("@", 1)[-1],
+            sni_hostname=host,
+        )
+
+    async def _resolve(self, host: str, port: int) -> list[str]:
+        try:
+            return [str(ipaddress.ip_address(host))]  # a literal address resolves to itself
+        except ValueError:
+            return await self.resolver(host, port)
 
 
 # Events that carry login identifiers (keyed hashes) never leave the suite.
@@ -80,10 +157,10 @@ async def create_subscription(
     principal: Principal,
     url: str,
     event_types: list[str],
-    allow_private: bool,
+    targets: TargetPolicy,
 ) -> WebhookSubscription:
     may_subscribe(principal)
-    check_target(url, allow_private=allow_private)
+    await targets.check(url)
     unknown = sorted(set(event_types) - WEBHOOK_EVENT_TYPES)
     if unknown:
         raise Unprocessable(

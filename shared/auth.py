@@ -20,6 +20,13 @@ from shared.errors import Forbidden, Unauthorized
 
 ALGORITHM = "ES256"
 MAX_CACHED_TOKENS = 100_000
+# The parts that verify tokens; each accepts only tokens naming it in `aud`.
+PARTS = ("gateway", "enrolment", "ledger", "budget", "feedback")
+
+
+def audience_of(part: str, base: str) -> str:
+    """The audience one part verifies: `<SHIXUN_JWT_AUDIENCE>:<part>` (shixun:ledger)."""
+    return f"{base}:{part}"
 
 
 class Role(StrEnum):

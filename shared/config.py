@@ -22,11 +22,18 @@ class CommonSettings(BaseSettings):
     nats_url: str | None = None
     shixun_nats_namespace: str = ""
     shixun_data_dir: Path = Path("data")
+    # Development keys made on first use (pii.key), apart from the data they protect;
+    # unset: "secrets" beside the data directory.
+    shixun_secrets_dir: Path | None = None
+    # "production": keys must come from the environment (SHIXUN_PII_KEY), none is made.
+    shixun_env: str = "development"
     shixun_jwks_url: str = "http://127.0.0.1:8000/.well-known/jwks.json"
     shixun_jwt_issuer: str = "shixun-gateway"
     shixun_jwt_audience: str = "shixun"
     shixun_stream_replicas: int = 1
     shixun_log_json: bool = False
+    # JSON and form bodies at every part; file uploads have their own (shared.edge.UPLOADS).
+    shixun_max_body_bytes: int = 1024 * 1024
 
 
 class ServiceSettings(BaseSettings):
@@ -44,6 +51,10 @@ class ServiceSettings(BaseSettings):
     consumer_ack_wait_seconds: float = 30.0
 
 
+def secrets_dir(settings: CommonSettings) -> Path:
+    return settings.shixun_secrets_dir or settings.shixun_data_dir.absolute().parent / "secrets"
+
+
 def common() -> CommonSettings:
     return CommonSettings()
 
@@ -59,7 +70,7 @@ def database_url_for(service: str, override: str | None = None) -> str:
     settings = common()
     if settings.database_url:
         return server_database(settings.database_url, f"shixun_{service}")
-    settings.shixun_data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.shixun_data_dir)
     path = (settings.shixun_data_dir / f"{service}.db").resolve()
     return f"sqlite+aiosqlite:///{path}"
 
@@ -72,6 +83,12 @@ def server_database(server_url: str, database: str) -> str:
     if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
         url = url.set(drivername="postgresql+asyncpg")
     return url.set(database=database).render_as_string(hide_password=False)
+
+
+def private_dir(path: Path) -> None:
+    """A directory of the suite's own data or keys: its owner's only (0700)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
 
 
 def env_flag(name: str) -> bool:

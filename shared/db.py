@@ -7,9 +7,11 @@ raises (the Polar pattern). Domain code flushes, never commits.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -66,14 +68,24 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
 
 
+def private_file(path: Path) -> None:
+    """A data file readable by its owner only (0600), made so before anything writes to it.
+
+    SQLite gives its -wal and -shm files the database file's mode; an existing file (and
+    journal) of an older start is narrowed too."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # an existing one is left
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for each in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
+        if each.exists():
+            each.chmod(0o600)
+
+
 async def ensure_database(url: str) -> None:
     """Create the service's database on a PostgreSQL server if it does not exist yet."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        from pathlib import Path
-
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(parsed.database))
         return
     import asyncpg
 

@@ -70,6 +70,12 @@ class Conflict(Problem):
     status, code, title = 409, "conflict", "Conflict"
 
 
+class TooLarge(Problem):
+    """A body or file beyond a limit; refused before the work it would cost."""
+
+    status, code, title = 413, "too-large", "Content too large"
+
+
 class Unprocessable(Problem):
     """Well-formed input that a domain rule refuses."""
 

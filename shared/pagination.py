@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -39,25 +40,29 @@ def _encode(created_at: datetime, row_id: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(cursor: str) -> tuple[datetime, str]:
+def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The position a cursor names; anything else a client sends is a 400, never a 500."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, row_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created), row_id
-    except (ValueError, TypeError) as exc:
+        if not isinstance(created, str) or not isinstance(row_id, str):
+            raise TypeError("cursor parts are not text")
+        when = datetime.fromisoformat(created)
+        if when.tzinfo is None:
+            raise ValueError("cursor time without a zone")
+        return when, uuid.UUID(row_id)
+    except (ValueError, TypeError, OverflowError) as exc:
         raise BadRequest("The cursor is not one this API gave out.", code="bad-cursor") from exc
 
 
 def paginate(query: Select, model: Any, params: PageParams) -> Select:
     """Order by (created_at, id) and start after the cursor; fetch one extra to see if more."""
     if params.cursor:
-        import uuid
-
         created, row_id = _decode(params.cursor)
         query = query.where(
             or_(
                 model.created_at > created,
-                and_(model.created_at == created, model.id > uuid.UUID(row_id)),
+                and_(model.created_at == created, model.id > row_id),
             )
         )
     return query.order_by(model.created_at, model.id).limit(params.limit + 1)

@@ -12,9 +12,11 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 
-from shared.auth import TokenVerifier
+from shared import pii
+from shared.auth import TokenVerifier, audience_of
 from shared.config import ServiceSettings, common, database_url_for
 from shared.db import Database, ensure_database
+from shared.edge import EdgeMiddleware
 from shared.errors import install_problem_handlers
 from shared.health import router as health_router
 from shared.logging import RequestIdMiddleware, configure_logging
@@ -52,6 +54,9 @@ class ServiceSpec:
     settings: ServiceSettings
     handlers: HandlerRegistry | None = None
     on_startup: list[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
+    # It stores personal data: without a valid PII key (in production, from the environment)
+    # it does not start.
+    uses_pii: bool = False
 
 
 def create_service_app(spec: ServiceSpec) -> FastAPI:
@@ -61,6 +66,8 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(spec.name, json=env.shixun_log_json)
+        if spec.uses_pii:
+            pii.check_key()
         url = database_url_for(spec.name, settings.database_url)
         await ensure_database(url)
         database = Database(url, pool_size=settings.db_pool_size)
@@ -101,7 +108,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         app.state.verifier = TokenVerifier(
             jwks_url=env.shixun_jwks_url,
             issuer=env.shixun_jwt_issuer,
-            audience=env.shixun_jwt_audience,
+            audience=audience_of(spec.name, env.shixun_jwt_audience),
         )
         for hook in spec.on_startup:
             await hook(app)
@@ -121,6 +128,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.add_middleware(EdgeMiddleware, max_body=env.shixun_max_body_bytes)
     app.add_middleware(RefuseOddPathMiddleware)
     app.add_middleware(RequestIdMiddleware, service=spec.name)
     install_problem_handlers(app)

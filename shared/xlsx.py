@@ -1,13 +1,195 @@
-"""Text that people typed, made fit for a worksheet cell."""
+"""Spreadsheets in and out: the one reader of uploaded CSV/XLSX files and the one writer of
+every CSV and XLSX the suite produces.
+
+Reading: an XLSX is a zip, and 140 KB of it can unpack to a million rows. Its members'
+sizes are checked before parsing (zipfile never inflates past a member's declared size, so
+the declared sizes bound the work), it is parsed streaming (openpyxl read_only), in a worker
+thread so the event loop keeps serving, and it stops at a row limit.
+
+Writing: text a person typed may start with = + - @ (or a tab or CR), which a spreadsheet
+program runs as a formula (`=HYPERLINK(...)`); such cells get a leading apostrophe (OWASP's
+advice), and the control characters XLSX cannot hold are taken out.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import datetime as dt
+import io
+import itertools
+import re
+import zipfile
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from shared.errors import TooLarge, Unprocessable
 
-def cells(values: Any) -> list[Any]:
-    """The row with the control characters XLSX cannot hold taken out of its text (a name
-    pasted with a stray one would otherwise make the whole report fail)."""
-    return [ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in values]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SheetLimits:
+    """What one upload may hold: data rows (after the header) and the XLSX unpacked."""
+
+    max_rows: int
+    max_unpacked_bytes: int
+
+
+def is_xlsx(content: bytes) -> bool:
+    return content[:2] == b"PK"
+
+
+def _check_zip(content: bytes, limits: SheetLimits) -> None:
+    try:
+        members = zipfile.ZipFile(io.BytesIO(content)).infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise Unprocessable(
+            "文件不是可读的 XLSX 表格 (the file is not a readable XLSX workbook).",
+            code="import-file",
+        ) from exc
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > limits.max_unpacked_bytes:
+        raise TooLarge(
+            f"表格解压后超过 {limits.max_unpacked_bytes // MB} MB，请拆分后再上传 (the workbook "
+            f"unpacks to {unpacked // MB} MB, more than {limits.max_unpacked_bytes // MB} MB; "
+            "split it).",
+            code="import-too-large",
+            max_unpacked_bytes=limits.max_unpacked_bytes,
+        )
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _xlsx_rows(content: bytes) -> Iterator[list[str]]:
+    try:
+        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        try:
+            for row in book.worksheets[0].iter_rows(values_only=True):
+                yield [_text(v) for v in row]
+        finally:
+            book.close()
+    except (Unprocessable, TooLarge):
+        raise
+    except Exception as exc:  # openpyxl raises many kinds for a broken workbook
+        raise Unprocessable(
+            f"XLSX 表格无法读取 (the XLSX file cannot be read: {type(exc).__name__}).",
+            code="import-file",
+        ) from exc
+
+
+def _decode(content: bytes, encodings: Sequence[str]) -> str:
+    for encoding in encodings:
+        try:
+            return content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise Unprocessable(
+        f"文件编码无法识别 (the file is not text in {' or '.join(encodings)}).",
+        code="import-encoding",
+    )
+
+
+def iter_rows(
+    content: bytes, limits: SheetLimits, *, encodings: Sequence[str] = ("utf-8-sig",)
+) -> Iterator[list[str]]:
+    """Rows as lists of text, the header first; an XLSX by its zip signature, else CSV.
+
+    Blocking: call it in a worker thread (`read_all`, `read_chunks`)."""
+    if is_xlsx(content):
+        _check_zip(content, limits)
+        rows: Iterator[list[str]] = _xlsx_rows(content)
+    else:
+        text = _decode(content, encodings)
+        if "\x00" in text:  # no text of the suite holds NUL; PostgreSQL cannot store it
+            raise Unprocessable(
+                "文件含有 NUL 字符 (the file holds NUL characters; is it UTF-16?).",
+                code="import-encoding",
+            )
+        rows = csv.reader(io.StringIO(text))
+    for number, row in enumerate(rows):
+        if number > limits.max_rows:  # number 0 is the header
+            raise TooLarge(
+                f"文件超过 {limits.max_rows} 行，请拆分后再上传 (the file has more than "
+                f"{limits.max_rows} rows; split it).",
+                code="import-too-many-rows",
+                max_rows=limits.max_rows,
+            )
+        yield row
+
+
+async def read_all(
+    content: bytes, limits: SheetLimits, *, encodings: Sequence[str] = ("utf-8-sig",)
+) -> list[list[str]]:
+    """Every row, read off the event loop."""
+    return await asyncio.to_thread(lambda: list(iter_rows(content, limits, encodings=encodings)))
+
+
+async def read_chunks(
+    content: bytes, limits: SheetLimits, size: int, *, encodings: Sequence[str] = ("utf-8-sig",)
+) -> AsyncIterator[list[list[str]]]:
+    """The rows in chunks of `size`, each read in a worker thread: a large file is never
+    held whole, and the loop serves requests between chunks."""
+    rows = iter_rows(content, limits, encodings=encodings)
+    while chunk := await asyncio.to_thread(lambda: list(itertools.islice(rows, size))):
+        yield chunk
+
+
+# --- writing ---
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A signed number typed as text ("-4.0", a reversal's hours) is no formula; it stays as is.
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def safe_text(value: str) -> str:
+    """Text that a spreadsheet shows as typed and never evaluates."""
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if value.startswith(FORMULA_PREFIXES) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def cells(values: Iterable[Any]) -> list[Any]:
+    """A row fit for a worksheet or CSV: text neutralised, numbers and dates as they are."""
+    return [safe_text(v) if isinstance(v, str) else v for v in values]
+
+
+Sheet = tuple[str, Sequence[Any], Iterable[Sequence[Any]]]
+
+
+def csv_bytes(header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(cells(header))
+    writer.writerows(cells(row) for row in rows)
+    # The BOM lets spreadsheet programs on Chinese Windows read UTF-8 correctly.
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def xlsx_bytes(sheets: Sequence[Sheet], *, freeze_header: bool = False) -> bytes:
+    """A workbook of (title, header, rows) sheets, written streaming."""
+    book = Workbook(write_only=True)
+    for title, header, rows in sheets:
+        sheet = book.create_sheet(title)
+        if freeze_header:
+            sheet.freeze_panes = "A2"
+        sheet.append(cells(header))
+        for row in rows:
+            sheet.append(cells(row))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -51,9 +51,12 @@ def environment(run_dir: Path, nats_url: str) -> Iterator[dict[str, str]]:
         "NATS_URL": nats_url,
         "SHIXUN_NATS_NAMESPACE": f"t{RUN_ID}",
         "SHIXUN_DATA_DIR": str(run_dir / "data"),
+        "SHIXUN_SECRETS_DIR": str(run_dir / "secrets"),
         "SHIXUN_JWKS_URL": "http://gateway/.well-known/jwks.json",
         "SHIXUN_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "SHIXUN_GATEWAY_LOCKOUT_FAILURES": "5",
+        # The tests' receivers stand in for these names (production allows none).
+        "SHIXUN_GATEWAY_WEBHOOK_ALLOW_HOSTS": "example.org,school-system.example,bureau.example",
         # Tests send thousands of requests a minute under one account; the rate-limit tests
         # put a tight limiter in place themselves.
         "SHIXUN_GATEWAY_RATE_ACCOUNT_PER_MINUTE": "1000000",

@@ -31,7 +31,7 @@ async def create_webhook(
         principal=caller,
         url=str(body.url),
         event_types=body.event_types,
-        allow_private=request.app.state.settings.webhook_allow_private_targets,
+        targets=request.app.state.webhook_targets,
     )
     return await idem.respond(201, WebhookCreated.model_validate(subscription))
 

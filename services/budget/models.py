@@ -116,13 +116,18 @@ class JournalPosting(BudgetModel, table=True):
 
 
 class ProgramBudget(BudgetModel, table=True):
-    """A program's plan (R22): which pool pays, and the lines by category (R21)."""
+    """A program's plan (R22): which pool pays, and the lines by category (R21).
+
+    Only the bureau chooses the pool; the institution may revise the lines, and money moves
+    only while `approved_version` (the version the bureau approved) is the current one."""
 
     __tablename__ = "program_budget"
 
     program_id: uuid.UUID = Field(primary_key=True)
     pool_id: uuid.UUID = Field(foreign_key="fund_pool.id")
     version: int = 1
+    approved_version: int | None = None
+    approved_by: str | None = Field(default=None, max_length=200)
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=created_column())
 
 

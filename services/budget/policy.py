@@ -21,6 +21,12 @@ R21_CATEGORIES: tuple[str, ...] = (
     "publicity",  # 宣传费
 )
 
+# R22/R23: money is spent only on a program the bureau approved (the lifecycle states from
+# approval on); a draft, submitted, rejected or cancelled program spends nothing.
+SPENDING_STATUSES: frozenset[str] = frozenset(
+    {"approved", "published", "enrolment_closed", "running", "finished"}
+)
+
 
 @dataclass(frozen=True)
 class FundingPolicy:

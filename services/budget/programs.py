@@ -20,6 +20,7 @@ from services.budget.models import (
 )
 from services.budget.pools import spendable
 from services.budget.schemas import (
+    BudgetApprove,
     BudgetPut,
     BudgetRead,
     CategoryAccount,
@@ -30,7 +31,7 @@ from services.budget.schemas import (
 from shared.access import ensure_in_scope
 from shared.auth import Principal, Role
 from shared.db import utcnow
-from shared.errors import Conflict, NotFound, Unprocessable
+from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.events.budget import ProgramBudgetSet
 from shared.messaging.outbox import add_event
 
@@ -73,6 +74,15 @@ async def set_budget(
     for category in planned:
         policy.ensure_training_category(rules, category)
     pool = await journal.lock_pool(session, data.pool_id)
+    budget = await session.get(ProgramBudget, program.id)
+    by_bureau = principal.role is Role.BUREAU_ADMIN
+    # Only the bureau chooses which pool pays: otherwise an institution could point its own
+    # program at any pool whose id it has seen (issue 12). It may revise the lines.
+    if not by_bureau and (budget is None or budget.pool_id != pool.id):
+        raise Forbidden(
+            "Only the bureau chooses the pool that pays a program; ask it to set the budget.",
+            code="pool-set-by-bureau",
+        )
     if pool.district_id != program.district_id or (
         pool.owner_kind == "school" and pool.school_id != program.school_id
     ):
@@ -82,7 +92,6 @@ async def set_budget(
             code="pool-not-for-program",
         )
     spent = await spent_by_category(session, program.id)
-    budget = await session.get(ProgramBudget, program.id)
     if budget is not None and budget.pool_id != pool.id and any(spent.values()):
         raise Conflict(
             "Money was already spent from another pool; the paying pool cannot change.",
@@ -104,6 +113,8 @@ async def set_budget(
         budget.version += 1
         budget.updated_at = utcnow()
         await session.execute(delete(BudgetLine).where(BudgetLine.program_id == program.id))
+    if by_bureau:  # the bureau's own plan needs no second approval
+        budget.approved_version, budget.approved_by = budget.version, principal.subject
     await session.flush()
     session.add_all(
         BudgetLine(program_id=program.id, category=c, planned_fen=fen) for c, fen in planned.items()
@@ -138,10 +149,30 @@ async def read_budget(session: AsyncSession, program: ProgramProjection) -> Budg
         program_id=program.id,
         pool_id=budget.pool_id,
         version=budget.version,
+        approved_version=budget.approved_version,
         lines=rows,
         planned_fen=sum(lines.values()),
         spent_fen=sum(spent.values()),
     )
+
+
+async def approve_budget(
+    session: AsyncSession, *, principal: Principal, program: ProgramProjection, data: BudgetApprove
+) -> ProgramBudget:
+    """The bureau approves the version it read; a revision since then is a 409."""
+    principal.require(Role.BUREAU_ADMIN)
+    budget = await session.get(ProgramBudget, program.id)
+    if budget is None:
+        raise NotFound("This program has no budget yet.", code="no-budget")
+    if budget.version != data.version:
+        raise Conflict(
+            f"The budget is at version {budget.version}; read it again before approving.",
+            code="budget-changed",
+            version=budget.version,
+        )
+    budget.approved_version, budget.approved_by = budget.version, principal.subject
+    await session.flush()
+    return budget
 
 
 async def _lines(session: AsyncSession, program_id: uuid.UUID) -> dict[str, int]:
@@ -158,6 +189,8 @@ async def record_expense(
     budget = await session.get(ProgramBudget, program.id)
     if budget is None:
         raise Unprocessable("Set the program's budget before spending.", code="no-budget")
+    if data.reverses_id is None:  # a correction gives money back and is always allowed
+        _ensure_may_spend(program, budget)
     # Every expense of a program moves money of its budget's pool: under that pool's lock a
     # concurrent retry of the same expense sees the first one.
     pool = await journal.lock_pool(session, budget.pool_id)
@@ -215,6 +248,19 @@ async def record_expense(
     return await _add_expense(
         session, principal, program, data, pool.id, data.category, data.amount_fen, txn.id
     ), True
+
+
+def _ensure_may_spend(program: ProgramProjection, budget: ProgramBudget) -> None:
+    if program.status not in policy.SPENDING_STATUSES:
+        raise Unprocessable(
+            f"The program is {program.status}; money is spent only on approved programs.",
+            code="program-not-approved",
+        )
+    if budget.approved_version != budget.version:
+        raise Unprocessable(
+            f"Version {budget.version} of the budget awaits the bureau's approval.",
+            code="budget-not-approved",
+        )
 
 
 async def _reverse_expense(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections import defaultdict
 from decimal import Decimal
 
-from openpyxl import Workbook
 from sqlalchemy import extract, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,9 +22,8 @@ from services.budget.programs import spent_by_category
 from services.budget.schemas import BudgetExecution, ExecutionRow, SpotCheckRow
 from shared.auth import Principal, Role
 from shared.errors import Forbidden
-from shared.xlsx import cells
+from shared.xlsx import xlsx_bytes
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COLUMNS = ("allocated_fen", "committed_fen", "spent_fen", "paid_fen", "balance_fen")
 
 
@@ -167,39 +164,26 @@ async def spot_checks(
 
 def to_xlsx(report: BudgetExecution) -> bytes:
     """The same report as a workbook: schools, districts, spot checks; money in fen."""
-    book = Workbook()
     header = ["id", "name", *COLUMNS, "execution_rate"]
-    for index, (title, rows) in enumerate(
-        (("schools", report.schools), ("districts", report.districts))
-    ):
-        sheet = book.active if index == 0 else book.create_sheet()
-        sheet.title = title
-        sheet.append(header)
-        for row in rows:
-            sheet.append(
-                cells(
-                    [
-                        str(row.id),
-                        row.name,
-                        *(getattr(row, c) for c in COLUMNS),
-                        float(row.execution_rate),
-                    ]
-                )
-            )
-    sheet = book.create_sheet("spot_checks")
-    sheet.append(["program_id", "title", "planned_fen", "actual_fen", "deviation"])
-    for check in report.spot_checks:
-        sheet.append(
-            cells(
-                [
-                    str(check.program_id),
-                    check.title,
-                    check.planned_fen,
-                    check.actual_fen,
-                    float(check.deviation),
-                ]
-            )
-        )
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+
+    def lines(rows: list) -> list[list]:
+        return [
+            [str(r.id), r.name, *(getattr(r, c) for c in COLUMNS), float(r.execution_rate)]
+            for r in rows
+        ]
+
+    checks = [
+        [str(c.program_id), c.title, c.planned_fen, c.actual_fen, float(c.deviation)]
+        for c in report.spot_checks
+    ]
+    return xlsx_bytes(
+        [
+            ("schools", header, lines(report.schools)),
+            ("districts", header, lines(report.districts)),
+            (
+                "spot_checks",
+                ["program_id", "title", "planned_fen", "actual_fen", "deviation"],
+                checks,
+            ),
+        ]
+    )

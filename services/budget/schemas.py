@@ -144,10 +144,17 @@ class LineRead(BaseModel):
     remaining_fen: int
 
 
+class BudgetApprove(Strict):
+    version: int = Field(ge=1, description="the budget version the bureau read and approves")
+
+
 class BudgetRead(BaseModel):
     program_id: uuid.UUID
     pool_id: uuid.UUID
     version: int
+    approved_version: int | None = Field(
+        description="the version the bureau approved; expenses need it to be `version`"
+    )
     lines: list[LineRead]
     planned_fen: int
     spent_fen: int

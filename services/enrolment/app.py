@@ -54,6 +54,7 @@ def create_app() -> FastAPI:
             settings=settings,
             handlers=handlers,
             on_startup=[bootstrap],
+            uses_pii=True,
         )
     )
     served = app.router.lifespan_context

@@ -127,6 +127,7 @@ async def create_institution(
 async def get_institution(
     session: AsyncSession, *, principal: Principal, institution_id: uuid.UUID
 ) -> Institution:
+    principal.require_scope("roster:read")
     institution = await session.get(Institution, institution_id)
     if institution is None:
         raise NotFound("No such institution.")
@@ -138,6 +139,7 @@ async def get_institution(
 
 
 def institutions_query(principal: Principal):
+    principal.require_scope("roster:read")
     query = select(Institution)
     if principal.role is Role.INSTITUTION_ADMIN:
         return query.where(Institution.id == principal.institution_id)
@@ -253,7 +255,8 @@ async def _set_mobile(
         raise Conflict("Another teacher has this mobile number.", code="duplicate-mobile")
     teacher.mobile_encrypted = pii.encrypt(mobile)
     teacher.mobile_hash = digest
-    teacher.mobile_masked = pii.mask(mobile)
+    # 139****4958: how a phone number is shown in China.
+    teacher.mobile_masked = pii.mask(mobile, keep_start=3, keep_end=4)
 
 
 def teacher_facts(

@@ -67,6 +67,7 @@ class Teacher(EnrolmentModel, table=True):
     subject: str = Field(max_length=50)
     hired_on: dt.date | None = None
     id_number_encrypted: str | None = Field(default=None, max_length=200)
+    # Unique: teachers log in with it (gateway/accounts.py).
     id_number_hash: str | None = Field(default=None, max_length=64, unique=True)
     id_number_masked: str | None = Field(default=None, max_length=32)
     # Optional; a login identifier, so unique, and kept like the identity number.

@@ -89,6 +89,10 @@ def _school_bound(principal: Principal) -> bool:
 
 
 def can_see_program(principal: Principal, program: Program) -> bool:
+    # A client sees programs only with roster:read: hours:read or events:subscribe alone
+    # are not a licence to read the district's offer (issue 12).
+    if principal.role is Role.SERVICE and "roster:read" not in principal.scopes:
+        return False
     # Nobody sees across districts (DOMAIN.md, "Who may see what").
     if (
         principal.role is not Role.INSTITUTION_ADMIN
@@ -121,6 +125,7 @@ async def get_program(
 
 
 def programs_query(principal: Principal):
+    principal.require_scope("roster:read")
     query = select(Program)
     match principal.role:
         case Role.INSTITUTION_ADMIN:

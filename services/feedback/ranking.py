@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import uuid
 from typing import Any
 
-from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,9 +13,7 @@ from services.feedback.policy import FeedbackPolicy
 from services.feedback.scorecards import institution_figures, metrics, score
 from shared.auth import Principal, Role
 from shared.errors import Forbidden
-from shared.xlsx import cells
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+from shared.xlsx import xlsx_bytes
 
 
 async def institution_ranking(
@@ -84,10 +80,7 @@ COLUMNS = (
 
 
 def ranking_xlsx(ranking: dict[str, Any]) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = f"{ranking['year']}年机构排名"
-    sheet.append([title for _, title in COLUMNS])
+    rows = []
     for row in ranking["items"]:
         values = []
         for key, _ in COLUMNS:
@@ -99,8 +92,6 @@ def ranking_xlsx(ranking: dict[str, Any]) -> bytes:
             elif value is not None and not isinstance(value, (int, str)):
                 value = float(value)
             values.append(value)
-        sheet.append(cells(values))
-    sheet.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+        rows.append(values)
+    title = f"{ranking['year']}年机构排名"
+    return xlsx_bytes([(title, [t for _, t in COLUMNS], rows)], freeze_header=True)

@@ -28,6 +28,28 @@ def academic_year_of(day: dt.date) -> tuple[str, int]:
     return f"{first}-{first + 1}", term
 
 
+SCHOOL_SCOPED_SOURCES = frozenset({"school_based"})
+
+
+def ref_scope(source: str, *, district_id: uuid.UUID, school_id: uuid.UUID) -> uuid.UUID:
+    """Whose namespace a source reference lives in: a school numbers its own school-based
+    records, everything else is numbered per district. Another district's (or school's)
+    record with the same reference is a different record: never merged, never revealed."""
+    return school_id if source in SCHOOL_SCOPED_SOURCES else district_id
+
+
+async def find_posted(
+    session: AsyncSession, *, scope_id: uuid.UUID, source: str, source_ref: str
+) -> LedgerEntry | None:
+    return await session.scalar(
+        select(LedgerEntry).where(
+            LedgerEntry.ref_scope_id == scope_id,
+            LedgerEntry.source == source,
+            LedgerEntry.source_ref == source_ref,
+        )
+    )
+
+
 async def post_entry(
     session: AsyncSession,
     *,
@@ -35,6 +57,7 @@ async def post_entry(
     hours: Decimal,
     source: str,
     source_ref: str,
+    scope_id: uuid.UUID,
     mode: str,
     level: str,
     category: str,
@@ -43,12 +66,9 @@ async def post_entry(
     description: str = "",
     recorded_by: str = "",
 ) -> tuple[LedgerEntry, bool]:
-    """Post an entry; the same (source, source_ref) again returns the first one, not new."""
-    existing = await session.scalar(
-        select(LedgerEntry).where(
-            LedgerEntry.source == source, LedgerEntry.source_ref == source_ref
-        )
-    )
+    """Post an entry; the same reference of the same source in the same scope (ref_scope)
+    again returns the first one, not new."""
+    existing = await find_posted(session, scope_id=scope_id, source=source, source_ref=source_ref)
     if existing is not None:
         return existing, False
     teacher = await session.get(TeacherProjection, teacher_id)
@@ -60,6 +80,7 @@ async def post_entry(
         credits=credits_for(policy.rules, mode, hours),
         source=source,
         source_ref=source_ref,
+        ref_scope_id=scope_id,
         mode=mode,
         level=level,
         category=category,
@@ -127,10 +148,8 @@ async def reverse(
             "A reversal cannot itself be reversed; post a new entry instead.",
             code="reversal-of-reversal",
         )
-    done = await session.scalar(
-        select(LedgerEntry).where(
-            LedgerEntry.source == REVERSAL, LedgerEntry.source_ref == str(original.id)
-        )
+    done = await find_posted(
+        session, scope_id=original.ref_scope_id, source=REVERSAL, source_ref=str(original.id)
     )
     if done is not None:
         raise Conflict(
@@ -144,6 +163,7 @@ async def reverse(
         credits=-original.credits,
         source=REVERSAL,
         source_ref=str(original.id),
+        ref_scope_id=original.ref_scope_id,
         mode=original.mode,
         level=original.level,
         category=original.category,

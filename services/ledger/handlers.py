@@ -42,6 +42,7 @@ async def on_enrolment_completed(session: AsyncSession, event: EnrolmentComplete
         hours=event.hours,
         source="program_completion",
         source_ref=str(event.enrolment_id),
+        scope_id=event.district_id,
         mode=event.mode,
         level=event.level,
         category=event.category,

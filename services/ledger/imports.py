@@ -9,12 +9,10 @@ posts a record twice. Imported history emits one completion event, not one per r
 from __future__ import annotations
 
 import asyncio
-import csv
 import datetime as dt
 import hashlib
-import io
+import os
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +20,6 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
-from openpyxl import load_workbook
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -56,8 +53,9 @@ from services.ledger.policy import (
     credits_for,
     holds_degree,
 )
+from shared import xlsx
 from shared.auth import Principal, Role
-from shared.config import common
+from shared.config import common, private_dir
 from shared.db import Database, utcnow
 from shared.errors import BadRequest, Forbidden, NotFound
 from shared.events.ledger import ImportCompleted
@@ -79,12 +77,14 @@ COLUMNS = (
 )
 OPTIONAL = ("degree", "trainer")
 CHUNK = 10_000
+# The provincial platform's yearly export of a district: a million rows fit.
+LIMITS = xlsx.SheetLimits(max_rows=1_000_000, max_unpacked_bytes=400 * xlsx.MB)
 MAX_HOURS = Decimal("1000.0")
 
 
 def storage_dir() -> Path:
     path = common().shixun_data_dir / "ledger-imports"
-    path.mkdir(parents=True, exist_ok=True)
+    private_dir(path)
     return path
 
 
@@ -117,7 +117,7 @@ async def submit(
     )
     if existing is not None:
         return existing, False
-    header = next(iter(read_rows(content, fmt)), None)
+    header = await _checked_header(content)
     missing = [c for c in COLUMNS if header is None or c not in header]
     if missing:
         raise BadRequest(
@@ -134,22 +134,24 @@ async def submit(
     )
     session.add(job)
     await session.flush()
-    (storage_dir() / f"{job.id}.{fmt}").write_bytes(content)
+    fd = os.open(storage_dir() / f"{job.id}.{fmt}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
     return job, True
 
 
-def read_rows(content: bytes, fmt: str) -> Iterator[list[str]]:
-    """Rows as lists of strings, the header first."""
-    if fmt == "csv":
-        text = content.decode("utf-8-sig")
-        yield from csv.reader(io.StringIO(text))
-        return
-    book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    for row in book.worksheets[0].iter_rows(values_only=True):
-        yield [
-            "" if v is None else (v.date().isoformat() if isinstance(v, dt.datetime) else str(v))
-            for v in row
-        ]
+async def _checked_header(content: bytes) -> list[str] | None:
+    """The header, after reading the whole file once in a worker thread: a file beyond
+    LIMITS, or one that is not CSV or XLSX, is refused (413/422) before it is stored."""
+
+    def read() -> list[str] | None:
+        rows = xlsx.iter_rows(content, LIMITS)
+        header = next(rows, None)
+        for _ in rows:
+            pass
+        return None if header is None else [h.strip() for h in header]
+
+    return await asyncio.to_thread(read)
 
 
 @dataclass
@@ -226,20 +228,23 @@ async def process(database: Database, import_id: uuid.UUID) -> None:
         await session.commit()
         district_id, fmt, skip = job.district_id, job.format, job.processed_rows
     content = (storage_dir() / f"{import_id}.{fmt}").read_bytes()
-    rows = read_rows(content, fmt)
-    header = [h.strip() for h in next(rows)]
+    header: list[str] | None = None
     chunk: list[tuple[int, dict[str, str]]] = []
     number = 1
     async with database.sessions() as session:
         in_district = await policies.versions(session, district_id)
-    for values in rows:
-        number += 1
-        if number - 1 <= skip or not any(v.strip() for v in values):
-            continue
-        chunk.append((number, dict(zip(header, values, strict=False))))
-        if len(chunk) >= CHUNK:
-            await _chunk(database, import_id, district_id, chunk, in_district)
-            chunk = []
+    async for rows in xlsx.read_chunks(content, LIMITS, CHUNK):
+        for values in rows:
+            if header is None:
+                header = [h.strip() for h in values]
+                continue
+            number += 1
+            if number - 1 <= skip or not any(v.strip() for v in values):
+                continue
+            chunk.append((number, dict(zip(header, values, strict=False))))
+            if len(chunk) >= CHUNK:
+                await _chunk(database, import_id, district_id, chunk, in_district)
+                chunk = []
     await _chunk(database, import_id, district_id, chunk, in_district, last=True)
 
 
@@ -286,6 +291,7 @@ async def _chunk(
         taken = set(
             await session.scalars(
                 select(LedgerEntry.source_ref).where(
+                    LedgerEntry.ref_scope_id == district_id,  # record ids are per district
                     LedgerEntry.source == SOURCE,
                     among(dialect, LedgerEntry.source_ref, {r.record_id for r in parsed}, String),
                 )
@@ -324,6 +330,7 @@ async def _chunk(
                     "credits": credits,
                     "source": SOURCE,
                     "source_ref": row.record_id,
+                    "ref_scope_id": district_id,
                     "mode": row.mode,
                     "level": row.level,
                     "category": row.category,

@@ -48,7 +48,9 @@ class LedgerEntry(LedgerModel, table=True):
 
     __tablename__ = "ledger_entry"
     __table_args__ = (
-        UniqueConstraint("source", "source_ref", name="uq_ledger_entry_source"),
+        # A source's references are unique within their issuer's namespace only: a district's
+        # (provincial record ids, bureau recognitions) or a school's (school-based).
+        UniqueConstraint("ref_scope_id", "source", "source_ref", name="uq_ledger_entry_source"),
         Index("ix_ledger_entry_teacher_year", "teacher_id", "year"),
     )
 
@@ -60,6 +62,7 @@ class LedgerEntry(LedgerModel, table=True):
     )
     source: str = Field(max_length=30)
     source_ref: str = Field(max_length=100)
+    ref_scope_id: uuid.UUID  # see ref_scope() in services/ledger/entries.py
     mode: str = Field(max_length=20)
     level: str = Field(max_length=20)
     category: str = Field(max_length=20)

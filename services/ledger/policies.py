@@ -105,6 +105,7 @@ async def publish(
 async def get(
     session: AsyncSession, *, principal: Principal, policy_id: uuid.UUID
 ) -> RequirementPolicyVersion:
+    principal.require_scope("hours:read")  # a client reads the rules with the hours
     row = await session.get(RequirementPolicyVersion, policy_id)
     if row is None:
         raise NotFound("No such policy.")
@@ -115,6 +116,7 @@ async def get(
 
 
 def listing(principal: Principal) -> Select:
+    principal.require_scope("hours:read")
     return select(RequirementPolicyVersion).where(
         RequirementPolicyVersion.district_id == principal.district_id
     )

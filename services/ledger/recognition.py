@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ledger.entries import post_entry, teacher_in_scope
+from services.ledger.entries import find_posted, post_entry, ref_scope, teacher_in_scope
 from services.ledger.models import LedgerEntry
 from services.ledger.policy import holds_degree
 from services.ledger.schemas import EntryCreate
@@ -27,16 +26,16 @@ async def recognise(
         )
     if data.degree is not None and data.source != "degree_study":
         raise Unprocessable("Only degree study attains a degree.", code="degree-not-expected")
-    taken = await session.scalar(
-        select(LedgerEntry.id).where(
-            LedgerEntry.source == data.source, LedgerEntry.source_ref == data.reference
-        )
+    scope_id = ref_scope(data.source, district_id=teacher.district_id, school_id=teacher.school_id)
+    taken = await find_posted(
+        session, scope_id=scope_id, source=data.source, source_ref=data.reference
     )
-    if taken is not None:
+    if taken is not None:  # the caller's own school's or district's record: its id may show
         raise Conflict(
-            f"The {data.source} reference {data.reference!r} is already posted as entry {taken}.",
+            f"The {data.source} reference {data.reference!r} is already posted as entry "
+            f"{taken.id}.",
             code="already-posted",
-            entry_id=str(taken),
+            entry_id=str(taken.id),
         )
     entry, _ = await post_entry(
         session,
@@ -44,6 +43,7 @@ async def recognise(
         hours=data.hours,
         source=data.source,
         source_ref=data.reference,
+        scope_id=scope_id,
         mode=data.mode,
         level=data.level,
         category=data.category,

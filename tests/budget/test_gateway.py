@@ -57,3 +57,67 @@ async def test_school_from_enrolment_gets_a_pool_and_a_report_row(suite: Suite) 
     rows = list(load_workbook(io.BytesIO(xlsx.content))["schools"].values)
     assert rows[0][:3] == ("id", "name", "allocated_fen")
     assert (school_id, "育才中学", 80_000_00) in [r[:3] for r in rows[1:]]
+
+
+async def test_an_institution_cannot_fund_its_draft_from_a_bureau_pool_end_to_end(
+    suite: Suite,
+) -> None:
+    """The reported attack through the gateway, with enrolment's real events: the
+    institution reads the bureau pool's id from its funded program and points its own
+    submitted program at it; it is refused, nothing is spent, and the bureau rejects."""
+    from shared.auth import Role
+    from tests.e2e.test_slice import program_body
+
+    gw = suite.gateway
+    admin = await suite.login("admin", ADMIN_PASSWORD)
+    institution = (await gw.post("/v1/institutions", headers=admin, json={"name": "进修"})).json()
+    as_institution = suite.headers(Role.INSTITUTION_ADMIN, institution_id=institution["id"])
+    funded = (
+        await gw.post("/v1/programs", headers=admin, json=program_body(institution["id"]))
+    ).json()
+    for action in ("submit", "approve", "publish"):
+        moved = await gw.post(f"/v1/programs/{funded['id']}/{action}", headers=admin)
+        assert moved.status_code == 200, moved.text
+    pool = await gw.post(
+        "/v1/funds",
+        headers=admin,
+        json={"fiscal_year": YEAR + 41, "source": "payroll", "basis_fen": 100_000_000},
+    )
+    assert pool.status_code == 201, pool.text
+    lines = {"expert_fees": 2_000_00}
+
+    async def put_budget(program_id: str, headers: dict) -> object:
+        response = await gw.put(
+            f"/v1/programs/{program_id}/budget",
+            headers=headers,
+            json={"pool_id": pool.json()["id"], "lines": lines},
+        )
+        return response if response.status_code != 404 else None
+
+    await wait_for(lambda: put_budget(funded["id"], admin))
+    seen = await gw.get(f"/v1/programs/{funded['id']}/budget", headers=as_institution)
+    assert seen.json()["pool_id"] == pool.json()["id"]
+
+    draft = await gw.post(
+        "/v1/programs", headers=as_institution, json=program_body(institution["id"])
+    )
+    assert draft.status_code == 201, draft.text
+    draft_id = draft.json()["id"]
+    submitted = await gw.post(f"/v1/programs/{draft_id}/submit", headers=as_institution)
+    assert submitted.status_code == 200, submitted.text
+    pointed = await wait_for(lambda: put_budget(draft_id, as_institution))
+    assert pointed.status_code == 403 and pointed.json()["type"].endswith("pool-set-by-bureau")
+    spent = await gw.post(
+        f"/v1/programs/{draft_id}/expenses",
+        headers=as_institution,
+        json={
+            "id": str(uuid.uuid4()),
+            "category": "expert_fees",
+            "amount_fen": 2_000_00,
+            "spent_on": f"{YEAR}-09-02",
+        },
+    )
+    assert spent.status_code == 422, spent.text
+    assert (await gw.post(f"/v1/programs/{draft_id}/reject", headers=admin)).status_code == 200
+    state = await gw.get(f"/v1/funds/{pool.json()['id']}", headers=admin)
+    assert state.json()["spent_fen"] == 0

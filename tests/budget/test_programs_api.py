@@ -63,7 +63,7 @@ async def test_r23_expense_may_not_overspend_a_line_or_the_pool(suite: Suite) ->
     as_institution = suite.headers(Role.INSTITUTION_ADMIN, institution_id=institution)
     response = await client.put(
         f"/v1/programs/{program}/budget",
-        headers=as_institution,
+        headers=bureau(suite),
         json={"pool_id": pool["id"], "lines": {"expert_fees": 800_00, "transport": 5_000_00}},
     )
     assert response.status_code == 200, response.text
@@ -346,3 +346,80 @@ async def test_report_of_a_school_outside_the_district_is_refused(suite: Suite) 
         f"{url}{school}", headers=suite.headers(Role.BUREAU_ADMIN, district_id=elsewhere)
     )
     assert [r["id"] for r in own.json()["schools"]] == [str(school)]
+
+
+async def test_institution_cannot_spend_a_bureau_pool_on_its_own_draft(suite: Suite) -> None:
+    """The reported attack, end to end: an institution reads a bureau pool's id from a
+    program of its own, points its draft at that pool, and spends. Only the bureau may point a
+    program at its pool; spending needs an approved program and a budget the bureau approved;
+    a rejected program spends nothing."""
+    client = suite.direct["budget"]
+    pool = await bureau_pool(suite, YEAR + 38, 1_000_000_00)
+    institution = uuid.uuid4()
+    as_institution = suite.headers(Role.INSTITUTION_ADMIN, institution_id=institution)
+    funded = await new_program(suite, institution_id=institution)
+    lines = {"expert_fees": 2_000_00}
+    set_by_bureau = await client.put(
+        f"/v1/programs/{funded}/budget",
+        headers=bureau(suite),
+        json={"pool_id": pool["id"], "lines": lines},
+    )
+    assert set_by_bureau.status_code == 200, set_by_bureau.text
+    seen = await client.get(f"/v1/programs/{funded}/budget", headers=as_institution)
+    assert seen.json()["pool_id"] == pool["id"]  # the id the attacker reads
+
+    draft = await new_program(
+        suite,
+        institution_id=institution,
+        action="submit",
+        from_status="draft",
+        to_status="submitted",
+    )
+    budget_url, spend_url = f"/v1/programs/{draft}/budget", f"/v1/programs/{draft}/expenses"
+    pointed = await client.put(
+        budget_url, headers=as_institution, json={"pool_id": pool["id"], "lines": lines}
+    )
+    assert (pointed.status_code, code(pointed.json())) == (403, "pool-set-by-bureau")
+    spent = await client.post(spend_url, headers=as_institution, json=expense("expert_fees", 1))
+    assert spent.status_code == 422 and code(spent.json()) == "no-budget"
+
+    # Even a budget the bureau set does not pay for a program it has not approved.
+    await client.put(
+        budget_url, headers=bureau(suite), json={"pool_id": pool["id"], "lines": lines}
+    )
+    spent = await client.post(spend_url, headers=as_institution, json=expense("expert_fees", 1))
+    assert (spent.status_code, code(spent.json())) == (422, "program-not-approved")
+    await new_program(
+        suite,
+        program_id=draft,
+        institution_id=institution,
+        action="reject",
+        from_status="submitted",
+        to_status="rejected",
+    )
+    spent = await client.post(spend_url, headers=as_institution, json=expense("expert_fees", 1))
+    assert (spent.status_code, code(spent.json())) == (422, "program-not-approved")
+    assert (await fund(suite, pool["id"]))["spent_fen"] == 0
+
+    # The institution may revise the lines of the bureau's pool; the bureau approves them.
+    raised = {"expert_fees": 3_000_00}
+    revised = await client.put(
+        f"/v1/programs/{funded}/budget",
+        headers=as_institution,
+        json={"pool_id": pool["id"], "lines": raised},
+    )
+    assert revised.status_code == 200, revised.text
+    assert (revised.json()["version"], revised.json()["approved_version"]) == (2, 1)
+    spend = f"/v1/programs/{funded}/expenses"
+    spent = await client.post(spend, headers=as_institution, json=expense("expert_fees", 1))
+    assert (spent.status_code, code(spent.json())) == (422, "budget-not-approved")
+    approval = f"/v1/programs/{funded}/budget/approval"
+    refused = await client.post(approval, headers=as_institution, json={"version": 2})
+    assert refused.status_code == 403
+    stale = await client.post(approval, headers=bureau(suite), json={"version": 1})
+    assert (stale.status_code, code(stale.json())) == (409, "budget-changed")
+    approved = await client.post(approval, headers=bureau(suite), json={"version": 2})
+    assert (approved.status_code, approved.json()["approved_version"]) == (200, 2)
+    spent = await client.post(spend, headers=as_institution, json=expense("expert_fees", 1))
+    assert spent.status_code == 201, spent.text
+    assert (await fund(suite, pool["id"]))["spent_fen"] == 1

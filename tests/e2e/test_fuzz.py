@@ -55,7 +55,7 @@ RAISED = {
     "SHIXUN_GATEWAY_RATE_CLIENT_BURST": "1000000",
     # Webhooks go to this machine only, and the dispatcher stays idle during the run: the
     # fuzzer subscribes made-up addresses, which must never be called.
-    "SHIXUN_GATEWAY_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+    "SHIXUN_GATEWAY_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
     "SHIXUN_GATEWAY_WEBHOOK_POLL_SECONDS": "86400",
 }
 # Generated requests that would end the sessions the run works with.
@@ -580,6 +580,11 @@ def scenario(run: Run) -> None:
         body={"pool_id": payroll["id"], "lines": {"transport": 500_00, "expert_fees": 800_00}},
     )
     call("GET /v1/programs/{program_id}/budget", path_parameters=budget_of)
+    call(
+        "POST /v1/programs/{program_id}/budget/approval",
+        path_parameters=budget_of,
+        body={"version": 1},
+    )
     call(
         "POST /v1/programs/{program_id}/expenses",
         path_parameters=budget_of,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import random
+import time
 
 from openpyxl import Workbook
 
@@ -146,3 +148,63 @@ async def test_an_interrupted_import_resumes_after_its_last_committed_chunk(worl
         )
     )
     assert sorted(t["name"] for t in listed["items"]) == sorted(f"续{i}" for i in range(200, 250))
+
+
+async def test_xlsx_bomb_is_refused_early_without_blocking_the_service(world: World) -> None:
+    """A million rows in a small XLSX: refused by its unpacked size before parsing; a file
+    just over the row limit is parsed in a worker thread (the service answers meanwhile)
+    and refused at the limit. Both 413, nothing queued."""
+    from tests.spreadsheets import xlsx_of_rows
+
+    header, row = ["姓名", "学段", "学科"], ["张三", "primary", "数学"]
+    bomb = xlsx_of_rows(header, row, 1_000_000)
+    assert len(bomb) < 1_000_000  # about a thousand to one
+    started = time.monotonic()
+    response = await upload(world, bomb, "bomb.xlsx", "valid_rows")
+    assert time.monotonic() - started < 10
+    assert response.status_code == 413, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["type"].endswith("/import-too-large")
+
+    from services.enrolment.roster_import import LIMITS
+
+    many = xlsx_of_rows(header, row, LIMITS.max_rows + 1)
+    sent = asyncio.create_task(upload(world, many, "many.xlsx", "valid_rows"))
+    await asyncio.sleep(0.3)
+    started = time.monotonic()
+    assert (await world.api.get("/healthz")).status_code == 200
+    assert time.monotonic() - started < 1 and not sent.done()
+    response = await sent
+    assert response.status_code == 413, response.text
+    assert response.json()["type"].endswith("/import-too-many-rows")
+    assert response.json()["max_rows"] == LIMITS.max_rows
+
+
+async def test_the_uploaded_roster_is_sealed_and_dropped_when_imported(world: World) -> None:
+    """Identity numbers of an upload are never at rest in clear: the stored file is
+    encrypted while the import runs and gone once it is finished."""
+    import uuid
+
+    from services.enrolment.roster_import import start_import
+    from services.enrolment.schemas import ImportMode
+    from shared.auth import Principal, Role
+    from shared.config import DEFAULT_DISTRICT_ID
+
+    school = await world.school()
+    number = id_number()
+    content = csv_bytes([["郑老师", school["id"], "primary", "数学", "", number, ""]])
+    database = world.suite.apps["enrolment"].state.database
+    bureau = Principal(subject="t", role=Role.BUREAU_ADMIN, district_id=DEFAULT_DISTRICT_ID)
+    async with database.sessions() as session:
+        job, _ = await start_import(
+            session, principal=bureau, filename="r.csv", content=content, mode=ImportMode.VALID_ROWS
+        )
+        assert number.encode() not in job.content and b"\xe9\x83\x91" not in job.content
+        await session.rollback()
+
+    job = ok(await upload(world, content, "r.csv", "valid_rows"), 202)
+    result = await finished(world, job)
+    assert result["created_count"] == 1
+    async with database.sessions() as session:
+        stored = await session.get(RosterImport, uuid.UUID(job["id"]))
+        assert stored is not None and stored.content == b""

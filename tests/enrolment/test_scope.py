@@ -50,7 +50,7 @@ async def test_a_school_bound_client_sees_the_programs_it_is_listed(world: World
     school = await world.school()
     published = await world.program(await world.institution())
     draft = await world.program(await world.institution(), publish=False)
-    headers = client(world, school)
+    headers = client(world, school, "roster:read")
     listed = await listed_ids(world, "/v1/programs", headers)
     assert isinstance(listed, set) and published["id"] in listed and draft["id"] not in listed
     ok(await world.api.get(f"/v1/programs/{published['id']}", headers=headers))
@@ -61,8 +61,14 @@ async def test_a_school_bound_client_sees_the_programs_it_is_listed(world: World
 async def test_service_clients_read_the_roster_only_with_roster_read(world: World) -> None:
     school = await world.school()
     teacher = await world.teacher(school)
-    enrolment = ok(await world.enrol(await world.program(await world.institution()), teacher), 201)
+    institution = await world.institution()
+    program = await world.program(institution)
+    enrolment = ok(await world.enrol(program, teacher), 201)
     reads = {
+        "/v1/programs": None,
+        f"/v1/programs/{program['id']}": None,
+        "/v1/institutions": None,
+        f"/v1/institutions/{institution['id']}": None,
         "/v1/schools": None,
         f"/v1/schools/{school['id']}": None,
         "/v1/teachers": None,
@@ -77,7 +83,8 @@ async def test_service_clients_read_the_roster_only_with_roster_read(world: Worl
             if granted:
                 assert response.status_code == 200, (path, response.text)
             else:
-                assert response.status_code in (403, 404), (path, response.text)
+                # hours:read alone: a token for the ledger, refused here as not meant for it
+                assert response.status_code in (401, 403, 404), (path, response.text)
 
 
 async def test_a_roster_writer_without_roster_read_still_updates_a_teacher(world: World) -> None:
@@ -133,22 +140,23 @@ async def test_the_training_gaps_report_refuses_a_school_outside_the_scope(world
     assert response.status_code == 403, response.text
 
 
-async def test_text_with_a_nul_character_is_refused_with_422(world: World) -> None:
+async def test_text_with_a_nul_character_is_refused_at_the_edge(world: World) -> None:
+    # 400 nul-character from shared.edge, as at the gateway, before any schema reads it.
     response = await world.api.post(
         "/v1/schools", headers=world.bureau, json={"name": "学校\x00", "stage": "primary"}
     )
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     school = await world.school()
     response = await world.api.post(
         "/v1/teachers",
         headers=world.bureau,
         json={"name": "老师", "school_id": school["id"], "stage": "primary", "subject": "数\x00学"},
     )
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
 
 
-async def test_a_status_filter_with_a_nul_character_is_refused_with_422(world: World) -> None:
+async def test_a_status_filter_with_a_nul_character_is_refused_at_the_edge(world: World) -> None:
     for path in ("/v1/programs", "/v1/enrolments"):
         response = await world.api.get(path, headers=world.bureau, params={"status": "a\x00"})
-        assert response.status_code == 422, (path, response.text)
+        assert response.status_code == 400, (path, response.text)
         ok(await world.api.get(path, headers=world.bureau, params={"status": "confirmed"}))

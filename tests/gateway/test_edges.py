@@ -150,7 +150,7 @@ async def test_nul_in_a_form_is_refused(suite: Suite) -> None:
 
 
 def test_binary_uploads_may_hold_nul_bytes() -> None:
-    from gateway.hygiene import holds_nul
+    from shared.edge import holds_nul
 
     assert not holds_nul(b"", "multipart/form-data; boundary=x", b"PK\x03\x04\x00\x00")
     assert holds_nul(b"", "application/json", b'{"a": "\\u0000"}')

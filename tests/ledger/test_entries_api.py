@@ -180,3 +180,57 @@ async def test_scope_school_admin_recognises_only_its_own_school_based_hours(
     assert response.status_code == 403
     response = await district.client.get(f"/v1/teachers/{other}/hours", headers=district.school())
     assert response.status_code == 403
+
+
+async def test_references_are_unique_per_district_and_school_based_per_school(
+    suite: Suite,
+) -> None:
+    """A provincial record id another district also uses is posted in each district; a
+    school-based reference another school also uses is its own record, without a 409 that
+    would show the other school's entry id."""
+    from services.ledger.imports import COLUMNS
+
+    north = District(suite=suite, id=uuid.uuid4(), school_id=uuid.uuid4())
+    south = District(suite=suite, id=uuid.uuid4(), school_id=uuid.uuid4())
+    record = f"PROV-{uuid.uuid4().hex[:8]}"
+    for district in (north, south):
+        teacher = await district.register()
+        csv_text = (
+            ",".join(COLUMNS)
+            + "\n"
+            + (f"{record},{teacher},6.0,online,provincial,self_selected,2027-04-01,省平台\n")
+        )
+        response = await district.client.post(
+            "/v1/ledger/imports",
+            content=csv_text.encode(),
+            headers=district.bureau() | {"Content-Type": "text/csv"},
+        )
+        assert response.status_code == 202, response.text
+        job = await district.client.get(
+            f"/v1/ledger/imports/{response.json()['id']}", headers=district.bureau()
+        )
+        assert (job.json()["posted"], job.json()["duplicates"]) == (1, 0), job.json()
+        assert (await district.hours(teacher))["total_hours"] == "6.0"
+
+    other_school = uuid.uuid4()
+    mine, theirs = await north.register(), await north.register(school_id=other_school)
+    reference = f"SB-{uuid.uuid4().hex[:8]}"
+    school_based = {"source": "school_based", "mode": "school_based", "level": "school"}
+    body = {
+        "teacher_id": str(theirs),
+        "reference": reference,
+        "hours": "4.0",
+        "category": "mandatory",
+        "occurred_on": "2027-04-01",
+        "description": "校本研修",
+    } | school_based
+    first = await north.client.post(
+        "/v1/ledger/entries", json=body, headers=north.school(other_school)
+    )
+    assert first.status_code == 201, first.text
+    second = await north.client.post(
+        "/v1/ledger/entries", json=body | {"teacher_id": str(mine)}, headers=north.school()
+    )
+    assert second.status_code == 201, second.text
+    assert first.json()["id"] not in second.text
+    assert (await north.hours(mine))["total_hours"] == "4.0"

@@ -6,6 +6,7 @@ import csv
 import io
 import uuid
 
+import pytest
 from openpyxl import Workbook
 
 from services.ledger.imports import COLUMNS
@@ -113,3 +114,33 @@ async def test_only_the_bureau_imports(district: District) -> None:
         headers=district.bureau() | {"Content-Type": "text/csv"},
     )
     assert bad.status_code == 400 and "record_id" in bad.json()["detail"]
+
+
+async def test_xlsx_beyond_the_limits_is_refused_before_it_is_stored(
+    district: District, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger reads uploads with the shared reader: too many rows or too much unpacked
+    XLSX is a 413, a broken workbook a 422, and no import is queued."""
+    from services.ledger import imports
+    from shared.xlsx import SheetLimits
+    from tests.spreadsheets import xlsx_of_rows
+
+    monkeypatch.setattr(imports, "LIMITS", SheetLimits(max_rows=100, max_unpacked_bytes=200_000))
+    teacher = await district.register()
+    sample = row("B-1", teacher)
+
+    async def send(content: bytes) -> tuple[int, str]:
+        response = await district.client.post(
+            "/v1/ledger/imports",
+            content=content,
+            headers=district.bureau() | {"Content-Type": XLSX},
+        )
+        return response.status_code, response.json()["type"].rsplit("/", 1)[1]
+
+    assert await send(xlsx_of_rows(list(COLUMNS), sample, 101)) == (413, "import-too-many-rows")
+    assert await send(xlsx_of_rows(list(COLUMNS), sample, 5_000)) == (413, "import-too-large")
+    assert await send(b"PK\x03\x04 not a zip") == (422, "import-file")
+    listed = await district.client.get("/v1/ledger/imports", headers=district.bureau())
+    assert listed.json()["items"] == []
+    job = await upload(district, xlsx_of_rows(list(COLUMNS), sample, 100), XLSX)
+    assert (job["status"], job["posted"], job["duplicates"]) == ("done", 1, 99)

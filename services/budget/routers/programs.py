@@ -10,7 +10,14 @@ from sqlalchemy import select
 
 from services.budget import programs
 from services.budget.models import Expense
-from services.budget.schemas import BudgetPut, BudgetRead, ExpenseCreate, ExpenseRead, FinalAccounts
+from services.budget.schemas import (
+    BudgetApprove,
+    BudgetPut,
+    BudgetRead,
+    ExpenseCreate,
+    ExpenseRead,
+    FinalAccounts,
+)
 from shared.deps import Caller, Idem, Paging, Session
 from shared.pagination import Page, page_of, paginate
 
@@ -23,6 +30,16 @@ async def put_budget(
 ) -> BudgetRead:
     program = await programs.authorize_program(session, caller, program_id, write=True)
     await programs.set_budget(session, principal=caller, program=program, data=body)
+    return await programs.read_budget(session, program)
+
+
+@router.post("/budget/approval", response_model=BudgetRead)
+async def approve_budget(
+    program_id: uuid.UUID, body: BudgetApprove, session: Session, caller: Caller
+) -> BudgetRead:
+    """The bureau approves a version of the budget; expenses need the current one approved."""
+    program = await programs.authorize_program(session, caller, program_id, write=True)
+    await programs.approve_budget(session, principal=caller, program=program, data=body)
     return await programs.read_budget(session, program)
 
 

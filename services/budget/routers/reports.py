@@ -15,6 +15,7 @@ from services.budget.schemas import BudgetExecution
 from shared.config import DISTRICT_TZ
 from shared.db import utcnow
 from shared.deps import Caller, Session
+from shared.xlsx import XLSX
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 @router.get(
     "/budget-execution",
     response_model=BudgetExecution,
-    responses={200: {"content": {reports.XLSX: {}}}},
+    responses={200: {"content": {XLSX: {}}}},
 )
 async def budget_execution(
     request: Request,
@@ -39,10 +40,10 @@ async def budget_execution(
     report = await reports.budget_execution(
         session, principal=caller, year=year, school_id=school_id, threshold=threshold
     )
-    if format == "xlsx" or (format is None and reports.XLSX in request.headers.get("accept", "")):
+    if format == "xlsx" or (format is None and XLSX in request.headers.get("accept", "")):
         return Response(
             reports.to_xlsx(report),
-            media_type=reports.XLSX,
+            media_type=XLSX,
             headers={"Content-Disposition": f'attachment; filename="budget-execution-{year}.xlsx"'},
         )
     return report

@@ -10,11 +10,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
 from services.feedback.deps import Now, Policy
-from services.feedback.ranking import XLSX, institution_ranking, ranking_xlsx
+from services.feedback.ranking import institution_ranking, ranking_xlsx
 from services.feedback.schemas import FeedbackSummary, InstitutionRanking, InstitutionScorecard
 from services.feedback.scorecards import feedback_summary, institution_scorecard
 from shared.config import DISTRICT_TZ
 from shared.deps import Caller, Session
+from shared.xlsx import XLSX
 
 router = APIRouter(prefix="/v1", tags=["scorecards"])
 YEAR = Query(None, ge=1990, le=2100, description="calendar year of the programs' end; default now")

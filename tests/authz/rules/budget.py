@@ -72,6 +72,10 @@ RULES: dict[str, Rule] = {
         own=(N, B), body=budget_body, forbidden_fields=("id", "created_at", "version")
     ),
     "GET /v1/programs/{program_id}/budget": rule(own=(N, B)),
+    # Approving a budget's version is the bureau's alone (the world's budgets are at 1).
+    "POST /v1/programs/{program_id}/budget/approval": rule(
+        own=(B,), body=lambda b: {"version": 1}, forbidden_fields=("program_id", "pool_id")
+    ),
     "POST /v1/programs/{program_id}/expenses": rule(
         own=(N, B), body=expense_body, forbidden_fields=(*CLIENT_IDS, "program_id")
     ),

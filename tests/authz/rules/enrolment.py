@@ -61,8 +61,11 @@ RULES: dict[str, Rule] = {
         own=(B,), body=lambda b: {"name": "矩阵机构", "district_id": str(b.district_id)}
     ),
     # Institutions are the district's public offer: every role of the district sees them all.
-    "GET /v1/institutions": rule(Kind.LIST, own=(N, B), both=(T, S, M), record="institution_id"),
-    "GET /v1/institutions/{institution_id}": rule(own=(N, B), both=(T, S, M)),
+    # Clients read institutions and programs with roster:read only (not hours:read alone).
+    "GET /v1/institutions": rule(
+        Kind.LIST, own=(N, B), both=(T, S, M), record="institution_id", needs="roster:read"
+    ),
+    "GET /v1/institutions/{institution_id}": rule(own=(N, B), both=(T, S, M), needs="roster:read"),
     "POST /v1/teachers": rule(own=(S, B, M), body=teacher_body, needs="roster:write"),
     "GET /v1/teachers": rule(
         Kind.LIST,
@@ -81,15 +84,9 @@ RULES: dict[str, Rule] = {
     "POST /v1/programs": rule(own=(N, B), body=program_body),
     # Published programs are the district's offer: schools and teachers see them all.
     "GET /v1/programs": rule(
-        Kind.LIST,
-        own=(N, B),
-        both=(T, S, M),
-        record="program_id",
+        Kind.LIST, own=(N, B), both=(T, S, M), record="program_id", needs="roster:read"
     ),
-    "GET /v1/programs/{program_id}": rule(
-        own=(N, B),
-        both=(T, S, M),
-    ),
+    "GET /v1/programs/{program_id}": rule(own=(N, B), both=(T, S, M), needs="roster:read"),
     # `submit` of a published program: the allowed get a 409, the others a refusal.
     "POST /v1/programs/{program_id}/{action}": rule(
         own=(N, B), path=lambda b: {"action": "submit"}

@@ -59,8 +59,11 @@ RULES: dict[str, Rule] = {
         body=policy_body,
         forbidden_fields=("id", "created_at", "district_id", "version", "published_by"),
     ),
-    "GET /v1/policies": rule(Kind.LIST, own=(B,), both=(T, S, N, M), record="policy_id"),
-    "GET /v1/policies/{policy_id}": rule(own=(B,), both=(T, S, N, M)),
+    # A client reads its district's rules with hours:read (its token then names the ledger).
+    "GET /v1/policies": rule(
+        Kind.LIST, own=(B,), both=(T, S, N, M), record="policy_id", needs="hours:read"
+    ),
+    "GET /v1/policies/{policy_id}": rule(own=(B,), both=(T, S, N, M), needs="hours:read"),
     # Provincial imports name teachers of any school of the district: the bureau, or a
     # district-wide client with hours:import (tests/ledger/test_imports.py); the world's
     # clients are bound to a school, and a school's system does not import for the district.
