@@ -11,13 +11,11 @@ one can try 2^80 guesses, and the lockout stops online guessing long before.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import secrets
 import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
 from sqlalchemy import ColumnElement, Select, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,7 +35,7 @@ from shared.auth import Principal, Role
 from shared.db import utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from shared.events.enrolment import TeacherLoginsRequested, TeacherMobileChanged, TeacherUpdated
-from shared.xlsx import cells
+from shared.xlsx import xlsx_bytes
 
 # No 0/O, 1/I/L: a code is read off paper and typed on a phone.
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -331,28 +329,22 @@ async def issue_codes(
 
 
 def _sheet(rows: list[Account] | tuple[Account, ...], codes: dict, expires: dt.datetime) -> bytes:
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("激活码")
-    sheet.append(["学校id", "姓名", "身份证号", "手机号", "激活码", "有效期至", "登录方式"])
     until = expires.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
     how = "用身份证号或手机号和激活码登录，首次登录须设置密码"
-    for account in rows:
-        sheet.append(
-            cells(
-                [
-                    str(account.school_id),
-                    account.name or "",
-                    account.id_number_masked or "",
-                    account.mobile_masked or "",
-                    codes[account.id],
-                    until,
-                    how,
-                ]
-            )
-        )
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    header = ["学校id", "姓名", "身份证号", "手机号", "激活码", "有效期至", "登录方式"]
+    lines = [
+        [
+            str(account.school_id),
+            account.name or "",
+            account.id_number_masked or "",
+            account.mobile_masked or "",
+            codes[account.id],
+            until,
+            how,
+        ]
+        for account in rows
+    ]
+    return xlsx_bytes([("激活码", header, lines)])
 
 
 # --- what a person does ---
