@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from selection_day import (
     NATS,
     Client,
+    admin_and_schools,
     consumers_caught_up,
     free_port,
     ok,
@@ -82,27 +83,7 @@ async def count_logins(client: Client, admin: dict[str, str]) -> int:
 async def run(url: str, teachers: int, schools: int, password: str) -> None:
     client = Client(url, 1, 16)
     try:
-        token = await ok(
-            client.request(
-                "POST",
-                "/v1/auth/token",
-                data={"grant_type": "password", "username": "admin", "password": password},
-            )
-        )
-        admin = {"Authorization": f"Bearer {token['access_token']}"}
-        school_ids = [
-            (
-                await ok(
-                    client.request(
-                        "POST",
-                        "/v1/schools",
-                        headers=admin,
-                        json={"name": f"第{k + 1}小学", "stage": "primary"},
-                    )
-                )
-            )["id"]
-            for k in range(schools)
-        ]
+        admin, school_ids = await admin_and_schools(client, password, schools)
         await consumers_caught_up()
         content, numbers = roster(school_ids, teachers)
         form = aiohttp.FormData()

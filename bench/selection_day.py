@@ -275,11 +275,10 @@ def program_body(title: str, institution: str, seats: int, starts: dt.date) -> d
     }  # fmt: skip
 
 
-async def setup(
-    client: Client, password: str, teachers: int, schools: int, seats: int
-) -> tuple[dict[str, str], list[str], list[Teacher]]:
-    """The district: schools, teachers with logins, and two published programs."""
-    started = time.perf_counter()
+async def admin_and_schools(
+    client: Client, password: str, schools: int, suffix: str = ""
+) -> tuple[dict[str, str], list[str]]:
+    """The bureau admin's headers, and the ids of `schools` new schools."""
     token = (
         await ok(
             client.request(
@@ -297,12 +296,21 @@ async def setup(
                     "POST",
                     "/v1/schools",
                     headers=admin,
-                    json={"name": f"第{k + 1}小学{RUN}", "stage": "primary"},
+                    json={"name": f"第{k + 1}小学{suffix}", "stage": "primary"},
                 )
             )
         )["id"]
         for k in range(schools)
     ]
+    return admin, school_ids
+
+
+async def setup(
+    client: Client, password: str, teachers: int, schools: int, seats: int
+) -> tuple[dict[str, str], list[str], list[Teacher]]:
+    """The district: schools, teachers with logins, and two published programs."""
+    started = time.perf_counter()
+    admin, school_ids = await admin_and_schools(client, password, schools, RUN)
     institution = await ok(
         client.request("POST", "/v1/institutions", headers=admin, json={"name": f"进修学校{RUN}"})
     )

@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.errors import BadRequest, Problem, TooLarge, problem_response
+from shared.errors import BadRequest, Problem, TooLarge
 
 NUL = "Text may not contain NUL characters."
 MB = 1024 * 1024
@@ -86,15 +86,7 @@ class EdgeMiddleware:
         try:
             body = await self._read(scope, receive)
         except Problem as error:
-            response = problem_response(
-                error.status,
-                error.title,
-                error.detail,
-                code=error.code,
-                instance=scope["path"],
-                **error.extra,
-            )
-            await response(scope, receive, send)
+            await error.response(instance=scope["path"])(scope, receive, send)
             return
         if body is None:  # no body, or the client went away: the app reads as usual
             await self.app(scope, receive, send)

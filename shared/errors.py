@@ -45,6 +45,15 @@ class Problem(Exception):
         body.update(self.extra)
         return body
 
+    def response(self, instance: str | None = None) -> JSONResponse:
+        """The problem+json answer, wherever it is raised: an endpoint or a middleware."""
+        return JSONResponse(
+            self.body(instance),
+            status_code=self.status,
+            media_type=PROBLEM_JSON,
+            headers=self.headers or None,
+        )
+
 
 class BadRequest(Problem):
     pass
@@ -84,6 +93,16 @@ class Unprocessable(Problem):
 
 class Unavailable(Problem):
     status, code, title = 503, "unavailable", "Service unavailable"
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database takes no new connection, or one broke: the app retries with its key."""
+
+    code = "database-unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("The database cannot be reached just now; retry shortly.")
+        self.headers = {"Retry-After": "2"}
 
 
 def problem_response(
@@ -140,10 +159,7 @@ _CONNECT_FAILURES = frozenset(
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        body = exc.body(instance=request.url.path)
-        return JSONResponse(
-            body, status_code=exc.status, media_type=PROBLEM_JSON, headers=exc.headers or None
-        )
+        return exc.response(instance=request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -178,24 +194,25 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
-    def _retry_shortly(request: Request, title: str, detail: str, code: str) -> JSONResponse:
-        return problem_response(
-            503, title, detail, code=code, instance=request.url.path, headers={"Retry-After": "2"}
-        )
-
     @app.exception_handler(PoolTimeout)
     async def _busy(request: Request, exc: Exception) -> JSONResponse:
         """Every database connection stayed busy past the pool's timeout: ask to retry."""
         detail = "Too many requests are waiting for the database; retry shortly."
-        return _retry_shortly(request, "Busy", detail, "busy")
+        return problem_response(
+            503,
+            "Busy",
+            detail,
+            code="busy",
+            instance=request.url.path,
+            headers={"Retry-After": "2"},
+        )
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         if not _cannot_connect(exc):
             return await _unexpected(request, exc)
         log.warning("database unavailable", path=request.url.path, error=str(exc.orig))
-        detail = "The database cannot be reached just now; retry shortly."
-        return _retry_shortly(request, "Service unavailable", detail, "database-unavailable")
+        return DatabaseUnavailable().response(instance=request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

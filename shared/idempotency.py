@@ -75,11 +75,16 @@ class Idempotency:
                     )
                 )
             except IntegrityError as exc:
-                raise Conflict(
-                    "A request with this Idempotency-Key is being processed; retry it shortly.",
-                    code="idempotency-key-in-flight",
-                ) from exc
+                raise key_in_flight() from exc
         return JSONResponse(content, status_code=status_code)
+
+
+def key_in_flight() -> Conflict:
+    """Another request with this key is being processed (its answer is not stored yet)."""
+    return Conflict(
+        "A request with this Idempotency-Key is being processed; retry it shortly.",
+        code="idempotency-key-in-flight",
+    )
 
 
 def stored_answer(idem: Idempotency, fingerprint: str, status_code: int, body: str) -> JSONResponse:

@@ -12,7 +12,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared.errors import BadRequest, NotFound, Problem, problem_response
+from shared.errors import BadRequest, NotFound, Problem
 
 # RFC 3986 pchar beside the unreserved characters (which quote() never escapes).
 SEGMENT_SAFE = "!$&'()*+,;=:@"
@@ -68,9 +68,6 @@ class RefuseOddPathMiddleware:
             try:
                 path_segments(raw_path_of(scope))
             except Problem as error:
-                response = problem_response(
-                    error.status, error.title, error.detail, code=error.code
-                )
-                await response(scope, receive, send)
+                await error.response()(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from gateway.clients.transport import AiohttpTransport, Headers
+from gateway.clients.transport import AiohttpTransport, Answer, Headers
 from shared.errors import Problem
 
 SERVICES = ("enrolment", "ledger", "budget", "feedback")
@@ -72,18 +72,6 @@ class _Slots:
             self.semaphore.release()
 
 
-@dataclass(frozen=True)
-class Answer:
-    """A service's answer: status, headers (names in lower case) and body."""
-
-    status: int
-    headers: Headers
-    content: bytes
-
-    def header(self, name: str) -> str | None:
-        return next((v for k, v in self.headers if k == name), None)
-
-
 class ServiceClients:
     def __init__(
         self,
@@ -99,6 +87,7 @@ class ServiceClients:
         # Forwarding goes straight to aiohttp where there is a pool of sockets; the
         # in-process test suite has only httpx clients over ASGI.
         self.transports = transports or {}
+        self.base_urls = {name: str(c.base_url).rstrip("/") for name, c in clients.items()}
         self.timeout = timeout
 
     @classmethod
@@ -135,20 +124,20 @@ class ServiceClients:
     async def _exchange(
         self, service: str, method: str, target: str, headers: Headers, body: bytes
     ) -> Answer:
-        client = self.clients[service]
         transport = self.transports.get(service)
         if transport is None:
-            response = await client.request(method, target, headers=headers, content=body)
+            response = await self.clients[service].request(
+                method, target, headers=headers, content=body
+            )
             return Answer(response.status_code, response.headers.multi_items(), response.content)
-        status, answer_headers, content = await transport.exchange(
+        return await transport.exchange(
             method,
-            str(client.base_url).rstrip("/") + target,
+            self.base_urls[service] + target,
             headers,
             body,
             connect_timeout=self.timeout,
             read_timeout=self.timeout,
         )
-        return Answer(status, answer_headers, content)
 
     async def aclose(self) -> None:
         for client in self.clients.values():

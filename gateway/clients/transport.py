@@ -11,6 +11,7 @@ the in-process test suite can put httpx's ASGI transport in the same place.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import aiohttp
 import httpx
@@ -20,6 +21,15 @@ from yarl import URL
 _HOP_BY_HOP = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 
 Headers = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A service's answer: status, headers (names in lower case) and body."""
+
+    status: int
+    headers: Headers
+    content: bytes
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -48,9 +58,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         *,
         connect_timeout: float | None,
         read_timeout: float | None,
-    ) -> tuple[int, Headers, bytes]:
-        """One request sent as given (`url` already encoded): status, headers and body.
-        Failures are httpx's exceptions, so callers decide on retries in one way."""
+    ) -> Answer:
+        """One request sent as given (`url` already encoded). Failures are httpx's
+        exceptions, so callers decide on retries in one way."""
         session = self._session or self._open()
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=connect_timeout, sock_read=read_timeout
@@ -73,7 +83,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             raise httpx.ReadTimeout("The service did not answer in time.") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise httpx.ReadError(str(exc)) from exc
-        return (
+        return Answer(
             response.status,
             [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in response.raw_headers],
             content,
@@ -82,7 +92,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         limits = request.extensions.get("timeout", {})  # the client's or this request's
         try:
-            status, headers, content = await self.exchange(
+            answer = await self.exchange(
                 request.method,
                 str(request.url),
                 list(request.headers.multi_items()),
@@ -93,7 +103,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         except httpx.RequestError as exc:
             exc.request = request
             raise
-        return httpx.Response(status, headers=headers, content=content, request=request)
+        return httpx.Response(
+            answer.status, headers=answer.headers, content=answer.content, request=request
+        )
 
     async def aclose(self) -> None:
         if self._session is not None:

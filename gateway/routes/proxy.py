@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.clients.services import ServiceClients
 from gateway.etag import etag_of, matches
 from gateway.routing import service_for
-from shared.errors import NotFound, Problem, Unavailable, problem_response
+from shared.errors import NotFound, Problem, Unavailable
 from shared.logging import current_request_id, current_traceparent
 from shared.paths import decoded_path, encoded_path, path_segments, raw_path_of
 
@@ -97,15 +97,7 @@ class ForwardMiddleware:
         try:
             response = await _forward(scope, receive, service, segments)
         except Problem as problem:
-            response = problem_response(
-                problem.status,
-                problem.title,
-                problem.detail,
-                code=problem.code,
-                instance=public_path,
-                headers=problem.headers or None,
-                **problem.extra,
-            )
+            response = problem.response(instance=public_path)
         await response(scope, receive, send)
 
 

@@ -66,8 +66,7 @@ async def enrol(
     program, teacher = await _program_and_locked_teacher(
         session, principal=principal, program_id=program_id, teacher_id=teacher_id
     )
-    if principal.role not in (Role.TEACHER, Role.SCHOOL_ADMIN, Role.BUREAU_ADMIN):
-        raise Forbidden("Teachers enrol themselves; schools and the bureau may enrol them.")
+    check_may_enrol(principal)
     ensure_in_scope(
         principal,
         "teacher",
@@ -96,6 +95,19 @@ async def enrol(
     await _take_quota(session, program, enrolment)
     await place(session, program, enrolment)
     return enrolment
+
+
+def check_may_enrol(principal: Principal) -> None:
+    if principal.role not in (Role.TEACHER, Role.SCHOOL_ADMIN, Role.BUREAU_ADMIN):
+        raise Forbidden("Teachers enrol themselves; schools and the bureau may enrol them.")
+
+
+def quota_full() -> Conflict:
+    """R3: the school's share of an allotted program is used up."""
+    return Conflict(
+        "The school's quota for this program is used up (or it has none).",
+        code="r3-quota-full",
+    )
 
 
 async def _program_and_locked_teacher(
@@ -140,10 +152,7 @@ async def _take_quota(session: AsyncSession, program: Program, enrolment: Enrolm
     if not program.allotted:
         return
     if not await take_quota(session, program.id, enrolment.school_id):
-        raise Conflict(
-            "The school's quota for this program is used up (or it has none).",
-            code="r3-quota-full",
-        )
+        raise quota_full()
     enrolment.holds_quota = True
 
 

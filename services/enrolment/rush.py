@@ -36,17 +36,17 @@ from services.enrolment.eligibility import (
     clash_problem,
     district_today,
 )
-from services.enrolment.enrolments import granted_status_and_event
+from services.enrolment.enrolments import check_may_enrol, granted_status_and_event, quota_full
 from services.enrolment.models import Enrolment, Program, ProgramQuota, School, Teacher, infra
 from services.enrolment.policy import POLICY, term_of
 from services.enrolment.programs import can_see_program
 from services.enrolment.schemas import EnrolmentRead
 from shared.access import ensure_in_scope
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.db import Database, utcnow
-from shared.errors import Conflict, Forbidden, Unavailable
+from shared.errors import DatabaseUnavailable
 from shared.events.enrolment import EnrolmentWaitlisted
-from shared.idempotency import Idempotency, stored_answer
+from shared.idempotency import Idempotency, key_in_flight, stored_answer
 from shared.messaging.outbox import outbox_row, wake_relays
 
 _P, _T, _S, _E = (m.__table__.name for m in (Program, Teacher, School, Enrolment))
@@ -185,17 +185,12 @@ async def enrol(
         except asyncpg.UniqueViolationError as exc:
             # Two requests of one key at once: the first one's statement won.
             if exc.constraint_name == "pk_idempotency_key":
-                raise Conflict(
-                    "A request with this Idempotency-Key is being processed; retry it shortly.",
-                    code="idempotency-key-in-flight",
-                ) from exc
+                raise key_in_flight() from exc
             raise
         except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError) as exc:
             # The connection broke: it leaves the pool, and the app retries with its key.
             await sa_connection.invalidate()
-            unavailable = Unavailable("The database cannot be reached just now; retry shortly.")
-            unavailable.headers = {"Retry-After": "2"}
-            raise unavailable from exc
+            raise DatabaseUnavailable() from exc
     wake_relays()  # the event is committed: the relay may publish it now
     return JSONResponse(answer, status_code=201)
 
@@ -219,8 +214,7 @@ async def _place(
     row: Row,
 ) -> dict[str, Any] | None:
     """The answer of a new enrolment; None if the teacher's count moved since the read."""
-    if principal.role not in (Role.TEACHER, Role.SCHOOL_ADMIN, Role.BUREAU_ADMIN):
-        raise Forbidden("Teachers enrol themselves; schools and the bureau may enrol them.")
+    check_may_enrol(principal)
     school_id, district_id = row.teacher_school_id, row.teacher_district_id
     ensure_in_scope(
         principal, "teacher", district_id=district_id, school_id=school_id, teacher_id=teacher_id
@@ -270,10 +264,7 @@ async def _place(
         json.dumps(answers[status]), json.dumps(answers["waitlisted"]), row.placements,
     )  # fmt: skip
     if not placed["quota_ok"]:
-        raise Conflict(
-            "The school's quota for this program is used up (or it has none).",
-            code="r3-quota-full",
-        )
+        raise quota_full()
     if not placed["placed"]:
         return None
     answer = answers[placed["status"]]

@@ -61,48 +61,6 @@ class HandlerRegistry:
         return dict(streams)
 
 
-async def apply_once(
-    database: Database,
-    tables: InfraTables,
-    consumer: str,
-    handler: Handler,
-    event: Event,
-) -> bool:
-    """Apply one event in one transaction unless this consumer already has; True if applied."""
-    inbox = tables.inbox
-    async with database.sessions() as session:
-        seen = await session.scalar(
-            select(inbox.c.event_id).where(
-                inbox.c.consumer == consumer, inbox.c.event_id == event.event_id
-            )
-        )
-        if seen is not None:
-            return False
-        await session.execute(
-            insert(inbox).values(
-                consumer=consumer,
-                event_id=event.event_id,
-                subject=event.subject,
-                processed_at=utcnow(),
-            )
-        )
-        await handler(session, event)
-        try:
-            await session.commit()
-        except IntegrityError:
-            # A replica applied the same event concurrently; its commit won.
-            await session.rollback()
-            already = await session.scalar(
-                select(inbox.c.event_id).where(
-                    inbox.c.consumer == consumer, inbox.c.event_id == event.event_id
-                )
-            )
-            if already is None:
-                raise
-            return False
-    return True
-
-
 class EventFailed(Exception):
     """The handler of the batch's event at `index` raised; the batch was rolled back."""
 
@@ -116,9 +74,10 @@ async def apply_batch(
     tables: InfraTables,
     consumer: str,
     batch: list[tuple[Handler, Event, dict[str, Any]]],
-) -> None:
+) -> int:
     """Apply (handler, event, log context) in order, in one transaction, skipping the events
-    this consumer has applied before. Raises if any of them fails; nothing is kept then."""
+    this consumer has applied before; how many were applied. Raises if any of them fails
+    (EventFailed) or the commit does; nothing is kept then."""
     inbox = tables.inbox
     async with database.sessions() as session:
         seen = set(
@@ -130,12 +89,12 @@ async def apply_batch(
             )
         )
         fresh = []
-        for handler, event, context in batch:
+        for index, (handler, event, context) in enumerate(batch):
             if event.event_id not in seen:  # a redelivery in the same batch is applied once
                 seen.add(event.event_id)
-                fresh.append((handler, event, context))
+                fresh.append((index, handler, event, context))
         if not fresh:
-            return
+            return 0
         now = utcnow()
         await session.execute(
             insert(inbox),
@@ -146,16 +105,43 @@ async def apply_batch(
                     "subject": event.subject,
                     "processed_at": now,
                 }
-                for _, event, _ in fresh
+                for _, _, event, _ in fresh
             ],
         )
-        for handler, event, context in fresh:
+        for index, handler, event, context in fresh:
             with structlog.contextvars.bound_contextvars(**context):
                 try:
                     await handler(session, event)
                 except Exception as exc:
-                    raise EventFailed(batch.index((handler, event, context))) from exc
+                    raise EventFailed(index) from exc
         await session.commit()
+    return len(fresh)
+
+
+async def apply_once(
+    database: Database,
+    tables: InfraTables,
+    consumer: str,
+    handler: Handler,
+    event: Event,
+) -> bool:
+    """Apply one event in one transaction unless this consumer already has; True if applied."""
+    try:
+        return await apply_batch(database, tables, consumer, [(handler, event, {})]) == 1
+    except EventFailed as failed:
+        raise failed.__cause__ from None  # the handler's own error, for retries and logs
+    except IntegrityError:
+        # A replica applied the same event concurrently; its commit won.
+        inbox = tables.inbox
+        async with database.sessions() as session:
+            already = await session.scalar(
+                select(inbox.c.event_id).where(
+                    inbox.c.consumer == consumer, inbox.c.event_id == event.event_id
+                )
+            )
+        if already is None:
+            raise
+        return False
 
 
 class ConsumerGroup:
