@@ -136,6 +136,8 @@ class Database:
         # request that waited could keep losing it to newcomers (seconds of p99); asyncio's
         # semaphore serves its waiters in order.
         self._turns = asyncio.Semaphore(pool_size)
+        # shared.statement_batch.StatementBatch.of: one batch per statement.
+        self.batches: dict[str, Any] = {}
 
     @asynccontextmanager
     async def connection_in_turn(self) -> AsyncIterator[AsyncConnection]:

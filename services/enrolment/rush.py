@@ -2,8 +2,9 @@
 
 At 9:00 thousands of teachers press "enrol" on the same few programs. Through the ORM a
 request cost eight round trips and most of a core's time per 300 requests (py-spy,
-docs/performance.md). Here it is two statements on one pooled asyncpg connection, each its
-own transaction, so no lock outlives a statement:
+docs/performance.md). Here it is two statements, each its own transaction so no lock
+outlives a statement, and each sent together with the same statement of every request that
+arrived meanwhile (shared.statement_batch: one round trip and one commit for the lot):
 
 1. one read (`_READ`): the program, the teacher and how many enrolments were made for them
    so far (`placements`), the cap of the teacher's school, the first enrolment that clashes
@@ -44,15 +45,17 @@ from services.enrolment.schemas import EnrolmentRead
 from shared.access import ensure_in_scope
 from shared.auth import Principal
 from shared.db import Database, utcnow
-from shared.errors import DatabaseUnavailable
 from shared.events.enrolment import EnrolmentWaitlisted
 from shared.idempotency import Idempotency, key_in_flight, stored_answer
 from shared.messaging.outbox import outbox_row, wake_relays
+from shared.statement_batch import StatementBatch
 
 _P, _T, _S, _E = (m.__table__.name for m in (Program, Teacher, School, Enrolment))
 _Q, _OUTBOX, _KEYS = ProgramQuota.__table__.name, infra.outbox.name, infra.idempotency.name
 
+# One row always, empty when the program is missing (a batch needs a row per request).
 _READ = f"""
+SELECT r.* FROM (SELECT 1) one LEFT JOIN LATERAL (
 SELECT p.status, p.selection, p.enrol_opens_at, p.enrol_closes_at, p.audience, p.mode,
        p.allotted, p.funded_by, p.cost_per_participant_fen, p.starts_on, p.ends_on,
        p.district_id, p.school_id, p.institution_id,
@@ -75,6 +78,7 @@ LEFT JOIN LATERAL (
 ) clash ON true
 LEFT JOIN {_KEYS} k ON k.principal = $4 AND k.key = $5
 WHERE p.id = $1
+) r ON true
 """
 
 # Nothing is written unless the teacher's count is still the one read ($21) and, for a
@@ -159,38 +163,24 @@ async def enrol(
 ) -> JSONResponse | None:
     """The answer: a new enrolment (201) or the stored answer of a repeated request; None
     when the general path must take the request. Raises a Problem when a rule refuses."""
-    async with database.connection_in_turn() as sa_connection:
-        raw = await sa_connection.get_raw_connection()
-        connection: asyncpg.Connection = raw.driver_connection
-        try:
-            record = await connection.fetchrow(
-                _READ,
-                program_id,
-                teacher_id,
-                list(POLICY.holding_statuses),
-                principal.subject,
-                idem.key,
-            )
-            if record is None:
-                return None  # the ORM path says whether the program or teacher is missing
-            if record["fingerprint"] is not None:
-                return stored_answer(
-                    idem, record["fingerprint"], record["status_code"], record["body"]
-                )
-            if not _handled_here(principal, row := Row(record)):
-                return None
-            answer = await _place(connection, idem, principal, program_id, teacher_id, row)
-            if answer is None:
-                return None  # an enrolment was made for the teacher meanwhile
-        except asyncpg.UniqueViolationError as exc:
-            # Two requests of one key at once: the first one's statement won.
-            if exc.constraint_name == "pk_idempotency_key":
-                raise key_in_flight() from exc
-            raise
-        except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError) as exc:
-            # The connection broke: it leaves the pool, and the app retries with its key.
-            await sa_connection.invalidate()
-            raise DatabaseUnavailable() from exc
+    try:
+        record = await StatementBatch.of(database, _READ).fetchrow(
+            program_id, teacher_id, list(POLICY.holding_statuses), principal.subject, idem.key
+        )
+        if record["status"] is None:
+            return None  # the ORM path says whether the program or teacher is missing
+        if record["fingerprint"] is not None:
+            return stored_answer(idem, record["fingerprint"], record["status_code"], record["body"])
+        if not _handled_here(principal, row := Row(record)):
+            return None
+        answer = await _place(database, idem, principal, program_id, teacher_id, row)
+        if answer is None:
+            return None  # an enrolment was made for the teacher meanwhile
+    except asyncpg.UniqueViolationError as exc:
+        # Two requests of one key at once: the first one's statement won.
+        if exc.constraint_name == "pk_idempotency_key":
+            raise key_in_flight() from exc
+        raise
     wake_relays()  # the event is committed: the relay may publish it now
     return JSONResponse(answer, status_code=201)
 
@@ -206,7 +196,7 @@ def _handled_here(principal: Principal, row: Row) -> bool:
 
 
 async def _place(
-    connection: asyncpg.Connection,
+    database: Database,
     idem: Idempotency,
     principal: Principal,
     program_id: uuid.UUID,
@@ -254,8 +244,7 @@ async def _place(
         ).model_dump(mode="json")
         for outcome in (status, "waitlisted")
     }
-    placed = await connection.fetchrow(
-        _PLACE,
+    placed = await StatementBatch.of(database, _PLACE).fetchrow(
         program_id, enrolment_id, teacher_id, school_id, district_id, holds_quota, status, now,
         granted_row["event_id"], granted_row["subject"], granted_row["payload"],
         waited_row["event_id"], waited_row["subject"], waited_row["payload"],
