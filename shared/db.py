@@ -130,6 +130,7 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
+        self.sqlite = is_sqlite(url)
         self.engine = create_engine(url, pool_size=pool_size)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # The pool hands a returned connection to whoever asks first, so under a rush a
@@ -144,10 +145,6 @@ class Database:
         """A pooled connection, given to callers in the order they asked."""
         async with self._turns, self.engine.connect() as connection:
             yield connection
-
-    @property
-    def sqlite(self) -> bool:
-        return is_sqlite(self.url)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

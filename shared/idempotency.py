@@ -34,7 +34,7 @@ class Idempotency:
         key: str | None,
         fingerprint: str,
         principal: Principal,
-        session: AsyncSession,
+        session: AsyncSession | None,
         table: Table,
     ) -> None:
         self.key = key
@@ -99,26 +99,38 @@ def stored_answer(idem: Idempotency, fingerprint: str, status_code: int, body: s
     )
 
 
+def key_of(header: str | None) -> str | None:
+    """The request's Idempotency-Key, if it sent one; a 400 if it is empty or too long."""
+    if header is None:
+        return None
+    key = header.strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise BadRequest(
+            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.", code="bad-idempotency-key"
+        )
+    return key
+
+
+def fingerprint_of(method: str, path: str, query: str, body: bytes) -> str:
+    """What makes two requests the same one: a key reused with another is a 409."""
+    digest = hashlib.sha256()
+    for part in (method.encode(), path.encode(), query.encode(), body):
+        digest.update(part)
+    return digest.hexdigest()
+
+
 async def idempotency(
     request: Request,
     principal: Principal = Depends(current_principal),
     session: AsyncSession = Depends(request_session, scope="function"),
 ) -> Idempotency:
-    key = request.headers.get(HEADER)
-    if key is not None:
-        key = key.strip()
-        if not key or len(key) > MAX_KEY_LENGTH:
-            raise BadRequest(
-                f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.", code="bad-idempotency-key"
-            )
-    digest = hashlib.sha256()
-    digest.update(request.method.encode())
-    digest.update(request.url.path.encode())
-    digest.update(request.url.query.encode())
-    digest.update(await request.body())
+    key = key_of(request.headers.get(HEADER))
+    fingerprint = fingerprint_of(
+        request.method, request.url.path, request.url.query, await request.body()
+    )
     return Idempotency(
         key=key,
-        fingerprint=digest.hexdigest(),
+        fingerprint=fingerprint,
         principal=principal,
         session=session,
         table=request.app.state.idempotency_table,

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from services.enrolment.config import Settings
 from services.enrolment.directory import ensure_default_district
+from services.enrolment.fast_lane import EnrolFastLane
 from services.enrolment.handlers import handlers
 from services.enrolment.models import EnrolmentModel, infra
 from services.enrolment.routers import (
@@ -55,6 +56,7 @@ def create_app() -> FastAPI:
             handlers=handlers,
             on_startup=[bootstrap],
             uses_pii=True,
+            inner_middleware=[EnrolFastLane],
         )
     )
     served = app.router.lifespan_context

@@ -170,3 +170,65 @@ async def test_a_teacher_pressing_overlapping_programs_at_once_gets_only_one(
             assert response.status_code == 409, response.text
             assert response.json()["type"].endswith("overlapping-program")
     assert held == {t["id"]: 1 for t in teachers}
+
+
+async def test_the_fast_lane_answers_as_the_route_does_without_reaching_it(
+    world: World, monkeypatch
+) -> None:
+    """On PostgreSQL a press with a token this process already verified is answered below
+    FastAPI (services/enrolment/fast_lane.py): same answers, replays and problems as the
+    route, which still takes a new token, a bad body, and everything on SQLite."""
+    import datetime as dt
+
+    app = world.suite.apps["enrolment"]
+    lane = not app.state.database.sqlite
+    reached: list[str] = []
+    routed = app.router.middleware_stack
+
+    async def counting(scope, receive, send):
+        if scope["type"] == "http" and scope["path"].endswith("/enrolments"):
+            reached.append(scope["path"])
+        await routed(scope, receive, send)
+
+    monkeypatch.setattr(app.router, "middleware_stack", counting)
+    institution = await world.institution()
+    program = await world.program(institution, capacity=1)
+    now = dt.datetime.now(dt.UTC)
+    closed = await world.program(
+        institution,
+        enrol_opens_at=(now - dt.timedelta(days=2)).isoformat(),
+        enrol_closes_at=(now - dt.timedelta(minutes=1)).isoformat(),
+    )
+    school = await world.school()
+    first, second = await world.teacher(school), await world.teacher(school)
+    token, other = world.teacher_token(first), world.teacher_token(second)
+    keyed = token | {"Idempotency-Key": "press-1"}
+
+    created = await world.enrol(program, first, headers=keyed)  # a new token: the route
+    assert created.status_code == 201 and created.json()["status"] == "confirmed"
+    assert len(reached) == 1
+    again = await world.enrol(program, first, headers=keyed)
+    assert again.status_code == 201 and again.json() == created.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    reused = await world.api.post(
+        f"/v1/programs/{closed['id']}/enrolments", headers=keyed, json={"teacher_id": first["id"]}
+    )
+    assert reused.status_code == 409
+    assert reused.json()["type"].endswith("/idempotency-key-reused")
+    # A rule's refusal: the same problem from the lane as from the route.
+    by_route = await world.enrol(closed, second, headers=other)
+    by_lane = await world.enrol(closed, first, headers=token)
+    assert by_route.status_code == by_lane.status_code == 409, by_lane.text
+    assert by_lane.headers["content-type"] == by_route.headers["content-type"]
+    assert {k: v for k, v in by_lane.json().items() if k != "detail"} == {
+        k: v for k, v in by_route.json().items() if k != "detail"
+    }
+    waitlisted = await world.enrol(program, second, headers=other)
+    assert waitlisted.status_code == 201 and waitlisted.json()["status"] == "waitlisted"
+    assert len(reached) == (2 if lane else 6)
+    # A body the route would refuse still gets the route's 422.
+    bad = await world.api.post(
+        f"/v1/programs/{program['id']}/enrolments", headers=token, json={"teacher_id": "x"}
+    )
+    assert bad.status_code == 422 and bad.json()["type"].endswith("/validation")
+    assert len(reached) == (3 if lane else 7)
