@@ -92,7 +92,7 @@ async def authenticate(
     A login that has no password yet opens with its activation code instead; the caller
     gives it a token that may only set the password (`pending`). Failures count per
     (account, source address) and lock the account from that address only
-    (gateway/lockout.py). An unknown username, a wrong password and a locked login answer
+    (gateway/login_locks.py). An unknown username, a wrong password and a locked login answer
     alike, each after one argon2 verification, so neither the answer nor its timing tells
     whether a username exists or is locked. The hash is checked with no transaction open, so
     a storm of logins never holds the database's connections while it waits for a CPU.
