@@ -7,11 +7,12 @@ import hmac
 import re
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway import login_locks
 from gateway.models import Account, RefreshToken
 from gateway.passwords import DUMMY_HASH, hash_password, verify_and_update, verify_password
 from gateway.policy import SCOPES, LockoutPolicy
@@ -82,41 +83,35 @@ async def authenticate(
     username: str,
     password: str,
     lockout: LockoutPolicy,
+    source: str,
     service: bool = False,
 ) -> Account:
     """A person by username (or identity or mobile number) and password, or (service=True) a
     machine by client id and secret.
 
     A login that has no password yet opens with its activation code instead; the caller
-    gives it a token that may only set the password (`pending`). Every path costs one argon2
-    verification, so timing tells nothing either. Failures are counted and lock the account
-    after `lockout.failures` in a row. The hash is checked with no transaction open, so a
-    storm of logins never holds the database's connections while it waits for a CPU.
+    gives it a token that may only set the password (`pending`). Failures count per
+    (account, source address) and lock the account from that address only
+    (gateway/login_locks.py). An unknown username, a wrong password and a locked login answer
+    alike, each after one argon2 verification, so neither the answer nor its timing tells
+    whether a username exists or is locked. The hash is checked with no transaction open, so
+    a storm of logins never holds the database's connections while it waits for a CPU.
     """
     login = username.strip()
     found = (await session.scalars(select(Account).where(_login_matches(login)).limit(2))).all()
-    await session.commit()  # ends the read; expire_on_commit=False keeps `account` usable
     # A staff username that looks like a number loses to the teacher whose number it is.
     account = next((a for a in found if a.username != login), found[0] if found else None)
-    if account is None or (account.role == Role.SERVICE.value) is not service:
+    now = utcnow()
+    lock = await login_locks.lock_of(session, account.id, source) if account else None
+    await session.commit()  # ends the read; expire_on_commit=False keeps `account` usable
+    wrong_kind = account is not None and (account.role == Role.SERVICE.value) is not service
+    if account is None or wrong_kind or login_locks.holds(lock, now):
         await verify_password(password, DUMMY_HASH)
         raise InvalidGrant("The username or password is wrong.")
-    now = utcnow()
-    if account.locked_until and account.locked_until > now:
-        if account.username != login:
-            # By identity or mobile number, a lockout must not tell an outsider that the number
-            # has a login: the same answer, after the same argon2 time, as any failure.
-            await verify_password(password, DUMMY_HASH)
-            raise InvalidGrant("The username or password is wrong.")
-        raise InvalidGrant(
-            "The account is locked after repeated failures; try again later.",
-            code="account-locked",
-            locked_until=account.locked_until.isoformat(),
-        )
     if pending(account):
         await verify_password(password, DUMMY_HASH)  # as slow as a password login
         if not _code_matches(account, password) or account.disabled:
-            await count_failure(session, account, lockout, now)
+            await login_locks.count_failure(session, account.id, source, lockout, now)
             raise InvalidGrant("The username or password is wrong.")
         # Only the holder of the code learns this: the code is right but too old.
         if account.activation_expires_at is None or account.activation_expires_at <= now:
@@ -127,7 +122,7 @@ async def authenticate(
         return account
     valid, new_hash = await verify_and_update(password, account.password_hash)
     if not valid or account.disabled:
-        await count_failure(session, account, lockout, now)
+        await login_locks.count_failure(session, account.id, source, lockout, now)
         if not account.disabled and account.activation_used_at and _code_matches(account, password):
             raise InvalidGrant(
                 "This activation code was already used to set a password; log in with that "
@@ -135,38 +130,11 @@ async def authenticate(
                 code="activation-code-used",
             )
         raise InvalidGrant("The username or password is wrong.")
-    if account.failed_logins or account.locked_until:
-        await session.execute(
-            update(Account)
-            .where(Account.id == account.id)
-            .values(failed_logins=0, locked_until=None)
-            .execution_options(synchronize_session=False)
-        )
+    if lock is not None:
+        await login_locks.clear(session, account.id, source)
     if new_hash:
         account.password_hash = new_hash
     return account
-
-
-async def count_failure(
-    session: AsyncSession, account: Account, lockout: LockoutPolicy, now: datetime
-) -> None:
-    """One more failure, counted in the database so concurrent wrong guesses all count."""
-    failures = await session.scalar(
-        update(Account)
-        .where(Account.id == account.id)
-        .values(failed_logins=Account.failed_logins + 1)
-        .returning(Account.failed_logins)
-        .execution_options(synchronize_session=False)
-    )
-    if failures is not None and failures >= lockout.failures:
-        await session.execute(
-            update(Account)
-            .where(Account.id == account.id)
-            .values(failed_logins=0, locked_until=now + timedelta(minutes=lockout.minutes))
-            .execution_options(synchronize_session=False)
-        )
-    # The failure count must persist although the request fails.
-    await session.commit()
 
 
 def _hash_token(token: str) -> str:
@@ -284,5 +252,5 @@ async def ensure_bootstrap_admin(session: AsyncSession, *, username: str, passwo
         )
     elif not await verify_password(password, account.password_hash):
         account.password_hash = await hash_password(password)
-        account.locked_until = None
+        await login_locks.clear(session, account.id)
     await session.flush()

@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway import login_locks
 from gateway.accounts import (
     ID_NUMBER,
     MOBILE,
     activation_hash,
-    count_failure,
     pending,
     revoke_all,
 )
@@ -49,11 +49,11 @@ def new_code() -> str:
     return "-".join(raw[i : i + 4] for i in range(0, CODE_CHARS, 4))
 
 
-def status_of(account: Account, now: dt.datetime | None = None) -> str:
-    now = now or utcnow()
+def status_of(account: Account, locked_until: dt.datetime | None) -> str:
+    """`locked_until`: the latest lock of the account from some address (login_locks)."""
     if account.disabled:
         return "disabled"
-    if account.locked_until and account.locked_until > now:
+    if locked_until is not None:
         return "locked"
     return "pending" if pending(account) else "active"
 
@@ -125,7 +125,6 @@ async def on_logins_requested(session: AsyncSession, event: TeacherLoginsRequest
                 "teacher_id": login.teacher_id,
                 "scopes": "",
                 "disabled": False,
-                "failed_logins": 0,
                 "created_at": now,
                 "name": login.name,
                 "id_number_hash": login.id_number_hash,
@@ -204,8 +203,7 @@ def accounts_query(
                     Account.username.istartswith(q, autoescape=True),
                 )
             )
-    now = utcnow()
-    locked = and_(Account.locked_until.is_not(None), Account.locked_until > now)  # type: ignore[union-attr]
+    locked = login_locks.is_locked(utcnow())
     match status:
         case "disabled":
             query = query.where(Account.disabled.is_(True))  # type: ignore[attr-defined]
@@ -246,8 +244,7 @@ async def reset(
     account.activation_issued_at = now
     account.activation_expires_at = now + dt.timedelta(days=policy.code_days)
     account.activation_used_at = None
-    account.failed_logins = 0
-    account.locked_until = None
+    await login_locks.clear(session, account.id)
     await revoke_all(session, account.id)
     await session.flush()
     return account, code
@@ -268,9 +265,9 @@ async def set_disabled(
 
 
 async def unlock(session: AsyncSession, *, principal: Principal, account_id: uuid.UUID) -> Account:
+    """Lift the account's locks, from every address."""
     account = await managed_account(session, principal=principal, account_id=account_id)
-    account.failed_logins = 0
-    account.locked_until = None
+    await login_locks.clear(session, account.id)
     await session.flush()
     return account
 
@@ -359,10 +356,12 @@ async def change_password(
     new_password: str,
     passwords: PasswordPolicy,
     lockout: LockoutPolicy,
+    source: str,
 ) -> Account:
     """Set the first password (with the activation token) or change it (with the current one).
 
-    Every other session ends. No transaction stays open while argon2 runs.
+    Every other session ends, and the account's locks are lifted. No transaction stays open
+    while argon2 runs.
     """
     if principal.role is Role.SERVICE:
         raise Forbidden("A client's secret is replaced by the bureau, not changed here.")
@@ -370,6 +369,7 @@ async def change_password(
         account = await session.get(Account, uuid.UUID(principal.subject))
     except ValueError:
         account = None
+    lock = await login_locks.lock_of(session, account.id, source) if account else None
     await session.commit()
     if activating:
         if account is None or not pending(account) or account.disabled:
@@ -385,23 +385,19 @@ async def change_password(
             await verify_password(current_password, DUMMY_HASH)
             raise BadRequest("The current password is wrong.", code="wrong-password")
         now = utcnow()
-        if account.locked_until and account.locked_until > now:
+        if login_locks.holds(lock, now):  # the caller is signed in: it may learn of the lock
             raise BadRequest(
                 "The account is locked after repeated failures; try again later.",
                 code="account-locked",
             )
         if not await verify_password(current_password, account.password_hash):
-            await count_failure(session, account, lockout, now)
+            await login_locks.count_failure(session, account.id, source, lockout, now)
             raise BadRequest("The current password is wrong.", code="wrong-password")
     identifiers = (account.username,)
     if problem := passwords.problem(new_password, identifiers=identifiers):
         raise Unprocessable(problem, code="weak-password", policy=passwords.version)
     new_hash = await hash_password(new_password)
-    values: dict[str, object] = {
-        "password_hash": new_hash,
-        "failed_logins": 0,
-        "locked_until": None,
-    }
+    values: dict[str, object] = {"password_hash": new_hash}
     if activating:
         values["activation_used_at"] = utcnow()
     condition = Account.id == account.id
@@ -412,6 +408,7 @@ async def change_password(
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("The activation code was already used.", code="activation-code-used")
+    await login_locks.clear(session, account.id)
     await revoke_all(session, account.id)
     await session.refresh(account)
     return account

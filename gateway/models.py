@@ -35,8 +35,6 @@ class Account(GatewayModel, table=True):
     scopes: str = Field(default="", max_length=500)
     label: str | None = Field(default=None, max_length=200)
     disabled: bool = False
-    failed_logins: int = 0
-    locked_until: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     created_at: dt.datetime = Field(
         default_factory=utcnow, sa_column=Column(UtcDateTime, nullable=False, default=utcnow)
     )
@@ -53,6 +51,19 @@ class Account(GatewayModel, table=True):
     activation_issued_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     activation_expires_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     activation_used_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class LoginLock(GatewayModel, table=True):
+    """Failed logins of one account from one source address, and the lock they earned
+    (gateway/lockout.py): a lock holds for that address only."""
+
+    __tablename__ = "login_lock"
+
+    account_id: uuid.UUID = Field(foreign_key="account.id", primary_key=True)
+    source: str = Field(max_length=64, primary_key=True)
+    failures: int = 0
+    last_failure_at: dt.datetime = Field(sa_type=UtcDateTime)
+    locked_until: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class RefreshToken(GatewayModel, table=True):

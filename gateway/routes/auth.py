@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from gateway import accounts
+from gateway import accounts, login_locks
 from gateway.models import Account
 from gateway.passwords import hash_password
 from gateway.schemas import (
@@ -107,7 +107,11 @@ async def token(
                 "The password grant needs username and password.", code="invalid-request"
             )
         account = await accounts.authenticate(
-            session, username=username, password=password, lockout=settings.lockout()
+            session,
+            username=username,
+            password=password,
+            lockout=settings.lockout(),
+            source=source_of(request),
         )
         if accounts.pending(account):
             return _activation_token(request, account)
@@ -118,7 +122,12 @@ async def token(
     elif grant_type == "client_credentials":
         client, secret = _client_credentials(request, client_id, client_secret)
         account = await accounts.authenticate(
-            session, username=client, password=secret, lockout=settings.lockout(), service=True
+            session,
+            username=client,
+            password=secret,
+            lockout=settings.lockout(),
+            source=source_of(request),
+            service=True,
         )
         # A client can always get a new token with its secret: no refresh token (RFC 6749 4.4.3).
         refresh = False
@@ -127,6 +136,12 @@ async def token(
     scopes = accounts.granted_scopes(account, scope)
     body = await issue_tokens(request, session, account, scopes=scopes, refresh=refresh)
     return JSONResponse(body.model_dump(exclude_none=True), headers={"Cache-Control": "no-store"})
+
+
+def source_of(request: Request) -> str:
+    """The address failed logins count under (behind a trusted proxy, the address it
+    forwarded: SHIXUN_FORWARDED_ALLOW_IPS, shared/serve.py)."""
+    return login_locks.source_of(request.client.host if request.client else None)
 
 
 def _activation_token(request: Request, account: Account) -> JSONResponse:

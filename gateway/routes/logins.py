@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from gateway import logins, oidc
+from gateway import login_locks, logins, oidc
 from gateway.accounts import granted_scopes
 from gateway.models import Account
-from gateway.routes.auth import issue_tokens
+from gateway.routes.auth import issue_tokens, source_of
 from gateway.schemas import (
     CodeSheetRequest,
     LoginRead,
@@ -21,6 +23,7 @@ from gateway.schemas import (
     TokenResponse,
 )
 from shared.auth import Principal, Role, bearer_token
+from shared.db import utcnow
 from shared.deps import Caller, Idem, Paging, Session
 from shared.errors import Conflict, Unauthorized
 from shared.pagination import Page, page_of, paginate
@@ -28,14 +31,33 @@ from shared.pagination import Page, page_of, paginate
 router = APIRouter(tags=["accounts"])
 
 
-def _read(account: Account) -> LoginRead:
+def _read(account: Account, locked_until: dt.datetime | None) -> LoginRead:
     return LoginRead.model_validate(
-        {**account.model_dump(), "status": logins.status_of(account)}, from_attributes=False
+        {
+            **account.model_dump(),
+            "status": logins.status_of(account, locked_until),
+            "locked_until": locked_until,
+        },
+        from_attributes=False,
     )
 
 
+@dataclass
 class _Reader:
-    model_validate = staticmethod(_read)
+    """Reads a page of logins with their locks (from any address), fetched at once."""
+
+    locks: dict[uuid.UUID, dt.datetime]
+
+    def model_validate(self, account: Account) -> LoginRead:
+        return _read(account, self.locks.get(account.id))
+
+
+async def _reader(session: Session, accounts: list[Account]) -> _Reader:
+    return _Reader(await login_locks.locked_until(session, [a.id for a in accounts], utcnow()))
+
+
+async def _read_one(session: Session, account: Account) -> LoginRead:
+    return (await _reader(session, [account])).model_validate(account)
 
 
 @router.get("/v1/accounts", response_model=Page[LoginRead])
@@ -56,8 +78,8 @@ async def list_accounts(
 ) -> dict[str, Any]:
     """The logins the caller manages: a school admin its teachers', the bureau its district's."""
     query = logins.accounts_query(caller, q=q, role=role, school_id=school_id, status=status)
-    rows = (await session.scalars(paginate(query, Account, paging))).all()
-    return page_of(list(rows), paging, _Reader)
+    rows = list((await session.scalars(paginate(query, Account, paging))).all())
+    return page_of(rows, paging, await _reader(session, rows))
 
 
 XLSX_RESPONSE: dict[int | str, dict[str, Any]] = {
@@ -121,7 +143,9 @@ async def reset_login(
     )
     assert account.activation_expires_at is not None
     answer = LoginReset(
-        login=_read(account), activation_code=None, expires_at=account.activation_expires_at
+        login=await _read_one(session, account),
+        activation_code=None,
+        expires_at=account.activation_expires_at,
     )
     # The stored replay leaves the code out: it is kept only hashed.
     await idem.respond(200, answer)
@@ -137,7 +161,7 @@ async def _set_disabled(
     account = await logins.set_disabled(
         session, principal=caller, account_id=account_id, disabled=disabled
     )
-    return await idem.respond(200, _read(account))
+    return await idem.respond(200, await _read_one(session, account))
 
 
 @router.post("/v1/accounts/{account_id}/disable", response_model=LoginRead)
@@ -164,7 +188,7 @@ async def unlock_login(
     if replay := await idem.replay():
         return replay
     account = await logins.unlock(session, principal=caller, account_id=account_id)
-    return await idem.respond(200, _read(account))
+    return await idem.respond(200, await _read_one(session, account))
 
 
 async def _password_caller(request: Request) -> tuple[Principal, bool]:
@@ -202,6 +226,7 @@ async def change_password(
         new_password=body.new_password,
         passwords=settings.passwords(),
         lockout=settings.lockout(),
+        source=source_of(request),
     )
     tokens = await issue_tokens(
         request, session, account, scopes=granted_scopes(account, None), refresh=True

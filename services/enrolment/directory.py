@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from services.enrolment.models import District, Institution, School, Teacher, infra
 from services.enrolment.schemas import (
@@ -158,7 +159,41 @@ async def create_teacher(
         raise Forbidden("Only the bureau, a school admin or a roster system registers teachers.")
     principal.require_scope("roster:write")
     ensure_in_scope(principal, "school", district_id=school.district_id, school_id=school.id)
-    return await register_teacher(session, school=school, data=data)
+    scope_id = principal.school_id or school.district_id
+    holder = None
+    if data.id_number:
+        holder = await id_number_holder(session, pii.lookup_hash(data.id_number), scope_id)
+    return await register_teacher(session, school=school, data=data, holder=holder)
+
+
+def in_scope(teacher: Teacher, scope_id: uuid.UUID) -> bool:
+    """Whether the teacher is in the registrar's scope: its school, or its district."""
+    return scope_id in (teacher.school_id, teacher.district_id)
+
+
+async def id_number_holder(
+    session: AsyncSession, digest: str, scope_id: uuid.UUID
+) -> Teacher | None:
+    """Who already has this identity number, if outside the registrar's scope; a teacher in
+    its scope who has it (or claims it) is a 409, as the registrar can see that teacher.
+
+    An answer naming a holder elsewhere would tell the registrar that the number exists in
+    another school or district: the caller registers a held conflict instead and answers as
+    for a new number."""
+    holder = None
+    found = await session.scalars(
+        select(Teacher).where(
+            or_(Teacher.id_number_hash == digest, Teacher.id_number_claim_hash == digest)
+        )
+    )
+    for teacher in found:
+        if in_scope(teacher, scope_id):
+            raise Conflict(
+                "A teacher with this identity number exists.", code="duplicate-id-number"
+            )
+        if teacher.id_number_hash == digest:
+            holder = teacher
+    return holder
 
 
 async def register_teacher(
@@ -166,17 +201,20 @@ async def register_teacher(
     *,
     school: School,
     data: TeacherCreate,
+    holder: Teacher | None = None,
     login: bool = False,
     checked: bool = False,
     deferred: bool = False,
 ) -> Teacher:
-    """Write a teacher whose caller was already authorised (the API or a roster import).
+    """Write a teacher whose caller was already authorised (the API or a roster import), and
+    checked its identity number (`id_number_holder`): `holder`, a teacher outside the
+    caller's scope who has the number, makes this a held conflict without a login by it.
 
     With `data.login` the gateway is asked, by an event in the same transaction, to make the
     teacher's login (a roster import asks for a chunk's logins in one event: `login_of`).
-    `checked`: the caller has checked the identity and mobile numbers are free (the import
-    does it for a chunk at once); the unique constraints still hold. `deferred`: neither
-    flushed nor announced; the caller writes a chunk's rows and events at once (`announce`).
+    `checked`: the caller has checked the mobile number is free (the import does it for a
+    chunk at once); the unique constraints still hold. `deferred`: neither flushed nor
+    announced; the caller writes a chunk's rows and events at once (`announce`).
     """
     teacher = Teacher(
         district_id=school.district_id,
@@ -189,15 +227,13 @@ async def register_teacher(
     )
     if data.id_number:
         digest = pii.lookup_hash(data.id_number)
-        if not checked and await session.scalar(
-            select(Teacher.id).where(Teacher.id_number_hash == digest)
-        ):
-            raise Conflict(
-                "A teacher with this identity number exists.", code="duplicate-id-number"
-            )
         teacher.id_number_encrypted = pii.encrypt(data.id_number)
-        teacher.id_number_hash = digest
         teacher.id_number_masked = pii.mask(data.id_number)
+        if holder is None:
+            teacher.id_number_hash = digest
+        else:  # the number stays the holder's login; this record waits for the bureaus
+            teacher.id_number_claim_hash = digest
+            teacher.id_number_holder_id = holder.id
     if data.mobile:
         await _set_mobile(session, teacher, data.mobile, checked=checked)
     session.add(teacher)
@@ -348,3 +384,21 @@ def teachers_query(principal: Principal):
                 query = query.where(Teacher.school_id == principal.school_id)
             return query
     raise Forbidden("An institution lists trainees through its programs' rosters.")
+
+
+def id_number_conflicts_query(principal: Principal):
+    """Teachers held because another teacher has their identity number, for the bureau of
+    either side: the one whose school registered the number and the one whose teacher has
+    it. Resolving one is a transfer (not yet built)."""
+    principal.require(Role.BUREAU_ADMIN)
+    holder = aliased(Teacher)
+    return (
+        select(Teacher, holder)
+        .join(holder, holder.id == Teacher.id_number_holder_id)
+        .where(
+            or_(
+                Teacher.district_id == principal.district_id,
+                holder.district_id == principal.district_id,
+            )
+        )
+    )

@@ -70,6 +70,11 @@ class Teacher(EnrolmentModel, table=True):
     # Unique: teachers log in with it (gateway/accounts.py).
     id_number_hash: str | None = Field(default=None, max_length=64, unique=True)
     id_number_masked: str | None = Field(default=None, max_length=32)
+    # A number another teacher, outside the registrar's scope, already has: held here as a
+    # conflict for the bureaus to resolve (a transfer), with no id_number_hash and so no login
+    # by it; the registrar was answered as for a new number (docs/accounts.md).
+    id_number_claim_hash: str | None = Field(default=None, max_length=64, index=True)
+    id_number_holder_id: uuid.UUID | None = Field(default=None, foreign_key="teacher.id")
     # Optional; a login identifier, so unique, and kept like the identity number.
     mobile_encrypted: str | None = Field(default=None, max_length=200)
     mobile_hash: str | None = Field(default=None, max_length=64, unique=True)

@@ -4,8 +4,10 @@ The upload is checked for shape and stored as a job; the periodic sweep imports 
 chunk, committing progress with each chunk, so a large file shows progress and an interrupted
 import resumes where it stopped. Mode all_or_nothing checks every row before writing any;
 valid_rows writes the good rows and reports the others. A re-upload of the same file for the
-same scope returns the first job; a teacher whose identity number is already registered is
-skipped, so editing and re-uploading a file never registers anyone twice.
+same scope returns the first job; a teacher whose identity number is already registered in
+the importer's scope is skipped, so editing and re-uploading a file never registers anyone
+twice. A number registered outside that scope is imported like a new one, held as a conflict
+for the bureaus (directory.register_teacher): the counts tell nothing of other schools.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.enrolment.directory import announce, login_of, register_teacher
+from services.enrolment.directory import announce, in_scope, login_of, register_teacher
 from services.enrolment.models import RosterImport, School, Teacher, infra
 from services.enrolment.schemas import ImportMode, TeacherCreate
 from shared import pii, xlsx
@@ -157,10 +159,10 @@ def _roles(text: str) -> list[str]:
 
 @dataclass
 class _Taken:
-    """Of a chunk's rows, the teachers already registered (by identity number hash) and the
-    mobile numbers already held: two queries a chunk instead of two a row."""
+    """Of a chunk's rows, the teachers who have or claim these identity numbers (by hash) and
+    the mobile numbers already held: two queries a chunk instead of two a row."""
 
-    teachers: dict[str, Teacher]
+    teachers: dict[str, list[Teacher]]
     mobiles: set[str]
     # Schools looked up, misses too: the session's identity map holds neither for long.
     schools: dict[uuid.UUID, School | None] = field(default_factory=dict)
@@ -174,19 +176,39 @@ class _Taken:
 async def _taken(session: AsyncSession, rows: list[dict[str, str]]) -> _Taken:
     ids = sorted({pii.lookup_hash(r["id_number"]) for r in rows if r.get("id_number")})
     phones = sorted({pii.lookup_hash(r["mobile"]) for r in rows if r.get("mobile")})
-    teachers: dict[str, Teacher] = {}
+    teachers: dict[str, list[Teacher]] = {}
     mobiles: set[str] = set()
     for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
         found = await session.scalars(
-            select(Teacher).where(Teacher.id_number_hash.in_(ids[start : start + 500]))  # type: ignore[union-attr]
+            select(Teacher).where(
+                or_(
+                    Teacher.id_number_hash.in_(part),  # type: ignore[union-attr]
+                    Teacher.id_number_claim_hash.in_(part),  # type: ignore[union-attr]
+                )
+            )
         )
-        teachers |= {t.id_number_hash: t for t in found if t.id_number_hash}
+        for teacher in found:
+            digest = teacher.id_number_hash or teacher.id_number_claim_hash
+            teachers.setdefault(digest, []).append(teacher)  # type: ignore[arg-type]
     for start in range(0, len(phones), 500):
         held = await session.scalars(
             select(Teacher.mobile_hash).where(Teacher.mobile_hash.in_(phones[start : start + 500]))  # type: ignore[union-attr]
         )
         mobiles |= {h for h in held if h}
     return _Taken(teachers, mobiles)
+
+
+@dataclass
+class _Row:
+    """A row checked: its data and school, or an error; `known`, the teacher of the importer's
+    scope it names again (skipped); `holder`, a teacher elsewhere who has its number."""
+
+    data: TeacherCreate | None = None
+    school: School | None = None
+    error: str | None = None
+    known: Teacher | None = None
+    holder: Teacher | None = None
 
 
 async def _check_row(
@@ -196,8 +218,8 @@ async def _check_row(
     earlier: set[str],
     earlier_mobiles: set[str],
     taken: _Taken,
-) -> tuple[TeacherCreate | None, School | None, str | None, Teacher | None]:
-    """(data, school, error, the teacher if already registered) of one row; nothing is written."""
+) -> _Row:
+    """What one row is; nothing is written."""
     values: dict[str, object] = {k: v for k, v in row.items() if v}
     school_scope_is_school = await taken.school(session, job.school_scope)
     if "school_id" not in values and school_scope_is_school is not None:
@@ -209,36 +231,31 @@ async def _check_row(
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        return None, None, f"{where}: {first['msg']}" if where else first["msg"], None
+        return _Row(error=f"{where}: {first['msg']}" if where else first["msg"])
     school = await taken.school(session, data.school_id)
     if school is None or school.district_id != job.district_id:
-        return None, None, "school_id: no such school in the district", None
+        return _Row(error="school_id: no such school in the district")
     if school_scope_is_school is not None and school.id != job.school_scope:
-        return None, None, "school_id: a school imports only its own teachers", None
-    known: Teacher | None = None
+        return _Row(error="school_id: a school imports only its own teachers")
+    known = holder = None
     if data.id_number:
         if data.id_number in earlier:
-            return None, None, "id_number: appears earlier in the file", None
-        known = taken.teachers.get(pii.lookup_hash(data.id_number))
+            return _Row(error="id_number: appears earlier in the file")
+        digest = pii.lookup_hash(data.id_number)
+        found = taken.teachers.get(digest, [])
+        known = next((t for t in found if in_scope(t, job.school_scope)), None)
+        if known is None:
+            holder = next((t for t in found if t.id_number_hash == digest), None)
     if data.mobile and known is None:
         if data.mobile in earlier_mobiles:
-            return None, None, "mobile: appears earlier in the file", None
+            return _Row(error="mobile: appears earlier in the file")
         if pii.lookup_hash(data.mobile) in taken.mobiles:
-            return None, None, "mobile: another teacher has this mobile number", None
-    return data, school, None, known
+            return _Row(error="mobile: another teacher has this mobile number")
+    return _Row(data, school, known=known, holder=holder)
 
 
 def _id_numbers(rows: list[dict[str, str]]) -> set[str]:
     return {r["id_number"].strip().upper() for r in rows if r.get("id_number")}
-
-
-def _login_for(job: RosterImport, known: Teacher) -> bool:
-    """Logins for teachers already registered, if they are in the scope of who imports."""
-    in_scope = known.district_id == job.district_id and job.school_scope in (
-        known.school_id,
-        known.district_id,
-    )
-    return job.create_logins and in_scope
 
 
 def _mobiles(rows: list[dict[str, str]]) -> set[str]:
@@ -310,23 +327,26 @@ async def process(database: Database, import_id: uuid.UUID) -> None:
             logins: list[TeacherLogin] = []
             registered: list[Teacher] = []
             for line, row in enumerate(chunk, start=start + 2):
-                data, school, error, known = await _check_row(
-                    session, job, row, earlier, mobiles, taken
-                )
+                checked = await _check_row(session, job, row, earlier, mobiles, taken)
                 if row.get("id_number"):
                     earlier.add(row["id_number"].strip().upper())
                 if row.get("mobile"):
                     mobiles.add(row["mobile"].strip())
-                if error:
-                    errors.append({"row": line, "error": error})
-                elif known:
+                if checked.error:
+                    errors.append({"row": line, "error": checked.error})
+                elif checked.known:
                     job.skipped_count += 1
-                    if job.mode == ImportMode.VALID_ROWS and _login_for(job, known):
-                        logins.append(login_of(known))
+                    if job.mode == ImportMode.VALID_ROWS and job.create_logins:
+                        logins.append(login_of(checked.known))
                 elif job.mode == ImportMode.VALID_ROWS:
-                    assert data is not None and school is not None
+                    assert checked.data is not None and checked.school is not None
                     teacher = await register_teacher(
-                        session, school=school, data=data, checked=True, deferred=True
+                        session,
+                        school=checked.school,
+                        data=checked.data,
+                        holder=checked.holder,
+                        checked=True,
+                        deferred=True,
                     )
                     registered.append(teacher)
                     if job.create_logins:
@@ -372,21 +392,26 @@ async def _write_all(session: AsyncSession, job: RosterImport, rows: list[dict[s
             await announce(session, registered, logins)  # a chunk's rows and events at once
             logins, registered = [], []
             taken = await _taken(session, rows[k : k + CHUNK])
-        data, school, error, known = await _check_row(session, job, row, earlier, mobiles, taken)
+        checked = await _check_row(session, job, row, earlier, mobiles, taken)
         if row.get("id_number"):
             earlier.add(row["id_number"].strip().upper())
         if row.get("mobile"):
             mobiles.add(row["mobile"].strip())
-        if error:  # changed since the check (a concurrent registration): fail the whole file
-            raise _Changed(error)
-        if known:
+        if checked.error:  # changed since the check (a concurrent registration): fail it all
+            raise _Changed(checked.error)
+        if checked.known:
             job.skipped_count += 1
-            if _login_for(job, known):
-                logins.append(login_of(known))
+            if job.create_logins:
+                logins.append(login_of(checked.known))
             continue
-        assert data is not None and school is not None
+        assert checked.data is not None and checked.school is not None
         teacher = await register_teacher(
-            session, school=school, data=data, checked=True, deferred=True
+            session,
+            school=checked.school,
+            data=checked.data,
+            holder=checked.holder,
+            checked=True,
+            deferred=True,
         )
         registered.append(teacher)
         if job.create_logins:

@@ -182,6 +182,20 @@ class TeacherRead(Read):
     created_at: dt.datetime
 
 
+class IdNumberConflictRead(BaseModel):
+    """A teacher held because a teacher elsewhere already has its identity number: it has no
+    login by that number until the bureaus resolve it (a transfer)."""
+
+    id: uuid.UUID = Field(description="the held teacher")
+    district_id: uuid.UUID
+    school_id: uuid.UUID
+    id_number_masked: str | None
+    holder_id: uuid.UUID = Field(description="the teacher who has the number and logs in with it")
+    holder_district_id: uuid.UUID
+    holder_school_id: uuid.UUID
+    created_at: dt.datetime = Field(description="when the held teacher was registered")
+
+
 class Audience(Strict):
     """Who a program is for; an empty list admits everyone."""
 

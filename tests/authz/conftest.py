@@ -221,6 +221,7 @@ async def world(suite: Suite) -> World:
     await add_budget(world, admin)
     await ledger_world(world, admin)
     await add_enrolment_requests(world)
+    await add_id_number_conflict(world, admin)
     await add_logins(world)
     return world
 
@@ -271,6 +272,25 @@ async def add_enrolment_requests(world: World) -> None:
         assert response.status_code in (200, 202), response.text
         extra = {"leave_id": leave["id"], "roster_import_id": response.json()["id"]}
         setattr(world, name, replace(side, extra={**side.extra, **extra}))
+
+
+async def add_id_number_conflict(world: World, admin: dict[str, str]) -> None:
+    """School A's admin registers the identity number of a teacher of school B: a conflict
+    held for the bureau; the held teacher's id goes into `extra` as `held_teacher_id`."""
+    number = f"3202{uuid.uuid4().int % 10**13:013d}X"
+    body = {"name": "矩阵同号", "stage": "primary", "subject": "数学", "id_number": number}
+    await _created(
+        world.suite, "/v1/teachers", admin, {**body, "school_id": str(world.b.school_id)}
+    )
+    school = world.headers(
+        world.principal(Role.SCHOOL_ADMIN, world.a, district_id=world.a.district_id)
+    )
+    held = await _created(
+        world.suite, "/v1/teachers", school, {**body, "school_id": str(world.a.school_id)}
+    )
+    for name in ("a", "b"):
+        side: Binding = getattr(world, name)
+        setattr(world, name, replace(side, extra={**side.extra, "held_teacher_id": held["id"]}))
 
 
 # --- budget: pools and a program budget (the budget service's records) ---

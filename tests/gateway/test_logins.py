@@ -8,17 +8,18 @@ import time
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import select
 
 from gateway import passwords
-from gateway.models import Account
+from gateway.models import Account, LoginLock
 from shared.auth import Principal, Role
 from shared.errors import Unauthorized
-from tests.gateway.helpers import person
-from tests.harness import Suite
+from tests.gateway.helpers import admin, person
+from tests.harness import ADMIN_PASSWORD, Suite
 
 
 async def _login(suite: Suite, username: str, password: str):
@@ -116,14 +117,85 @@ async def test_an_outdated_hash_is_upgraded_at_the_next_login(suite: Suite) -> N
     assert (await _login(suite, username, "wrong password")).status_code == 400
 
 
-async def test_concurrent_wrong_passwords_all_count_towards_the_lockout(suite: Suite) -> None:
+def _from(suite: Suite, address: str) -> httpx.AsyncClient:
+    """A client whose requests come from this address."""
+    transport = httpx.ASGITransport(app=suite.gateway_app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://gateway", timeout=60)
+
+
+async def _login_from(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
+    return await client.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": username, "password": password},
+    )
+
+
+async def test_a_locked_login_answers_like_an_unknown_username(suite: Suite) -> None:
+    """The lock must not tell a guesser that the username exists: status and body alike."""
     username, password = await person(suite, "bureau_admin")
     failures = suite.gateway_app.state.settings.lockout().failures
-    wrong = await asyncio.gather(*(_login(suite, username, "wrong") for _ in range(failures)))
-    assert {w.status_code for w in wrong} == {400}
-    locked = await _login(suite, username, password)
-    assert locked.status_code == 400
-    assert locked.json()["type"].endswith("account-locked")
+    async with _from(suite, "127.0.0.21") as guesser:
+        for _ in range(failures):
+            assert (await _login_from(guesser, username, "wrong guess")).status_code == 400
+        locked = await _login_from(guesser, username, password)
+        unknown = await _login_from(guesser, f"nobody-{uuid.uuid4().hex[:6]}", password)
+        wrong = await _login_from(guesser, username, "another wrong guess")
+    assert locked.status_code == unknown.status_code == wrong.status_code == 400
+    assert locked.json() == unknown.json() == wrong.json()
+    assert locked.headers["content-type"] == unknown.headers["content-type"]
+
+
+async def test_a_guesser_cannot_lock_the_admin_out_of_another_address(suite: Suite) -> None:
+    failures = suite.gateway_app.state.settings.lockout().failures
+    async with _from(suite, "127.0.0.2") as guesser, _from(suite, "127.0.0.3") as owner:
+        for _ in range(failures):
+            assert (await _login_from(guesser, "admin", "guess")).status_code == 400
+        assert (await _login_from(guesser, "admin", ADMIN_PASSWORD)).status_code == 400
+        mine = await _login_from(owner, "admin", ADMIN_PASSWORD)
+    assert mine.status_code == 200, mine.text
+
+
+async def test_an_unlock_lifts_the_locks_of_every_address(suite: Suite) -> None:
+    username, password = await person(suite, "bureau_admin")
+    failures = suite.gateway_app.state.settings.lockout().failures
+    headers = await admin(suite)
+    found = await suite.gateway.get("/v1/accounts", headers=headers, params={"q": username})
+    account_id = found.json()["items"][0]["id"]
+    async with _from(suite, "127.0.0.31") as one, _from(suite, "127.0.0.32") as two:
+        for client in (one, two):
+            for _ in range(failures):
+                await _login_from(client, username, "guess")
+            assert (await _login_from(client, username, password)).status_code == 400
+        listed = await suite.gateway.get(
+            "/v1/accounts", headers=headers, params={"q": username, "status": "locked"}
+        )
+        assert [a["id"] for a in listed.json()["items"]] == [account_id]
+        assert listed.json()["items"][0]["locked_until"] is not None
+        unlocked = await suite.gateway.post(f"/v1/accounts/{account_id}/unlock", headers=headers)
+        assert unlocked.status_code == 200 and unlocked.json()["status"] == "active"
+        assert (await _login_from(one, username, password)).status_code == 200
+        assert (await _login_from(two, username, password)).status_code == 200
+
+
+async def test_concurrent_wrong_passwords_are_counted_exactly(suite: Suite) -> None:
+    """As many concurrent failures as the threshold lock that address; one fewer do not."""
+    username, password = await person(suite, "bureau_admin")
+    failures = suite.gateway_app.state.settings.lockout().failures
+    async with _from(suite, "127.0.0.41") as full, _from(suite, "127.0.0.42") as short:
+        wrong = await asyncio.gather(
+            *(_login_from(full, username, "wrong") for _ in range(failures)),
+            *(_login_from(short, username, "wrong") for _ in range(failures - 1)),
+        )
+        assert {w.status_code for w in wrong} == {400}
+        assert (await _login_from(full, username, password)).status_code == 400
+        assert (await _login_from(short, username, password)).status_code == 200
+    async with suite.gateway_app.state.database.sessions() as session:
+        counted = await session.scalar(
+            select(LoginLock.failures)
+            .join(Account, Account.id == LoginLock.account_id)
+            .where(Account.username == username, LoginLock.source == "127.0.0.41")
+        )
+    assert counted == failures
 
 
 async def test_an_unknown_username_is_refused_like_a_wrong_password(suite: Suite) -> None:

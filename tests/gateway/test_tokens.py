@@ -57,7 +57,7 @@ async def test_lockout_after_repeated_failures_even_with_the_right_password(suit
         assert (await _password_grant(suite, username, "wrong-password")).status_code == 400
     locked = await _password_grant(suite, username, password)
     assert locked.status_code == 400
-    assert locked.json()["type"].endswith("account-locked")
+    assert locked.json()["type"].endswith("invalid-grant")
 
 
 async def test_failures_below_the_threshold_reset_on_success(suite: Suite) -> None:
@@ -77,7 +77,7 @@ async def test_client_secret_failures_lock_the_client(suite: Suite) -> None:
     for _ in range(failures):
         await client_token(suite, {**client, "client_secret": "wrong"})
     locked = await client_token(suite, client)
-    assert locked.status_code == 400 and locked.json()["type"].endswith("account-locked")
+    assert locked.status_code == 400 and locked.json()["type"].endswith("invalid-grant")
     assert await admin(suite)  # the bureau is unaffected
 
 

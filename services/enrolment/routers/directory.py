@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from services.enrolment import directory
 from services.enrolment.models import Institution, School, Teacher
 from services.enrolment.schemas import (
+    IdNumberConflictRead,
     InstitutionCreate,
     InstitutionRead,
     SchoolCreate,
@@ -95,6 +96,27 @@ async def list_teachers(
         query = query.where(Teacher.school_id == school_id)
     rows = (await session.scalars(paginate(query, Teacher, paging))).all()
     return page_of(list(rows), paging, TeacherRead)
+
+
+@router.get("/teachers/id-number-conflicts", response_model=Page[IdNumberConflictRead])
+async def list_id_number_conflicts(session: Session, caller: Caller, paging: Paging) -> dict:
+    """The bureau's held registrations: a teacher of its district registered with a number a
+    teacher elsewhere has, or one of its teachers' numbers registered elsewhere."""
+    query = paginate(directory.id_number_conflicts_query(caller), Teacher, paging)
+    rows = [
+        IdNumberConflictRead(
+            id=held.id,
+            district_id=held.district_id,
+            school_id=held.school_id,
+            id_number_masked=held.id_number_masked,
+            holder_id=holder.id,
+            holder_district_id=holder.district_id,
+            holder_school_id=holder.school_id,
+            created_at=held.created_at,
+        )
+        for held, holder in (await session.execute(query)).all()
+    ]
+    return page_of(rows, paging, IdNumberConflictRead)
 
 
 @router.get("/teachers/{teacher_id}", response_model=TeacherRead)

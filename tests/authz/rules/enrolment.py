@@ -75,6 +75,8 @@ RULES: dict[str, Rule] = {
         needs="roster:read",
     ),
     "GET /v1/teachers/{teacher_id}": rule(own=(T, S, B, M), needs="roster:read"),
+    # Identity numbers held in conflict: the bureau only, as resolving one moves a teacher.
+    "GET /v1/teachers/id-number-conflicts": rule(Kind.LIST, own=(B,), record="held_teacher_id"),
     "PATCH /v1/teachers/{teacher_id}": rule(
         own=(S, B, M),
         body=lambda b: {"subject": "语文"},
