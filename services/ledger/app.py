@@ -15,8 +15,12 @@ from shared.service_app import ServiceSpec, create_service_app
 
 
 def create_app() -> FastAPI:
+    settings = Settings()
+
     def imports_job(app: FastAPI) -> LedgerImports:
-        return LedgerImports(app.state.database, owner=app.state.owner)
+        return LedgerImports(
+            app.state.database, owner=app.state.owner, interval=settings.import_interval_seconds
+        )
 
     return create_service_app(
         ServiceSpec(
@@ -33,7 +37,7 @@ def create_app() -> FastAPI:
                 reports.router,
             ],
             migrations=Path(__file__).parent / "migrations",
-            settings=Settings(),
+            settings=settings,
             handlers=handlers,
             jobs=[imports_job],
             # Import files are sealed with the PII key while they wait.

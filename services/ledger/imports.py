@@ -3,9 +3,9 @@
 A file is stored in the database (sealed), then a worker of any replica claims it
 (LedgerImports) and processes it in chunks, each its own transaction renewing the claim, so
 progress shows while it runs and a restart, here or on another replica, resumes where it
-stopped: rows are idempotent on the
-provincial record id (source "provincial_import"), so a re-upload or a resumed run never
-posts a record twice. Imported history emits one completion event, not one per row.
+stopped: rows are idempotent on the provincial record id (source "provincial_import"), so a
+re-upload or a resumed run never posts a record twice. Imported history emits one
+completion event, not one per row.
 """
 
 from __future__ import annotations
@@ -304,7 +304,7 @@ class LedgerImports:
 
     name = "ledger-imports"
 
-    def __init__(self, database: Database, *, owner: str, interval: float = 2.0) -> None:
+    def __init__(self, database: Database, *, owner: str, interval: float) -> None:
         self.database = database
         self.lease = Lease(owner, seconds=LEASE_SECONDS)
         self.interval = interval
