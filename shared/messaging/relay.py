@@ -19,7 +19,7 @@ import structlog
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from shared.db import Database, utcnow
+from shared.db import READ_ONLY, Database, utcnow
 from shared.messaging.nats import NatsLink
 from shared.messaging.outbox import register_wakeup
 from shared.messaging.tables import InfraTables
@@ -114,6 +114,7 @@ class OutboxRelay:
     async def _work_waiting(self) -> bool:
         outbox = self.tables.outbox
         async with self.database.sessions() as session:
+            await session.connection(execution_options={READ_ONLY: True})
             first = await session.scalar(
                 select(outbox.c.seq).where(outbox.c.published_at.is_(None)).limit(1)
             )

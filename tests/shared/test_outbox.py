@@ -156,13 +156,21 @@ async def test_an_idle_relay_commits_nothing_and_takes_its_lease_only_for_work(
     link = NatsLink(nats_url, name="idle-relay", namespace=f"i{uuid.uuid4().hex[:8]}")
     link.start()
     commits: list[object] = []
-    event.listen(database.engine.sync_engine, "commit", lambda conn: commits.append(conn))
+    writes: list[str] = []  # statements that write, or take SQLite's write lock
+    engine = database.engine.sync_engine
+    event.listen(engine, "commit", lambda conn: commits.append(conn))
+
+    def statement(conn, cursor, sql: str, *args) -> None:
+        if sql.lstrip().upper().startswith(("BEGIN IMMEDIATE", "UPDATE", "INSERT", "DELETE")):
+            writes.append(sql)
+
+    event.listen(engine, "before_cursor_execute", statement)
     relay = OutboxRelay(database, infra, link, interval=0.01)
     try:
         await wait_for(lambda: link.connected)
         relay.start()
         await asyncio.sleep(1.0)  # a hundred idle polls
-        assert commits == []
+        assert (commits, writes) == ([], [])
         assert await lease_rows(database) == []
 
         await commit_events(database, 3)
@@ -170,8 +178,9 @@ async def test_an_idle_relay_commits_nothing_and_takes_its_lease_only_for_work(
         held = await lease_rows(database)
         assert len(held) == 1 and held[0].owner == relay.owner
         commits.clear()
+        writes.clear()
         await asyncio.sleep(1.0)  # idle again
-        assert commits == []
+        assert (commits, writes) == ([], [])
         assert await lease_rows(database) == held
     finally:
         await relay.stop()
