@@ -262,3 +262,48 @@ async def test_a_change_while_importing_fails_the_import_and_the_queue_goes_on(
     )
     assert name not in {t["name"] for t in listed["items"]}
     assert "后来者" in {t["name"] for t in listed["items"]}
+
+
+async def test_an_import_that_keeps_failing_is_given_up_and_never_blocks_the_queue(
+    world: World,
+) -> None:
+    """An import whose pass raises keeps its claim while the imports behind it run; one
+    taken up too often ends failed, saying so."""
+    import datetime as dt
+    import uuid
+
+    from services.enrolment.roster_import import GIVEN_UP, MAX_ATTEMPTS
+
+    school = await world.school()
+    app = world.suite.apps["enrolment"]
+    earlier = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+
+    def broken(attempts: int) -> RosterImport:
+        return RosterImport(
+            district_id=DEFAULT_DISTRICT_ID,
+            school_scope=uuid.UUID(school["id"]),
+            requested_by="test",
+            filename="broken.csv",
+            digest=uuid.uuid4().hex,
+            mode="valid_rows",
+            total_rows=1,
+            content=b"\x00 not a sealed roster",  # unreadable: every pass raises
+            created_at=earlier,
+            attempts=attempts,
+        )
+
+    failing, exhausted = broken(0), broken(MAX_ATTEMPTS)
+    async with app.state.database.sessions() as session:
+        session.add_all([failing, exhausted])
+        await session.commit()
+    behind = [["排队者", school["id"], "primary", "语文", "", id_number(), ""]]
+    queued = ok(await upload(world, csv_bytes(behind), "queued.csv", "valid_rows"), 202)
+    assert (await finished(world, queued))["status"] == "done"
+    given_up = await finished(world, {"id": str(exhausted.id)})
+    assert given_up["status"] == "failed" and given_up["errors"][-1]["error"] == GIVEN_UP
+    async with app.state.database.sessions() as session:
+        still = await session.get(RosterImport, failing.id)
+        assert still is not None and still.status in ("queued", "running")
+        assert still.attempts >= 1 and still.claimed_until is not None  # held, retried later
+        still.status = "failed"  # not to be retried for the rest of the run
+        await session.commit()
