@@ -326,8 +326,9 @@ async def process(database: Database, import_id: uuid.UUID, lease: Lease) -> Non
             await _finish(session, job, "failed")
             await session.commit()
             return
-        rows = await read_rows(_opened(job.content))
+        content = job.content
         await session.commit()
+    rows = await read_rows(_opened(content))  # parsed with no transaction open
     while True:
         async with database.sessions() as session:
             job = await _locked(session, import_id, lease)
