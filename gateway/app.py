@@ -19,46 +19,44 @@ from gateway.config import BootstrapSettings, Settings
 from gateway.dispatcher import WebhookDispatcher
 from gateway.handlers import handlers, login_handlers
 from gateway.keys import Signer, load_or_create_key
-from gateway.models import idempotency, infra
+from gateway.models import infra
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware, TokenBuckets
 from gateway.routes import auth, dashboard, docs, logins, proxy, webhooks
 from gateway.routes.proxy import ForwardMiddleware
 from gateway.webhooks import TargetPolicy
 from shared.auth import TokenVerifier, audience_of
-from shared.config import common, database_url_for
-from shared.db import Database, ensure_database
+from shared.config import common
 from shared.edge import EdgeMiddleware
 from shared.errors import install_problem_handlers, problem_response
-from shared.logging import RequestIdMiddleware, configure_logging
-from shared.messaging.inbox import ConsumerGroup
-from shared.messaging.nats import NatsLink
-from shared.migrate import upgrade
+from shared.logging import RequestIdMiddleware
 from shared.paths import RefuseOddPathMiddleware
-from shared.service_app import DEFAULT_NATS_URL, settle_garbage_collector
+from shared.runtime import Consuming, JobFactory, Part, Resource, lifespan_of
 
 
-def create_app() -> FastAPI:
-    settings = Settings()
-    env = common()
+def gateway_part(settings: Settings) -> Part:
+    return Part(
+        name="gateway",
+        migrations=Path(__file__).parent / "migrations",
+        tables=infra,
+        database_url=settings.database_url,
+        consuming=Consuming(registries=(handlers, login_handlers)),
+        resources=[_gateway_state(settings), _bootstrap_admin],
+        jobs=[_webhook_dispatcher(settings)],
+    )
 
+
+def _gateway_state(settings: Settings) -> Resource:
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging("gateway", json=env.shixun_log_json)
-        url = database_url_for("gateway", settings.database_url)
-        await ensure_database(url)
-        database = Database(url)
-        await upgrade(database, Path(__file__).parent / "migrations")
+    async def state(app: FastAPI) -> AsyncIterator[None]:
+        env = common()
         key_file = settings.jwt_key_file or env.shixun_data_dir / "jwt-signing-key.pem"
-        signer = Signer(
+        app.state.settings = settings
+        app.state.rate_limiter = RateLimiter(settings.rate_limits(), TokenBuckets())
+        app.state.signer = Signer(
             load_or_create_key(key_file),
             issuer=env.shixun_jwt_issuer,
             audience=env.shixun_jwt_audience,
         )
-        app.state.settings = settings
-        app.state.rate_limiter = RateLimiter(settings.rate_limits(), TokenBuckets())
-        app.state.database = database
-        app.state.idempotency_table = idempotency
-        app.state.signer = signer
         app.state.clients = ServiceClients.from_urls(
             settings.service_urls(),
             timeout=settings.upstream_timeout_seconds,
@@ -71,60 +69,57 @@ def create_app() -> FastAPI:
             audience=audience_of("gateway", env.shixun_jwt_audience),
             http=httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw"),
         )
-        link = NatsLink(
-            env.nats_url or DEFAULT_NATS_URL,
-            name="gateway",
-            replicas=env.shixun_stream_replicas,
-            namespace=env.shixun_nats_namespace,
-        )
-        link.start()
-        consumers = ConsumerGroup(handlers, database, infra, link)
-        consumers.start()
-        login_consumers = ConsumerGroup(login_handlers, database, infra, link)
-        login_consumers.start()
-        app.state.nats = link
-        app.state.consumers = consumers
         app.state.webhook_http = httpx.AsyncClient(follow_redirects=False)
         app.state.webhook_targets = TargetPolicy(allow_hosts=settings.webhook_hosts())
-        dispatcher = WebhookDispatcher(
-            database,
+        try:
+            yield
+        finally:
+            await app.state.webhook_http.aclose()
+            await app.state.clients.aclose()
+
+    return state
+
+
+@asynccontextmanager
+async def _bootstrap_admin(app: FastAPI) -> AsyncIterator[None]:
+    bootstrap = BootstrapSettings()
+    if bootstrap.bootstrap_admin_password:
+        async with app.state.database.sessions() as session:
+            try:
+                await ensure_bootstrap_admin(
+                    session,
+                    username=bootstrap.bootstrap_admin_username,
+                    password=bootstrap.bootstrap_admin_password,
+                )
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()  # another replica or worker made it just now
+    yield
+
+
+def _webhook_dispatcher(settings: Settings) -> JobFactory:
+    def make(app: FastAPI) -> WebhookDispatcher:
+        app.state.webhooks = WebhookDispatcher(
+            app.state.database,
             app.state.webhook_http,
             targets=app.state.webhook_targets,
             poll_seconds=settings.webhook_poll_seconds,
             timeout_seconds=settings.webhook_timeout_seconds,
         )
-        dispatcher.start()
-        app.state.webhooks = dispatcher
-        bootstrap = BootstrapSettings()
-        if bootstrap.bootstrap_admin_password:
-            async with database.sessions() as session:
-                try:
-                    await ensure_bootstrap_admin(
-                        session,
-                        username=bootstrap.bootstrap_admin_username,
-                        password=bootstrap.bootstrap_admin_password,
-                    )
-                    await session.commit()
-                except IntegrityError:
-                    await session.rollback()  # another replica or worker made it just now
-        settle_garbage_collector()
-        try:
-            yield
-        finally:
-            await dispatcher.stop()
-            await login_consumers.stop()
-            await consumers.stop()
-            await link.close()
-            await app.state.webhook_http.aclose()
-            await app.state.clients.aclose()
-            await database.dispose()
+        return app.state.webhooks
+
+    return make
+
+
+def create_app() -> FastAPI:
+    settings = Settings()
 
     app = FastAPI(
         title="shixun (师训) API",
         description="In-service teacher training management: programs, enrolment, hours, "
         "funds and evaluations, for education bureaus, schools, institutions and teachers.",
         version="0.1.0",
-        lifespan=lifespan,
+        lifespan=lifespan_of(gateway_part(settings)),
         openapi_url=None,
         docs_url=None,
         redoc_url=None,

@@ -1,14 +1,14 @@
 """Sends queued webhook deliveries: signed, retried with backoff, each attempt logged.
 
-A delivery is claimed before it is sent (its next attempt moved past the send timeout), so
-several gateway replicas never send the same one at once; a crash mid-send only delays it.
+A delivery is claimed before it is sent (shared.worker.claim; its next attempt moved past
+the send timeout), so several gateway replicas never send the same one at once; a crash
+mid-send only delays it. The gateway's runtime runs it as a worker.
 Delivery is at least once: receivers dedupe by `Shixun-Event-Id`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 import httpx
@@ -20,6 +20,7 @@ from gateway.models import WebhookDelivery, WebhookSubscription
 from gateway.policy import DEFAULT_RETRY, RetryPolicy
 from shared.db import Database, utcnow
 from shared.errors import Unprocessable
+from shared.worker import claim
 
 log = structlog.get_logger("webhooks")
 
@@ -46,58 +47,48 @@ class WebhookDispatcher:
         self.poll_seconds = poll_seconds
         self.timeout = timeout_seconds
         self.batch = batch
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="webhook-dispatcher")
+    name = "webhook-deliveries"
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    @property
+    def interval(self) -> float:
+        return self.poll_seconds
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                sent = await self.deliver_due()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a database hiccup must not end the dispatcher
-                log.warning("webhook pass failed", error=repr(exc))
-                sent = 0
-            if sent < self.batch:
-                await asyncio.sleep(self.poll_seconds)
+    async def run_once(self) -> bool:
+        return await self.deliver_due() >= self.batch
 
     async def _claim(self) -> list[tuple[WebhookDelivery, WebhookSubscription]]:
         now = utcnow()
-        lease = now + timedelta(seconds=self.timeout * 2)
-        claimed = []
         async with self.database.sessions() as session:
-            rows = (
-                await session.execute(
-                    select(WebhookDelivery, WebhookSubscription)
-                    .join(WebhookSubscription)
-                    .where(WebhookDelivery.status == "pending")
-                    .where(WebhookSubscription.active.is_(True))
-                    .where(WebhookDelivery.next_attempt_at <= now)
-                    .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at)
-                    .limit(self.batch)
-                )
-            ).all()
-            for delivery, subscription in rows:
-                result = await session.execute(
-                    update(WebhookDelivery)
-                    .where(
-                        WebhookDelivery.id == delivery.id,
-                        WebhookDelivery.next_attempt_at == delivery.next_attempt_at,
+            ids = await claim(
+                session,
+                WebhookDelivery.id,
+                where=[
+                    WebhookDelivery.status == "pending",
+                    WebhookDelivery.next_attempt_at <= now,
+                    WebhookDelivery.subscription_id.in_(
+                        select(WebhookSubscription.id).where(WebhookSubscription.active.is_(True))
+                    ),
+                ],
+                order_by=[WebhookDelivery.next_attempt_at, WebhookDelivery.created_at],
+                limit=self.batch,
+                # Leased past the send timeout: a crash mid-send only delays the delivery.
+                values={"next_attempt_at": now + timedelta(seconds=self.timeout * 2)},
+            )
+            claimed = (
+                (
+                    await session.execute(
+                        select(WebhookDelivery, WebhookSubscription)
+                        .join(WebhookSubscription)
+                        .where(WebhookDelivery.id.in_(ids))
+                        .order_by(WebhookDelivery.created_at)
                     )
-                    .values(next_attempt_at=lease)
-                )
-                if result.rowcount == 1:  # type: ignore[attr-defined]
-                    claimed.append((delivery, subscription))
+                ).all()
+                if ids
+                else []
+            )
             await session.commit()
-        return claimed
+        return [(delivery, subscription) for delivery, subscription in claimed]
 
     async def deliver_due(self) -> int:
         """One pass: send what is due; the number of deliveries attempted."""

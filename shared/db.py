@@ -26,6 +26,11 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
+# Execution option of a transaction that only reads (a background job's poll): on SQLite it
+# begins deferred instead of taking the write lock. `session.connection(execution_options=
+# {READ_ONLY: True})` before its first statement.
+READ_ONLY = "shixun_read_only"
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -57,7 +62,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A poll that only reads (READ_ONLY) leaves the write lock to the writers.
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     # No pre-ping: it costs a round trip on every checkout, a rush's hottest path; a

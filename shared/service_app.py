@@ -1,9 +1,8 @@
-"""The one way a service is assembled: routers, database, migrations, NATS, relay, consumers."""
+"""The one way a service is assembled: its routers and middleware on the runtime's lifespan."""
 
 from __future__ import annotations
 
-import gc
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -12,34 +11,16 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 
-from shared import pii
 from shared.auth import TokenVerifier, audience_of
-from shared.config import ServiceSettings, common, database_url_for
-from shared.db import Database, ensure_database
+from shared.config import ServiceSettings, common
 from shared.edge import EdgeMiddleware
 from shared.errors import install_problem_handlers
 from shared.health import router as health_router
-from shared.logging import RequestIdMiddleware, configure_logging
-from shared.messaging.inbox import ConsumerGroup, HandlerRegistry
-from shared.messaging.nats import NatsLink
-from shared.messaging.relay import OutboxRelay
+from shared.logging import RequestIdMiddleware
+from shared.messaging.inbox import HandlerRegistry
 from shared.messaging.tables import InfraTables
-from shared.migrate import upgrade
 from shared.paths import RefuseOddPathMiddleware
-
-DEFAULT_NATS_URL = "nats://127.0.0.1:4223"
-
-
-def settle_garbage_collector() -> None:
-    """Once started: keep what start-up made out of every collection, and collect less often.
-
-    A request allocates thousands of short-lived objects; with the default thresholds the
-    collector ran several times a request and walked every module, class and compiled
-    query each full pass (a tenth of a rush's CPU, py-spy).
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 10)
+from shared.runtime import Consuming, JobFactory, Part, Relaying, Resource, lifespan_of
 
 
 @dataclass
@@ -53,7 +34,10 @@ class ServiceSpec:
     migrations: Path
     settings: ServiceSettings
     handlers: HandlerRegistry | None = None
-    on_startup: list[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
+    # Held while the service runs (entered after the database and NATS are up).
+    resources: list[Resource] = field(default_factory=list)
+    # Its background jobs (shared.worker), run where SHIXUN_<NAME>_ROLE is worker or all.
+    jobs: list[JobFactory] = field(default_factory=list)
     # It stores personal data: without a valid PII key (in production, from the environment)
     # it does not start.
     uses_pii: bool = False
@@ -62,74 +46,51 @@ class ServiceSpec:
     inner_middleware: list[type] = field(default_factory=list)
 
 
-def create_service_app(spec: ServiceSpec) -> FastAPI:
-    settings = spec.settings
-    env = common()
-
+def _verifier(name: str) -> Resource:
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(spec.name, json=env.shixun_log_json)
-        if spec.uses_pii:
-            pii.check_key()
-        url = database_url_for(spec.name, settings.database_url)
-        await ensure_database(url)
-        database = Database(url, pool_size=settings.db_pool_size)
-        await upgrade(database, spec.migrations)
-        link = NatsLink(
-            env.nats_url or DEFAULT_NATS_URL,
-            name=spec.name,
-            replicas=env.shixun_stream_replicas,
-            namespace=env.shixun_nats_namespace,
-        )
-        link.start()
-        relay = OutboxRelay(
-            database,
-            spec.tables,
-            link,
-            interval=settings.relay_interval_seconds,
-            batch_size=settings.relay_batch_size,
-            retention=timedelta(hours=settings.outbox_retention_hours),
-        )
-        relay.start()
-        consumers = None
-        if spec.handlers is not None:
-            consumers = ConsumerGroup(
-                spec.handlers,
-                database,
-                spec.tables,
-                link,
-                max_deliver=settings.consumer_max_deliver,
-                ack_wait=settings.consumer_ack_wait_seconds,
-            )
-            consumers.start()
-        app.state.database = database
-        app.state.tables = spec.tables
-        app.state.idempotency_table = spec.tables.idempotency
-        app.state.nats = link
-        app.state.relay = relay
-        app.state.consumers = consumers
+    async def verifier(app: FastAPI) -> AsyncIterator[None]:
+        env = common()
         app.state.verifier = TokenVerifier(
             jwks_url=env.shixun_jwks_url,
             issuer=env.shixun_jwt_issuer,
-            audience=audience_of(spec.name, env.shixun_jwt_audience),
+            audience=audience_of(name, env.shixun_jwt_audience),
         )
-        for hook in spec.on_startup:
-            await hook(app)
-        settle_garbage_collector()
-        try:
-            yield
-        finally:
-            if consumers is not None:
-                await consumers.stop()
-            await relay.stop()
-            await link.close()
-            await database.dispose()
+        yield
 
+    return verifier
+
+
+def part_of(spec: ServiceSpec) -> Part:
+    settings = spec.settings
+    return Part(
+        name=spec.name,
+        migrations=spec.migrations,
+        tables=spec.tables,
+        database_url=settings.database_url,
+        pool_size=settings.db_pool_size,
+        uses_pii=spec.uses_pii,
+        relaying=Relaying(
+            interval=settings.relay_interval_seconds,
+            batch_size=settings.relay_batch_size,
+            retention=timedelta(hours=settings.outbox_retention_hours),
+        ),
+        consuming=Consuming(
+            registries=(spec.handlers,) if spec.handlers is not None else (),
+            max_deliver=settings.consumer_max_deliver,
+            ack_wait=settings.consumer_ack_wait_seconds,
+        ),
+        resources=[_verifier(spec.name), *spec.resources],
+        jobs=spec.jobs,
+    )
+
+
+def create_service_app(spec: ServiceSpec) -> FastAPI:
+    env = common()
     app = FastAPI(
         title=spec.title,
         description=spec.description,
         version="0.1.0",
-        lifespan=lifespan,
+        lifespan=lifespan_of(part_of(spec)),
     )
     for middleware in spec.inner_middleware:
         app.add_middleware(middleware)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.enrolment import sweep
 from services.enrolment.config import Settings
 from services.enrolment.directory import ensure_default_district
 from services.enrolment.fast_lane import EnrolFastLane
@@ -22,19 +23,20 @@ from services.enrolment.routers import (
     programs,
     reports,
 )
-from services.enrolment.sweep import running_sweep
 from shared.service_app import ServiceSpec, create_service_app
 
 
 def create_app() -> FastAPI:
     settings = Settings()
 
-    async def bootstrap(app: FastAPI) -> None:
+    @asynccontextmanager
+    async def bootstrap(app: FastAPI) -> AsyncIterator[None]:
         async with app.state.database.sessions() as session:
             await ensure_default_district(session, name=settings.default_district_name)
             await session.commit()
+        yield
 
-    app = create_service_app(
+    return create_service_app(
         ServiceSpec(
             name="enrolment",
             title="shixun enrolment",
@@ -54,18 +56,9 @@ def create_app() -> FastAPI:
             migrations=Path(__file__).parent / "migrations",
             settings=settings,
             handlers=handlers,
-            on_startup=[bootstrap],
+            resources=[bootstrap],
+            jobs=sweep.jobs(settings.sweep_interval_seconds),
             uses_pii=True,
             inner_middleware=[EnrolFastLane],
         )
     )
-    served = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The periodic sweep runs inside the service's lifespan and stops before it ends.
-        async with served(app), running_sweep(app, interval=settings.sweep_interval_seconds):
-            yield
-
-    app.router.lifespan_context = lifespan
-    return app

@@ -218,3 +218,8 @@ class RosterImport(EnrolmentModel, table=True):
     content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=created_column())
     finished_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # The process working it and until when (shared.worker.Lease), and how often it was
+    # taken up: one that keeps failing is given up rather than retried forever.
+    claimed_by: str | None = Field(default=None, max_length=100)
+    claimed_until: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})

@@ -1,13 +1,15 @@
 """Roster import: a CSV (UTF-8 or GBK) or XLSX file of teachers, worked through in chunks.
 
-The upload is checked for shape and stored as a job; the periodic sweep imports it chunk by
-chunk, committing progress with each chunk, so a large file shows progress and an interrupted
-import resumes where it stopped. Mode all_or_nothing checks every row before writing any;
-valid_rows writes the good rows and reports the others. A re-upload of the same file for the
-same scope returns the first job; a teacher whose identity number is already registered in
-the importer's scope is skipped, so editing and re-uploading a file never registers anyone
-twice. A number registered outside that scope is imported like a new one, held as a conflict
-for the bureaus (directory.register_teacher): the counts tell nothing of other schools.
+The upload is checked for shape and stored as a job; a worker (RosterImports) claims it and
+imports it chunk by chunk, committing progress with each chunk, so a large file shows
+progress and an interrupted import resumes where it stopped; one that fails ends failed
+with the reason, and the imports queued behind it go on. Mode all_or_nothing checks every
+row before writing any; valid_rows writes the good rows and reports the others. A re-upload
+of the same file for the same scope returns the first job; a teacher whose identity number
+is already registered in the importer's scope is skipped, so editing and re-uploading a
+file never registers anyone twice. A number registered outside that scope is imported like
+a new one, held as a conflict for the bureaus (directory.register_teacher): the counts tell
+nothing of other schools.
 """
 
 from __future__ import annotations
@@ -31,10 +33,16 @@ from shared.db import Database, utcnow
 from shared.errors import Forbidden, NotFound, TooLarge, Unprocessable
 from shared.events.enrolment import RosterImported, TeacherLogin
 from shared.messaging.outbox import add_event
+from shared.worker import Lease, claim
 
 CHUNK = 200
 MAX_BYTES = 20 * xlsx.MB
 LIMITS = xlsx.SheetLimits(max_rows=50_000, max_unpacked_bytes=50 * xlsx.MB)
+# A chunk commits well within the lease, renewing it; a stopped worker's imports are taken
+# up by another one once it runs out.
+LEASE_SECONDS = 120.0
+MAX_ATTEMPTS = 5
+GIVEN_UP = f"not imported: the import failed {MAX_ATTEMPTS} times; see the service log"
 ENCODINGS = ("utf-8-sig", "gb18030")  # gb18030 reads every GBK file
 HEADERS = {
     "name": "name",
@@ -287,37 +295,67 @@ async def _finish(session: AsyncSession, job: RosterImport, status: str) -> None
     )
 
 
-async def _locked(session: AsyncSession, import_id: uuid.UUID) -> RosterImport | None:
-    return await session.scalar(
+async def _locked(session: AsyncSession, import_id: uuid.UUID, lease: Lease) -> RosterImport | None:
+    """The job, if it is still unfinished and still this worker's; its lease is renewed."""
+    job = await session.scalar(
         select(RosterImport)
-        .where(RosterImport.id == import_id, RosterImport.status.in_(("queued", "running")))
+        .where(
+            RosterImport.id == import_id,
+            RosterImport.status.in_(("queued", "running")),
+            RosterImport.claimed_by == lease.owner,
+        )
         .with_for_update(skip_locked=True)
     )
+    if job is not None:
+        job.claimed_until = lease.until()
+    return job
 
 
-async def process(database: Database, import_id: uuid.UUID) -> None:
-    """Work through one import, a chunk per transaction; safe to call again after a crash."""
+async def claim_next(database: Database, lease: Lease) -> uuid.UUID | None:
+    """The oldest unfinished import no one holds, now held by this worker."""
     async with database.sessions() as session:
-        job = await session.get(RosterImport, import_id)
+        taken = await claim(
+            session,
+            RosterImport.id,
+            where=[
+                RosterImport.status.in_(("queued", "running")),
+                Lease.free(RosterImport.claimed_until),
+            ],
+            order_by=[RosterImport.created_at],
+            values={
+                "claimed_by": lease.owner,
+                "claimed_until": lease.until(),
+                "attempts": RosterImport.attempts + 1,
+            },
+        )
+        await session.commit()
+    return taken[0] if taken else None
+
+
+async def process(database: Database, import_id: uuid.UUID, lease: Lease) -> None:
+    """Work through one import claimed with `lease`, a chunk per transaction; safe to call
+    again after a crash. It always ends finished (done or failed) unless the lease is lost."""
+    async with database.sessions() as session:
+        job = await _locked(session, import_id, lease)
         if job is None:
             return
-        rows = await read_rows(_opened(job.content))
+        if job.attempts > MAX_ATTEMPTS:
+            job.errors = [*job.errors, {"row": None, "error": GIVEN_UP}]
+            await _finish(session, job, "failed")
+            await session.commit()
+            return
+        content = job.content
+        await session.commit()
+    rows = await read_rows(_opened(content))  # parsed with no transaction open
     while True:
         async with database.sessions() as session:
-            job = await _locked(session, import_id)
+            job = await _locked(session, import_id, lease)
             if job is None:
                 return
             job.status = "running"
             start = job.processed_rows
             if start >= len(rows):
-                if job.mode == ImportMode.ALL_OR_NOTHING and not job.errors:
-                    await _write_all(session, job, rows)
-                await _finish(
-                    session,
-                    job,
-                    "failed" if job.mode == "all_or_nothing" and job.errors else "done",
-                )
-                await session.commit()
+                await _complete(session, job, rows)
                 return
             earlier = _id_numbers(rows[:start])
             mobiles = _mobiles(rows[:start])
@@ -356,6 +394,28 @@ async def process(database: Database, import_id: uuid.UUID) -> None:
             job.errors = errors
             job.processed_rows = min(start + CHUNK, len(rows))
             await session.commit()
+
+
+class RosterImports:
+    """The worker's job: one claimed import at a time, worked to its end.
+
+    An import whose pass raises keeps its lease until it runs out, so the next pass takes
+    the import queued behind it; it is taken up again later, and given up (failed) after
+    MAX_ATTEMPTS."""
+
+    name = "roster-imports"
+
+    def __init__(self, database: Database, *, owner: str, interval: float) -> None:
+        self.database = database
+        self.lease = Lease(owner, seconds=LEASE_SECONDS)
+        self.interval = interval
+
+    async def run_once(self) -> bool:
+        import_id = await claim_next(self.database, self.lease)
+        if import_id is None:
+            return False
+        await process(self.database, import_id, self.lease)
+        return True
 
 
 class _Changed(Exception):
@@ -418,15 +478,3 @@ async def _write_all(session: AsyncSession, job: RosterImport, rows: list[dict[s
             logins.append(login_of(teacher))
         job.created_count += 1
     await announce(session, registered, logins)
-
-
-async def pending_imports(session: AsyncSession) -> list[uuid.UUID]:
-    return list(
-        (
-            await session.scalars(
-                select(RosterImport.id)
-                .where(RosterImport.status.in_(("queued", "running")))
-                .order_by(RosterImport.created_at)
-            )
-        ).all()
-    )

@@ -1,54 +1,43 @@
-"""The service's periodic work: expire offers, import queued rosters.
+"""The enrolment service's background jobs (shared.worker): expiring offers, importing rosters.
 
-Each tick derives its work from the database (offers past their expiry, imports not done),
+Each pass derives its work from the database (offers past their expiry, imports not done),
 so nothing is lost when the service restarts mid-way.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-
-import structlog
 from fastapi import FastAPI
 
-from services.enrolment import roster_import
-from services.enrolment.roster_import import pending_imports
+from services.enrolment.roster_import import RosterImports
 from services.enrolment.waitlist import expire_offers
 from shared.db import Database
+from shared.runtime import JobFactory
 
-log = structlog.get_logger("sweep")
-
-
-async def sweep_once(database: Database) -> None:
-    async with database.sessions() as session:
-        await expire_offers(session)
-        await session.commit()
-        imports = await pending_imports(session)
-    for import_id in imports:
-        await roster_import.process(database, import_id)
+BATCH = 100
 
 
-async def sweep_forever(database: Database, *, interval: float) -> None:
-    while True:
-        try:
-            await sweep_once(database)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a failed tick is retried at the next one
-            log.warning("sweep failed", error=repr(exc))
-        await asyncio.sleep(interval)
+class OfferExpiry:
+    """Offers past their expiry go back to the waitlist; the conditional updates of
+    expire_offers make a second replica's pass a no-op."""
+
+    name = "offer-expiry"
+
+    def __init__(self, database: Database, *, interval: float) -> None:
+        self.database = database
+        self.interval = interval
+
+    async def run_once(self) -> bool:
+        async with self.database.sessions() as session:
+            expired = await expire_offers(session, limit=BATCH)
+            await session.commit()
+        return expired >= BATCH
 
 
-@contextlib.asynccontextmanager
-async def running_sweep(app: FastAPI, *, interval: float) -> AsyncIterator[None]:
-    task = asyncio.create_task(
-        sweep_forever(app.state.database, interval=interval), name="enrolment-sweep"
-    )
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+def jobs(interval: float) -> list[JobFactory]:
+    def offers(app: FastAPI) -> OfferExpiry:
+        return OfferExpiry(app.state.database, interval=interval)
+
+    def rosters(app: FastAPI) -> RosterImports:
+        return RosterImports(app.state.database, owner=app.state.owner, interval=interval)
+
+    return [offers, rosters]

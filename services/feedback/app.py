@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -23,6 +21,13 @@ from shared.service_app import ServiceSpec, create_service_app
 def create_app(*, clock: Clock = utcnow) -> FastAPI:
     """The service; `clock` is the time the rules and the deadline scheduler see."""
     settings = Settings()
+
+    def scheduler(app: FastAPI) -> DeadlineScheduler:
+        # It keeps no state, so stopping it anywhere loses nothing.
+        return DeadlineScheduler(
+            app.state.database, clock=clock, interval=settings.scheduler_interval_seconds
+        )
+
     app = create_service_app(
         ServiceSpec(
             name="feedback",
@@ -34,28 +39,11 @@ def create_app(*, clock: Clock = utcnow) -> FastAPI:
             migrations=Path(__file__).parent / "migrations",
             settings=settings,
             handlers=handlers,
+            jobs=[scheduler],
         )
     )
     app.state.clock = clock
     app.state.policy = policy_with(
         ratings_named_to_institution=settings.ratings_named_to_institution
     )
-    service_lifespan = app.router.lifespan_context
-
-    # The scheduler runs inside the service's lifespan (database up, relay running) and is
-    # stopped before them; it keeps no state, so stopping it anywhere loses nothing.
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with service_lifespan(app):
-            scheduler = DeadlineScheduler(
-                app.state.database, clock=clock, interval=settings.scheduler_interval_seconds
-            )
-            app.state.scheduler = scheduler
-            scheduler.start()
-            try:
-                yield
-            finally:
-                await scheduler.stop()
-
-    app.router.lifespan_context = lifespan
     return app

@@ -2,14 +2,13 @@
 
 It keeps no state of its own: every pass reads the due work from evaluation_task, so a
 restart (or a second replica) picks up exactly where the last pass stopped. Each step is
-claimed with a conditional UPDATE, and its event goes through the outbox in the same
+claimed: its rows are read FOR UPDATE SKIP LOCKED on PostgreSQL (replicas take different
+batches) and stepped with a conditional UPDATE, and its event goes through the outbox in the same
 transaction, so a reminder or a flag is emitted once however many schedulers run.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -98,6 +97,7 @@ async def run_due(session: AsyncSession, *, now: dt.datetime) -> PassResult:
             )
             .order_by(EvaluationTask.remind_at)
             .limit(BATCH)
+            .with_for_update(skip_locked=True)
         )
     ).all()
     claimed = await _claim(session, list(remind), reminded_at=now)
@@ -125,6 +125,7 @@ async def run_due(session: AsyncSession, *, now: dt.datetime) -> PassResult:
             .where(EvaluationTask.state == "open", EvaluationTask.due_at <= now)
             .order_by(EvaluationTask.due_at)
             .limit(BATCH)
+            .with_for_update(skip_locked=True)
         )
     ).all()
     by_state: dict[str, list[EvaluationTask]] = {}
@@ -140,47 +141,19 @@ async def run_due(session: AsyncSession, *, now: dt.datetime) -> PassResult:
 
 
 class DeadlineScheduler:
-    """Runs `run_due` now and then in the background of the service."""
+    """The job that runs `run_due` in the background of the service (a shared.worker.Worker)."""
+
+    name = "feedback-deadlines"
 
     def __init__(self, database: Database, *, clock: Clock, interval: float) -> None:
         self.database = database
         self.clock = clock
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="feedback-deadlines")
-
-    def wake(self) -> None:
-        """Run a pass now rather than at the next interval."""
-        self._wake.set()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def run_once(self) -> PassResult:
+    async def run_once(self) -> bool:
         async with self.database.sessions() as session:
             result = await run_due(session, now=self.clock())
             await session.commit()
-        return result
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                result = await self.run_once()
-                if result.reminded or result.expired:
-                    log.info("deadlines", reminded=result.reminded, expired=result.expired)
-                if result.more:
-                    continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("deadline pass failed", error=repr(exc))
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+        if result.reminded or result.expired:
+            log.info("deadlines", reminded=result.reminded, expired=result.expired)
+        return result.more

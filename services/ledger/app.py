@@ -8,13 +8,20 @@ from fastapi import FastAPI
 
 from services.ledger.config import Settings
 from services.ledger.handlers import handlers
-from services.ledger.imports import resume
+from services.ledger.imports import LedgerImports
 from services.ledger.models import LedgerModel, infra
 from services.ledger.routers import entries, hours, imports, policies, reports
 from shared.service_app import ServiceSpec, create_service_app
 
 
 def create_app() -> FastAPI:
+    settings = Settings()
+
+    def imports_job(app: FastAPI) -> LedgerImports:
+        return LedgerImports(
+            app.state.database, owner=app.state.owner, interval=settings.import_interval_seconds
+        )
+
     return create_service_app(
         ServiceSpec(
             name="ledger",
@@ -30,8 +37,10 @@ def create_app() -> FastAPI:
                 reports.router,
             ],
             migrations=Path(__file__).parent / "migrations",
-            settings=Settings(),
+            settings=settings,
             handlers=handlers,
-            on_startup=[resume],
+            jobs=[imports_job],
+            # Import files are sealed with the PII key while they wait.
+            uses_pii=True,
         )
     )

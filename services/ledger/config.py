@@ -10,3 +10,5 @@ class Settings(ServiceSettings):
 
     # A TTF/TTC with Chinese glyphs for transcripts; unset: the fonts-wqy-microhei package.
     transcript_font: Path | None = None
+    # How often queued provincial imports are looked for (an upload wakes its own process).
+    import_interval_seconds: float = 2.0

@@ -1,9 +1,11 @@
 """Provincial platform files (省平台学时记录): validated row by row, posted once per record.
 
-A file is stored, then processed in chunks, each its own transaction, so progress shows
-while it runs and a restart resumes where it stopped: rows are idempotent on the
-provincial record id (source "provincial_import"), so a re-upload or a resumed run never
-posts a record twice. Imported history emits one completion event, not one per row.
+A file is stored in the database (sealed), then a worker of any replica claims it
+(LedgerImports) and processes it in chunks, each its own transaction renewing the claim, so
+progress shows while it runs and a restart, here or on another replica, resumes where it
+stopped: rows are idempotent on the provincial record id (source "provincial_import"), so a
+re-upload or a resumed run never posts a record twice. Imported history emits one
+completion event, not one per row.
 """
 
 from __future__ import annotations
@@ -11,15 +13,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import os
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import structlog
-from fastapi import FastAPI
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -53,14 +52,14 @@ from services.ledger.policy import (
     credits_for,
     holds_degree,
 )
-from shared import xlsx
+from shared import pii, xlsx
 from shared.auth import Principal, Role
-from shared.config import common, private_dir
 from shared.db import Database, utcnow
 from shared.errors import BadRequest, Forbidden, NotFound
 from shared.events.ledger import ImportCompleted
 from shared.messaging.outbox import add_event
 from shared.units import to_hours
+from shared.worker import Lease, claim
 
 log = structlog.get_logger("ledger.imports")
 
@@ -80,12 +79,6 @@ CHUNK = 10_000
 # The provincial platform's yearly export of a district: a million rows fit.
 LIMITS = xlsx.SheetLimits(max_rows=1_000_000, max_unpacked_bytes=400 * xlsx.MB)
 MAX_HOURS = Decimal("1000.0")
-
-
-def storage_dir() -> Path:
-    path = common().shixun_data_dir / "ledger-imports"
-    private_dir(path)
-    return path
 
 
 def may_import(principal: Principal) -> None:
@@ -131,12 +124,11 @@ async def submit(
         format=fmt,
         status="queued",
         created_by=principal.subject,
+        # In the database, so whichever replica's worker claims it can read it; sealed at rest.
+        content=pii.seal(content),
     )
     session.add(job)
     await session.flush()
-    fd = os.open(storage_dir() / f"{job.id}.{fmt}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
     return job, True
 
 
@@ -218,16 +210,71 @@ def parse(number: int, values: dict[str, str]) -> Row:
     )
 
 
-async def process(database: Database, import_id: uuid.UUID) -> None:
-    """Run (or resume) an import to its end, one transaction per chunk of rows."""
+class LeaseLost(Exception):
+    """The import's claim ran out and another worker took it over."""
+
+
+# A chunk commits well within the lease, renewing it; a stopped worker's imports are taken
+# up by another replica once it runs out.
+LEASE_SECONDS = 120.0
+MAX_ATTEMPTS = 5
+
+
+async def claim_next(database: Database, lease: Lease) -> uuid.UUID | None:
+    """The oldest unfinished import no one holds, now held by this worker."""
+    async with database.sessions() as session:
+        taken = await claim(
+            session,
+            LedgerImport.id,
+            where=[
+                LedgerImport.status.in_(("queued", "running")),
+                Lease.free(LedgerImport.claimed_until),
+            ],
+            order_by=[LedgerImport.created_at],
+            values={
+                "claimed_by": lease.owner,
+                "claimed_until": lease.until(),
+                "attempts": LedgerImport.attempts + 1,
+                "status": "running",
+            },
+        )
+        await session.commit()
+    return taken[0] if taken else None
+
+
+async def _give_up(database: Database, import_id: uuid.UUID, reason: str) -> None:
+    log.error("import given up", import_id=str(import_id), reason=reason)
+    async with database.sessions() as session:
+        await session.execute(
+            insert(LedgerImportError.__table__).values(import_id=import_id, row=0, message=reason)
+        )
+        await session.execute(
+            update(LedgerImport)
+            .where(LedgerImport.id == import_id)
+            .values(status="failed", finished_at=utcnow(), content=b"")
+        )
+        await session.commit()
+
+
+async def process(database: Database, import_id: uuid.UUID, lease: Lease) -> None:
+    """Run (or resume) an import claimed with `lease` to its end, one transaction per chunk."""
     async with database.sessions() as session:
         job = await session.get(LedgerImport, import_id)
-        if job is None or job.status == "done":
+        if job is None or job.status not in ("queued", "running"):
             return
-        job.status = "running"
-        await session.commit()
-        district_id, fmt, skip = job.district_id, job.format, job.processed_rows
-    content = (storage_dir() / f"{import_id}.{fmt}").read_bytes()
+        if job.claimed_by != lease.owner:
+            return
+        district_id, skip, attempts = job.district_id, job.processed_rows, job.attempts
+        sealed = job.content
+    if attempts > MAX_ATTEMPTS:
+        await _give_up(
+            database, import_id, f"the import failed {MAX_ATTEMPTS} times; see the service log"
+        )
+        return
+    if not sealed:
+        await _give_up(database, import_id, "the uploaded file was not kept; upload it again")
+        return
+    content = pii.unseal(sealed)
     header: list[str] | None = None
     chunk: list[tuple[int, dict[str, str]]] = []
     number = 1
@@ -243,9 +290,34 @@ async def process(database: Database, import_id: uuid.UUID) -> None:
                 continue
             chunk.append((number, dict(zip(header, values, strict=False))))
             if len(chunk) >= CHUNK:
-                await _chunk(database, import_id, district_id, chunk, in_district)
+                await _chunk(database, import_id, district_id, chunk, in_district, lease)
                 chunk = []
-    await _chunk(database, import_id, district_id, chunk, in_district, last=True)
+    await _chunk(database, import_id, district_id, chunk, in_district, lease, last=True)
+
+
+class LedgerImports:
+    """The worker's job: one claimed import at a time, processed to its end.
+
+    An import whose pass raises keeps its claim until the lease runs out, so the next pass
+    takes the one queued behind it; it is taken up again later, and failed after
+    MAX_ATTEMPTS."""
+
+    name = "ledger-imports"
+
+    def __init__(self, database: Database, *, owner: str, interval: float) -> None:
+        self.database = database
+        self.lease = Lease(owner, seconds=LEASE_SECONDS)
+        self.interval = interval
+
+    async def run_once(self) -> bool:
+        import_id = await claim_next(self.database, self.lease)
+        if import_id is None:
+            return False
+        try:
+            await process(self.database, import_id, self.lease)
+        except LeaseLost:
+            log.warning("import taken over by another worker", import_id=str(import_id))
+        return True
 
 
 def among(dialect: str, column: Any, values: set[Any], item: Any) -> ColumnElement[bool]:
@@ -261,6 +333,7 @@ async def _chunk(
     district_id: uuid.UUID,
     chunk: list[tuple[int, dict[str, str]]],
     in_district: list[Policy],
+    lease: Lease,
     *,
     last: bool = False,
 ) -> None:
@@ -372,12 +445,17 @@ async def _chunk(
             "posted": LedgerImport.posted + len(fresh),
             "duplicates": LedgerImport.duplicates + duplicates,
             "failed": LedgerImport.failed + len(errors),
+            "claimed_until": lease.until(),
         }
         if last:
-            values |= {"status": "done", "finished_at": now}
-        await session.execute(
-            update(LedgerImport).where(LedgerImport.id == import_id).values(values)
+            values |= {"status": "done", "finished_at": now, "content": b""}
+        held = await session.execute(
+            update(LedgerImport)
+            .where(LedgerImport.id == import_id, LedgerImport.claimed_by == lease.owner)
+            .values(values)
         )
+        if held.rowcount != 1:  # type: ignore[attr-defined]
+            raise LeaseLost(import_id)  # another worker has it now: nothing of this is kept
         if last:
             job = await session.get(LedgerImport, import_id)
             await session.refresh(job)
@@ -434,15 +512,3 @@ async def errors_of(session: AsyncSession, import_id: uuid.UUID) -> list[tuple[i
         .order_by(LedgerImportError.row)
     )
     return [(r, m) for r, m in rows.all()]
-
-
-async def resume(app: FastAPI) -> None:
-    """At start, carry on with imports a stopped process left queued or running."""
-    database: Database = app.state.database
-    async with database.sessions() as session:
-        pending = list(
-            await session.scalars(
-                select(LedgerImport.id).where(LedgerImport.status.in_(("queued", "running")))
-            )
-        )
-    app.state.import_tasks = {asyncio.create_task(process(database, i)) for i in pending}

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -149,6 +149,16 @@ class LedgerImport(LedgerModel, table=True):
         default_factory=utcnow, sa_column=Column(UtcDateTime, nullable=False, default=utcnow)
     )
     finished_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    # The uploaded file, sealed (shared.pii.seal), until the import is finished: every
+    # replica's worker can process it, whichever took the upload.
+    content: bytes = Field(
+        default=b"", sa_column=Column(LargeBinary, nullable=False, server_default=text("''"))
+    )
+    # The process working it and until when (shared.worker.Lease), and how often it was
+    # taken up: one that keeps failing is given up rather than retried forever.
+    claimed_by: str | None = Field(default=None, max_length=100)
+    claimed_until: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class LedgerImportError(LedgerModel, table=True):

@@ -1,8 +1,10 @@
 """The outbox relay: publishes committed events to JetStream, in order, each exactly once.
 
 One relay per service database holds a lease (a row in relay_lease) and publishes; replicas
-wait. The event id travels as Nats-Msg-Id, so a publish repeated after a crash is dropped
-by JetStream's duplicate window, and consumers dedupe by event id in their inbox.
+wait. The lease is taken only when unpublished rows are waiting: an idle relay only reads.
+It runs as a shared.worker.Worker, woken by every commit that wrote to the outbox.
+The event id travels as Nats-Msg-Id, so a publish repeated after a crash is dropped by
+JetStream's duplicate window, and consumers dedupe by event id in their inbox.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ import structlog
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from shared.db import Database, utcnow
+from shared.db import READ_ONLY, Database, utcnow
 from shared.messaging.nats import NatsLink
 from shared.messaging.outbox import register_wakeup
 from shared.messaging.tables import InfraTables
+from shared.worker import Worker
 
 log = structlog.get_logger("relay")
 
@@ -49,35 +52,26 @@ class OutboxRelay:
         self.retention = retention
         self.publish_timeout = publish_timeout
         self.owner = f"{link.name}-{uuid.uuid4().hex[:12]}"
-        self.wakeup = asyncio.Event()
+        self.worker = Worker(self, backoff_cap=5.0)
+        self.wakeup = self.worker.wakeup
         register_wakeup(self.wakeup)
-        self._task: asyncio.Task[None] | None = None
         self._last_cleanup = utcnow()
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self.run_forever(), name=f"relay-{self.owner}")
+    name = "outbox-relay"
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    def start(self) -> None:
+        self.worker.start()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        await self.worker.stop(grace)
         await self._release_lease()
 
-    async def run_forever(self) -> None:
-        while True:
-            try:
-                published = await self.publish_pending()
-                await self._cleanup()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # keep relaying whatever one batch did
-                log.warning("relay pass failed", error=str(exc))
-                published = 0
-            if published < self.batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wakeup.wait(), self.interval)
-                self.wakeup.clear()
+    async def run_once(self) -> bool:
+        """One pass; True when a full batch went out and more may be waiting."""
+        published = await self.publish_pending()
+        if published:  # the lease holder cleans up; an idle relay writes nothing
+            await self._cleanup()
+        return published >= self.batch_size
 
     async def _acquire_lease(self) -> bool:
         table = self.tables.relay_lease
@@ -117,14 +111,25 @@ class OutboxRelay:
                 )
                 await session.commit()
 
+    async def _work_waiting(self) -> bool:
+        outbox = self.tables.outbox
+        async with self.database.sessions() as session:
+            await session.connection(execution_options={READ_ONLY: True})
+            first = await session.scalar(
+                select(outbox.c.seq).where(outbox.c.published_at.is_(None)).limit(1)
+            )
+        return first is not None
+
     async def publish_pending(self) -> int:
         """One pass: publish up to a batch of pending events; returns how many were published."""
         js = self.link.js
         if js is None or not self.link.connected:
             return 0
+        outbox = self.tables.outbox
+        if not await self._work_waiting():
+            return 0  # idle: read, never write (no lease taken, no transaction committed)
         if not await self._acquire_lease():
             return 0
-        outbox = self.tables.outbox
         async with self.database.sessions() as session:
             rows = (
                 await session.execute(

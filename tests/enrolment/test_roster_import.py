@@ -210,3 +210,100 @@ async def test_the_uploaded_roster_is_sealed_and_dropped_when_imported(world: Wo
     async with database.sessions() as session:
         stored = await session.get(RosterImport, uuid.UUID(job["id"]))
         assert stored is not None and stored.content == b""
+
+
+async def test_a_change_while_importing_fails_the_import_and_the_queue_goes_on(
+    world: World,
+) -> None:
+    """all_or_nothing: every row was checked clean, then a teacher took the file's mobile
+    number before the rows were written. The import ends failed, saying why, writing none
+    of its rows; the import queued behind it still runs."""
+    import datetime as dt
+    import uuid
+
+    from shared import pii
+
+    school = await world.school()
+    mobile = "139" + "".join(random.choice("0123456789") for _ in range(8))
+    await world.teacher(school, mobile=mobile)  # the concurrent change
+    name = f"冲突{uuid.uuid4().hex[:4]}"
+    content = f"姓名,学校ID,学段,学科,手机号\n{name},{school['id']},primary,数学,{mobile}\n"
+    app = world.suite.apps["enrolment"]
+    async with app.state.database.sessions() as session:
+        # As left after its last chunk was checked, before the rows were written.
+        changed = RosterImport(
+            district_id=DEFAULT_DISTRICT_ID,
+            school_scope=uuid.UUID(school["id"]),
+            requested_by="test",
+            filename="changed.csv",
+            digest=hashlib.sha256(content.encode()).hexdigest(),
+            mode="all_or_nothing",
+            status="running",
+            total_rows=1,
+            processed_rows=1,
+            content=pii.seal(content.encode()),
+            created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1),
+        )
+        session.add(changed)
+        await session.commit()
+    behind = [["后来者", school["id"], "primary", "语文", "", id_number(), ""]]
+    queued = ok(await upload(world, csv_bytes(behind), "behind.csv", "valid_rows"), 202)
+
+    result = await finished(world, {"id": str(changed.id)})
+    assert result["status"] == "failed" and result["created_count"] == 0
+    assert len(result["errors"]) == 1
+    assert "changed while importing" in result["errors"][0]["error"]
+    assert "mobile" in result["errors"][0]["error"]
+    assert (await finished(world, queued))["status"] == "done"
+    listed = ok(
+        await world.api.get(
+            "/v1/teachers", headers=world.bureau, params={"school_id": school["id"]}
+        )
+    )
+    assert name not in {t["name"] for t in listed["items"]}
+    assert "后来者" in {t["name"] for t in listed["items"]}
+
+
+async def test_an_import_that_keeps_failing_is_given_up_and_never_blocks_the_queue(
+    world: World,
+) -> None:
+    """An import whose pass raises keeps its claim while the imports behind it run; one
+    taken up too often ends failed, saying so."""
+    import datetime as dt
+    import uuid
+
+    from services.enrolment.roster_import import GIVEN_UP, MAX_ATTEMPTS
+
+    school = await world.school()
+    app = world.suite.apps["enrolment"]
+    earlier = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+
+    def broken(attempts: int) -> RosterImport:
+        return RosterImport(
+            district_id=DEFAULT_DISTRICT_ID,
+            school_scope=uuid.UUID(school["id"]),
+            requested_by="test",
+            filename="broken.csv",
+            digest=uuid.uuid4().hex,
+            mode="valid_rows",
+            total_rows=1,
+            content=b"\x00 not a sealed roster",  # unreadable: every pass raises
+            created_at=earlier,
+            attempts=attempts,
+        )
+
+    failing, exhausted = broken(0), broken(MAX_ATTEMPTS)
+    async with app.state.database.sessions() as session:
+        session.add_all([failing, exhausted])
+        await session.commit()
+    behind = [["排队者", school["id"], "primary", "语文", "", id_number(), ""]]
+    queued = ok(await upload(world, csv_bytes(behind), "queued.csv", "valid_rows"), 202)
+    assert (await finished(world, queued))["status"] == "done"
+    given_up = await finished(world, {"id": str(exhausted.id)})
+    assert given_up["status"] == "failed" and given_up["errors"][-1]["error"] == GIVEN_UP
+    async with app.state.database.sessions() as session:
+        still = await session.get(RosterImport, failing.id)
+        assert still is not None and still.status in ("queued", "running")
+        assert still.attempts >= 1 and still.claimed_until is not None  # held, retried later
+        still.status = "failed"  # not to be retried for the rest of the run
+        await session.commit()

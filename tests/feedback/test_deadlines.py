@@ -195,7 +195,7 @@ async def test_restart_in_the_middle_of_a_deadline_window_loses_no_deadline(
     try:
         app, manager = await started()
         await feed(app, *world.everything())
-        app.state.scheduler.wake()
+        app.state.workers["feedback-deadlines"].wake()
         await wait_for(
             lambda: outbox_events(
                 app, "feedback.evaluation.reminder_due.v1", enrolment_id=enrolment

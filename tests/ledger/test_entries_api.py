@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select
 
 from services.ledger.models import LedgerEntry
-from tests.harness import Suite
+from tests.harness import Suite, wait_for
 from tests.ledger.conftest import District, requirement
 
 
@@ -206,10 +206,14 @@ async def test_references_are_unique_per_district_and_school_based_per_school(
             headers=district.bureau() | {"Content-Type": "text/csv"},
         )
         assert response.status_code == 202, response.text
-        job = await district.client.get(
-            f"/v1/ledger/imports/{response.json()['id']}", headers=district.bureau()
-        )
-        assert (job.json()["posted"], job.json()["duplicates"]) == (1, 0), job.json()
+        url = f"/v1/ledger/imports/{response.json()['id']}"
+
+        async def done(url: str = url, district: District = district) -> dict | None:
+            job = (await district.client.get(url, headers=district.bureau())).json()
+            return job if job["status"] == "done" else None
+
+        job = await wait_for(done, timeout=30)
+        assert (job["posted"], job["duplicates"]) == (1, 0), job
         assert (await district.hours(teacher))["total_hours"] == "6.0"
 
     other_school = uuid.uuid4()

@@ -11,6 +11,7 @@ from openpyxl import Workbook
 
 from services.ledger.imports import COLUMNS
 from services.ledger.spreadsheets import XLSX
+from tests.harness import wait_for
 from tests.ledger.conftest import District
 
 
@@ -42,8 +43,13 @@ async def upload(district: District, content: bytes, content_type: str = "text/c
     )
     assert response.status_code in (200, 202), response.text
     job = response.json()
-    done = await district.client.get(f"/v1/ledger/imports/{job['id']}", headers=district.bureau())
-    return done.json() | {"submitted_status": response.status_code}
+
+    async def finished() -> dict | None:
+        url = f"/v1/ledger/imports/{job['id']}"
+        body = (await district.client.get(url, headers=district.bureau())).json()
+        return body if body["status"] in ("done", "failed") else None
+
+    return await wait_for(finished, timeout=30) | {"submitted_status": response.status_code}
 
 
 async def test_rows_are_validated_and_posted_once(district: District) -> None:

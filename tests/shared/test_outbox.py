@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import nats
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from services.enrolment.models import infra
 from shared.config import server_database
@@ -145,3 +146,47 @@ async def test_two_relays_at_once_publish_each_event_exactly_once(
             await relay.stop()
         for link in links:
             await link.close()
+
+
+async def test_an_idle_relay_commits_nothing_and_takes_its_lease_only_for_work(
+    database: Database, nats_url: str
+) -> None:
+    """Polling an empty outbox is a read: no transaction committed, the lease row untouched.
+    Once events wait, the relay takes the lease and publishes them."""
+    link = NatsLink(nats_url, name="idle-relay", namespace=f"i{uuid.uuid4().hex[:8]}")
+    link.start()
+    commits: list[object] = []
+    writes: list[str] = []  # statements that write, or take SQLite's write lock
+    engine = database.engine.sync_engine
+    event.listen(engine, "commit", lambda conn: commits.append(conn))
+
+    def statement(conn, cursor, sql: str, *args) -> None:
+        if sql.lstrip().upper().startswith(("BEGIN IMMEDIATE", "UPDATE", "INSERT", "DELETE")):
+            writes.append(sql)
+
+    event.listen(engine, "before_cursor_execute", statement)
+    relay = OutboxRelay(database, infra, link, interval=0.01)
+    try:
+        await wait_for(lambda: link.connected)
+        relay.start()
+        await asyncio.sleep(1.0)  # a hundred idle polls
+        assert (commits, writes) == ([], [])
+        assert await lease_rows(database) == []
+
+        await commit_events(database, 3)
+        await wait_for(drained(database), timeout=30)
+        held = await lease_rows(database)
+        assert len(held) == 1 and held[0].owner == relay.owner
+        commits.clear()
+        writes.clear()
+        await asyncio.sleep(1.0)  # idle again
+        assert (commits, writes) == ([], [])
+        assert await lease_rows(database) == held
+    finally:
+        await relay.stop()
+        await link.close()
+
+
+async def lease_rows(database: Database) -> list:
+    async with database.sessions() as session:
+        return list((await session.execute(select(infra.relay_lease))).all())

@@ -11,10 +11,12 @@ from fastapi.responses import JSONResponse
 
 from services.enrolment import roster_import
 from services.enrolment.models import RosterImport
+from services.enrolment.roster_import import RosterImports
 from services.enrolment.schemas import ImportMode, RosterImportRead
 from shared.deps import Caller, Session
 from shared.errors import BadRequest
 from shared.idempotency import HEADER, MAX_KEY_LENGTH, Idempotency
+from shared.worker import wake_after_commit
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 
@@ -46,6 +48,8 @@ async def import_roster(
         mode=mode,
         create_logins=create_logins,
     )
+    if created:
+        wake_after_commit(session, request.app.state.workers.get(RosterImports.name))
     return await idem.respond(202 if created else 200, RosterImportRead.model_validate(job))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from services.ledger import export, imports
@@ -22,6 +22,7 @@ from services.ledger.spreadsheets import (
 from shared.deps import Caller, Idem, Paging, Session
 from shared.errors import BadRequest
 from shared.pagination import Page, page_of, paginate
+from shared.worker import wake_after_commit
 
 router = APIRouter(prefix="/v1/ledger", tags=["imports"])
 
@@ -47,10 +48,10 @@ async def submit(
     session: Session,
     caller: Caller,
     idem: Idem,
-    background: BackgroundTasks,
     filename: str = Query("upload", max_length=200),
 ) -> JSONResponse:
-    """Upload a CSV (text/csv) or XLSX file as the body; rows are processed after it returns."""
+    """Upload a CSV (text/csv) or XLSX file as the body; rows are processed after it returns
+    (follow GET /v1/ledger/imports/{id} until its status is done)."""
     if replay := await idem.replay():
         return replay
     content_type = request.headers.get("content-type", "text/csv")
@@ -63,8 +64,8 @@ async def submit(
     job, created = await imports.submit(
         session, principal=caller, content=await request.body(), filename=filename, fmt=fmt
     )
-    if created:
-        background.add_task(imports.process, request.app.state.database, job.id)
+    if created:  # this process's worker starts on it at once; else a replica's finds it
+        wake_after_commit(session, request.app.state.workers.get(imports.LedgerImports.name))
     response = await idem.respond(202 if created else 200, ImportRead.model_validate(job))
     response.headers["Location"] = f"/v1/ledger/imports/{job.id}"
     return response
