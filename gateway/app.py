@@ -18,12 +18,13 @@ from gateway.clients.services import ServiceClients
 from gateway.config import BootstrapSettings, Settings
 from gateway.dispatcher import WebhookDispatcher
 from gateway.handlers import handlers, login_handlers
-from gateway.keys import Signer, load_or_create_key
+from gateway.keys import Signer, signing_key
 from gateway.models import idempotency, infra
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware, TokenBuckets
 from gateway.routes import auth, dashboard, docs, logins, proxy, webhooks
 from gateway.routes.proxy import ForwardMiddleware
 from gateway.webhooks import TargetPolicy
+from shared import pii
 from shared.auth import TokenVerifier, audience_of
 from shared.config import common, database_url_for
 from shared.db import Database, ensure_database
@@ -44,16 +45,21 @@ def create_app() -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging("gateway", json=env.shixun_log_json)
+        # Keys first: a replica without them does not start, before it touches anything.
+        pii.check_key()  # it looks logins up by keyed hashes of identity and phone numbers
+        signer = Signer(
+            signing_key(
+                settings.jwt_key_file,
+                data_dir=env.shixun_data_dir,
+                production=env.shixun_env == "production",
+            ),
+            issuer=env.shixun_jwt_issuer,
+            audience=env.shixun_jwt_audience,
+        )
         url = database_url_for("gateway", settings.database_url)
         await ensure_database(url)
         database = Database(url)
         await upgrade(database, Path(__file__).parent / "migrations")
-        key_file = settings.jwt_key_file or env.shixun_data_dir / "jwt-signing-key.pem"
-        signer = Signer(
-            load_or_create_key(key_file),
-            issuer=env.shixun_jwt_issuer,
-            audience=env.shixun_jwt_audience,
-        )
         app.state.settings = settings
         app.state.rate_limiter = RateLimiter(settings.rate_limits(), TokenBuckets())
         app.state.database = database
