@@ -40,6 +40,15 @@ class Cluster:
     def url(self) -> str:
         return ",".join(node.url for node in self.nodes)
 
+    def kill(self) -> None:
+        """Every node at once, as a power cut would."""
+        for node in self.nodes:
+            node.kill()
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+
 
 @contextmanager
 def nats_cluster(store: Path, size: int = 3) -> Iterator[Cluster]:

@@ -1,7 +1,8 @@
 """Chaos, as production would meet it: the suite on a 3-node JetStream cluster with R3
-streams, programs finishing one after another, and meanwhile a NATS node and each of the
-five parts SIGKILLed (the supervisor restarts parts; the node is brought back later). Then
-a reconciliation: every completion's hours are credited once — none lost, none twice."""
+streams, programs finishing one after another, and meanwhile a NATS node, each of the five
+parts, then all of NATS SIGKILLed (the supervisor restarts parts; the nodes are started
+again). Then a reconciliation: every completion's hours are credited once — none lost, none
+twice."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from tests.harness import ADMIN_PASSWORD, wait_for
 pytestmark = pytest.mark.slow
 
 TEACHERS = 15
-PROGRAMS = 8  # one finishes before each disruption, and after the node is back
+PROGRAMS = 10  # one finishes before each disruption, and one after the last
 NAME = "chaos"
 
 
@@ -164,6 +165,8 @@ async def test_sigkill_of_a_nats_node_and_of_every_part_mid_load_credits_each_co
             sigkill_part(feedback_port),
             sigkill_part(running.gateway),
             cluster.nodes[0].start,  # the node rejoins and catches up from its store
+            cluster.kill,  # all of NATS: the next completions wait in enrolment's outbox
+            cluster.start,  # back from the stores, which took every acknowledged write
         ]
         for p, (program, enrolments) in enumerate(programs):
             results = [
