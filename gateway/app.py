@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -18,7 +19,7 @@ from gateway.clients.services import ServiceClients
 from gateway.config import BootstrapSettings, Settings
 from gateway.dispatcher import WebhookDispatcher
 from gateway.handlers import handlers, login_handlers
-from gateway.keys import Signer, load_or_create_key
+from gateway.keys import Signer, signing_key
 from gateway.models import infra
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware, TokenBuckets
 from gateway.routes import auth, dashboard, docs, logins, proxy, webhooks
@@ -39,9 +40,22 @@ def gateway_part(settings: Settings) -> Part:
         migrations=Path(__file__).parent / "migrations",
         tables=infra,
         database_url=settings.database_url,
+        # It looks logins up by keyed hashes of identity and phone numbers.
+        uses_pii=True,
+        # A replica without its signing key does not start, before it touches anything.
+        checks=[lambda: _signing_key(settings)],
         consuming=Consuming(registries=(handlers, login_handlers)),
         resources=[_gateway_state(settings), _bootstrap_admin],
         jobs=[_webhook_dispatcher(settings)],
+    )
+
+
+def _signing_key(settings: Settings) -> ec.EllipticCurvePrivateKey:
+    env = common()
+    return signing_key(
+        settings.jwt_key_file,
+        data_dir=env.shixun_data_dir,
+        production=env.shixun_env == "production",
     )
 
 
@@ -49,13 +63,10 @@ def _gateway_state(settings: Settings) -> Resource:
     @asynccontextmanager
     async def state(app: FastAPI) -> AsyncIterator[None]:
         env = common()
-        key_file = settings.jwt_key_file or env.shixun_data_dir / "jwt-signing-key.pem"
         app.state.settings = settings
         app.state.rate_limiter = RateLimiter(settings.rate_limits(), TokenBuckets())
         app.state.signer = Signer(
-            load_or_create_key(key_file),
-            issuer=env.shixun_jwt_issuer,
-            audience=env.shixun_jwt_audience,
+            _signing_key(settings), issuer=env.shixun_jwt_issuer, audience=env.shixun_jwt_audience
         )
         app.state.clients = ServiceClients.from_urls(
             settings.service_urls(),

@@ -23,13 +23,41 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
+class MissingSigningKey(RuntimeError):
+    pass
+
+
+def signing_key(
+    key_file: Path | None, *, data_dir: Path, production: bool
+) -> ec.EllipticCurvePrivateKey:
+    """The key tokens are signed with.
+
+    In production it is the configured file (a Secret every replica mounts) and nothing else:
+    a key made by each replica would sign tokens the others' JWKS does not hold, so one
+    request in three would fail. In development one is made in the data directory.
+    """
+    if production:
+        if key_file is None or not key_file.is_file():
+            raise MissingSigningKey(
+                "SHIXUN_ENV=production needs SHIXUN_GATEWAY_JWT_KEY_FILE, the PEM of the "
+                f"ES256 key shared by every gateway replica (given: {key_file}); "
+                "no key is made in production."
+            )
+        return _load_key(key_file)
+    return load_or_create_key(key_file or data_dir / "jwt-signing-key.pem")
+
+
+def _load_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{path} does not hold an EC private key")
+    return key
+
+
 def load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
     """The key from its PEM file; a first start makes one (0600) so tokens survive restarts."""
     if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise ValueError(f"{path} does not hold an EC private key")
-        return key
+        return _load_key(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(

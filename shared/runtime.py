@@ -93,6 +93,8 @@ class Part:
     # It stores personal data: without a valid PII key (in production, from the environment)
     # it does not start.
     uses_pii: bool = False
+    # Run first, before anything is touched: each raises if the part must not start.
+    checks: list[Callable[[], object]] = field(default_factory=list)
     relaying: Relaying | None = None  # None: the part writes no events
     consuming: Consuming = field(default_factory=Consuming)
     resources: list[Resource] = field(default_factory=list)
@@ -121,6 +123,8 @@ def lifespan_of(part: Part) -> Callable[[FastAPI], AbstractAsyncContextManager[N
         configure_logging(part.name, json=env.shixun_log_json)
         if part.uses_pii:
             pii.check_key()
+        for check in part.checks:
+            check()
         url = database_url_for(part.name, part.database_url)
         await ensure_database(url)
         database = Database(url, pool_size=part.pool_size)

@@ -38,7 +38,8 @@ class NatsLink:
         while True:
             try:
                 self.nc = await nats.connect(
-                    self.url,
+                    # A cluster's nodes, comma-separated: a node down at start is skipped.
+                    [server.strip() for server in self.url.split(",")],
                     name=self.name,
                     allow_reconnect=True,
                     max_reconnect_attempts=-1,

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
+
 from shared.config import server_database
 from shared.db import drop_database
 from shared.embedded_nats import free_port, port_open
@@ -28,6 +30,24 @@ def free_block(size: int) -> int:
         if not any(port_open("127.0.0.1", base + i) for i in range(size)):
             return base
     raise RuntimeError("no free block of ports")
+
+
+def pid_on_port(port: int) -> int:
+    out = subprocess.run(
+        ["pgrep", "-f", f"shared.serve .*--port {port}$"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    assert len(out) == 1, out
+    return int(out[0])
+
+
+async def ready(client: httpx.AsyncClient, port: int) -> bool:
+    try:
+        return (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 class Running:

@@ -7,7 +7,6 @@ import asyncio
 import os
 import re
 import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import httpx
 import pytest
 
 from shared.embedded_nats import port_open
-from tests.e2e.processes import Running, supervised
+from tests.e2e.processes import Running, pid_on_port, ready, supervised
 from tests.e2e.test_slice import run_slice
 from tests.harness import wait_for
 
@@ -24,24 +23,6 @@ from tests.harness import wait_for
 def supervisor(tmp_path: Path) -> Iterator[Running]:
     with supervised(tmp_path, "smoke", {}) as running:
         yield running
-
-
-def pid_on_port(port: int) -> int:
-    out = subprocess.run(
-        ["pgrep", "-f", f"shared.serve .*--port {port}$"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.split()
-    assert len(out) == 1, out
-    return int(out[0])
-
-
-async def ready(client: httpx.AsyncClient, port: int) -> bool:
-    try:
-        return (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 async def test_make_run_serves_the_slice_survives_a_crash_and_stops_cleanly(
