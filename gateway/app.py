@@ -33,6 +33,7 @@ from shared.logging import RequestIdMiddleware, configure_logging
 from shared.messaging.inbox import ConsumerGroup
 from shared.messaging.nats import NatsLink
 from shared.migrate import upgrade
+from shared.operations import operations_router
 from shared.paths import RefuseOddPathMiddleware
 from shared.service_app import DEFAULT_NATS_URL, settle_garbage_collector
 
@@ -194,6 +195,7 @@ def create_app() -> FastAPI:
     app.include_router(dashboard.router)
     app.include_router(webhooks.router)
     app.include_router(docs.router)
+    app.include_router(operations_router("gateway", infra, [handlers, login_handlers]))
     docs.mount_assets(app)
     app.include_router(proxy.router)
     return app

@@ -1,4 +1,5 @@
-"""Structured logs carrying the request id of whatever request or event caused them."""
+"""Structured logs carrying the request id of whatever request or event caused them, and each
+request's latency in the metrics (shared/metrics.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.metrics import observe_request
 
 REQUEST_ID_HEADER = "x-request-id"
 TRACEPARENT_HEADER = "traceparent"
@@ -59,6 +62,7 @@ class RequestIdMiddleware:
 
     def __init__(self, app: ASGIApp, service: str = "") -> None:
         self.app = app
+        self.part = service
         self.log = structlog.get_logger("http").bind(service=service)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -88,12 +92,14 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            observe_request(self.part, scope, status, seconds)
             if scope["path"] not in ("/healthz", "/readyz"):
                 self.log.info(
                     "request",
                     method=scope["method"],
                     path=scope["path"],
                     status=status,
-                    ms=round((time.perf_counter() - started) * 1000, 1),
+                    ms=round(seconds * 1000, 1),
                 )
             structlog.contextvars.reset_contextvars(**tokens)

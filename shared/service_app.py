@@ -25,6 +25,7 @@ from shared.messaging.nats import NatsLink
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.tables import InfraTables
 from shared.migrate import upgrade
+from shared.operations import operations_router
 from shared.paths import RefuseOddPathMiddleware
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4223"
@@ -133,6 +134,9 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.add_middleware(RequestIdMiddleware, service=spec.name)
     install_problem_handlers(app)
     app.include_router(health_router)
+    app.include_router(
+        operations_router(spec.name, spec.tables, [spec.handlers] if spec.handlers else [])
+    )
     for router in spec.routers:
         app.include_router(router)
     return app

@@ -22,6 +22,7 @@ from gateway.etag import etag_of, matches
 from gateway.routing import service_for
 from shared.errors import NotFound, Problem, Unavailable
 from shared.logging import current_request_id, current_traceparent
+from shared.metrics import FORWARDED_TO
 from shared.paths import decoded_path, encoded_path, path_segments, raw_path_of
 
 log = structlog.get_logger("proxy")
@@ -94,6 +95,7 @@ class ForwardMiddleware:
         if service is None or self._gateway_answers(scope, public_path):
             await self.app(scope, receive, send)
             return
+        scope[FORWARDED_TO] = service  # the route label of its latency (shared/metrics.py)
         try:
             response = await _forward(scope, receive, service, segments)
         except Problem as problem:

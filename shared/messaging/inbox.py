@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from shared.db import Database, utcnow
 from shared.events import EVENT_TYPES, Event, parse_event
 from shared.messaging.nats import NatsLink
 from shared.messaging.tables import InfraTables
+from shared.metrics import worker_ran
 
 log = structlog.get_logger("consumer")
 
@@ -147,6 +149,9 @@ async def apply_once(
 class ConsumerGroup:
     """Durable pull consumers of one service, one per stream it listens to."""
 
+    # The groups started in this process, for the scrape-time gauges (messaging/gauges.py).
+    running: weakref.WeakSet[ConsumerGroup] = weakref.WeakSet()
+
     def __init__(
         self,
         registry: HandlerRegistry,
@@ -173,6 +178,7 @@ class ConsumerGroup:
 
     def start(self) -> None:
         self._stopping.clear()
+        ConsumerGroup.running.add(self)
         for stream, subjects in self.registry.by_stream().items():
             self._tasks.append(
                 asyncio.create_task(
@@ -183,6 +189,7 @@ class ConsumerGroup:
     async def stop(self, grace: float = 10.0) -> None:
         """Let each consumer finish the batch in hand, then stop; cancel only past `grace`.
         A batch cancelled halfway would leave its database connection mid-statement."""
+        ConsumerGroup.running.discard(self)
         self._stopping.set()
         _, late = await asyncio.wait(self._tasks, timeout=grace) if self._tasks else ((), ())
         for task in late:
@@ -191,6 +198,22 @@ class ConsumerGroup:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+
+    async def lag(self) -> dict[str, tuple[int, int]]:
+        """Per stream: events not yet delivered to this consumer, and delivered but unacked."""
+        js = self.link.js
+        if js is None or not self.link.connected:
+            return {}
+        out = {}
+        for stream in self.registry.by_stream():
+            try:
+                info = await js.consumer_info(
+                    self.link.namespace.stream(stream), self.durable(stream), timeout=2
+                )
+            except (nats.errors.Error, TimeoutError):
+                continue  # not made yet, or NATS is going away: no figure rather than a wrong one
+            out[stream] = (info.num_pending or 0, info.num_ack_pending or 0)
+        return out
 
     async def _subscribe(self, stream: str, subjects: list[str]) -> Any:
         js = self.link.js
@@ -223,12 +246,15 @@ class ConsumerGroup:
                     try:
                         messages = await subscription.fetch(self.batch, timeout=1)
                     except (TimeoutError, nats.errors.TimeoutError):
-                        continue
-                    await self._handle_batch(messages)
+                        messages = []  # nothing waiting: a run all the same
+                    if messages:
+                        await self._handle_batch(messages)
+                    worker_ran(self.registry.service, self.durable(stream), ok=True)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
                     log.warning("consumer loop error", stream=stream, error=repr(exc))
+                    worker_ran(self.registry.service, self.durable(stream), ok=False)
                     subscription = None
                     await asyncio.sleep(0.5)
         finally:

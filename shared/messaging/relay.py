@@ -11,16 +11,18 @@ import asyncio
 import contextlib
 import json
 import uuid
-from datetime import timedelta
+import weakref
+from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shared.db import Database, utcnow
 from shared.messaging.nats import NatsLink
 from shared.messaging.outbox import register_wakeup
 from shared.messaging.tables import InfraTables
+from shared.metrics import worker_ran
 
 log = structlog.get_logger("relay")
 
@@ -28,6 +30,9 @@ LEASE = "outbox"
 
 
 class OutboxRelay:
+    # The relays started in this process, for the scrape-time gauges (messaging/gauges.py).
+    running: weakref.WeakSet[OutboxRelay] = weakref.WeakSet()
+
     def __init__(
         self,
         database: Database,
@@ -56,8 +61,10 @@ class OutboxRelay:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run_forever(), name=f"relay-{self.owner}")
+        OutboxRelay.running.add(self)
 
     async def stop(self) -> None:
+        OutboxRelay.running.discard(self)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -69,15 +76,30 @@ class OutboxRelay:
             try:
                 published = await self.publish_pending()
                 await self._cleanup()
+                worker_ran(self.link.name, "relay", ok=True)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep relaying whatever one batch did
                 log.warning("relay pass failed", error=str(exc))
+                worker_ran(self.link.name, "relay", ok=False)
                 published = 0
             if published < self.batch_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), self.interval)
                 self.wakeup.clear()
+
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """How many events wait to be published, and when the oldest was committed."""
+        outbox = self.tables.outbox
+        async with self.database.sessions() as session:
+            row = (
+                await session.execute(
+                    select(func.count(), func.min(outbox.c.created_at)).where(
+                        outbox.c.published_at.is_(None)
+                    )
+                )
+            ).one()
+        return row[0], row[1]
 
     async def _acquire_lease(self) -> bool:
         table = self.tables.relay_lease
