@@ -20,6 +20,7 @@ from gateway.models import WebhookDelivery, WebhookSubscription
 from gateway.policy import DEFAULT_RETRY, RetryPolicy
 from shared.db import Database, utcnow
 from shared.errors import Unprocessable
+from shared.metrics import worker_ran
 
 log = structlog.get_logger("webhooks")
 
@@ -61,10 +62,12 @@ class WebhookDispatcher:
         while True:
             try:
                 sent = await self.deliver_due()
+                worker_ran("gateway", "webhooks", ok=True)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a database hiccup must not end the dispatcher
                 log.warning("webhook pass failed", error=repr(exc))
+                worker_ran("gateway", "webhooks", ok=False)
                 sent = 0
             if sent < self.batch:
                 await asyncio.sleep(self.poll_seconds)

@@ -17,6 +17,7 @@ from services.enrolment import roster_import
 from services.enrolment.roster_import import pending_imports
 from services.enrolment.waitlist import expire_offers
 from shared.db import Database
+from shared.metrics import worker_ran
 
 log = structlog.get_logger("sweep")
 
@@ -34,10 +35,12 @@ async def sweep_forever(database: Database, *, interval: float) -> None:
     while True:
         try:
             await sweep_once(database)
+            worker_ran("enrolment", "sweep", ok=True)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a failed tick is retried at the next one
             log.warning("sweep failed", error=repr(exc))
+            worker_ran("enrolment", "sweep", ok=False)
         await asyncio.sleep(interval)
 
 

@@ -24,6 +24,7 @@ from shared.db import Database
 from shared.events.base import Event
 from shared.events.feedback import AssessmentOverdue, EvaluationReminderDue, RatingWindowClosed
 from shared.messaging.outbox import add_event
+from shared.metrics import worker_ran
 
 log = structlog.get_logger("scheduler")
 BATCH = 500
@@ -173,6 +174,7 @@ class DeadlineScheduler:
         while True:
             try:
                 result = await self.run_once()
+                worker_ran("feedback", "deadlines", ok=True)
                 if result.reminded or result.expired:
                     log.info("deadlines", reminded=result.reminded, expired=result.expired)
                 if result.more:
@@ -181,6 +183,7 @@ class DeadlineScheduler:
                 raise
             except Exception as exc:
                 log.warning("deadline pass failed", error=repr(exc))
+                worker_ran("feedback", "deadlines", ok=False)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval)

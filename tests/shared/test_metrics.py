@@ -72,6 +72,19 @@ async def test_every_part_serves_metrics_with_its_workers_runs(suite: Suite) -> 
         if part != "gateway":  # it publishes nothing
             assert sample(response.text, "shixun_outbox_backlog", part=part) is not None
         assert sample(response.text, "shixun_dead_letters", part=part) is not None
+    # The workers beside the relay and the consumers report their runs too.
+    for part, worker in (
+        ("enrolment", "sweep"),
+        ("feedback", "deadlines"),
+        ("gateway", "webhooks"),
+    ):
+
+        async def ran(part: str = part, worker: str = worker) -> float | None:
+            async with client_of(suite, part) as client:
+                text = (await client.get("/metrics")).text
+            return sample(text, "shixun_worker_runs_total", part=part, worker=worker)
+
+        assert await wait_for(ran, timeout=30)
 
 
 async def test_who_may_read_metrics(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
