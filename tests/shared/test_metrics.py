@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.enrolment.models import infra
+from shared import operations
+from shared.config import CommonSettings
 from shared.db import Database
 from shared.events.enrolment import SchoolRegistered
 from shared.events.feedback import RatingSubmitted
@@ -88,16 +90,19 @@ async def test_every_part_serves_metrics_with_its_workers_runs(suite: Suite) -> 
 
 
 async def test_who_may_read_metrics(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
+    def settings(**values: str) -> None:
+        # Patched where /metrics reads them, not in the environment every part shares.
+        monkeypatch.setattr(operations, "common", lambda: CommonSettings(**values))
+
     async with client_of(suite, "gateway", "203.0.113.9") as outsider:
         assert (await outsider.get("/metrics")).status_code == 403
-        monkeypatch.setenv("SHIXUN_METRICS_TOKEN", "scrape-secret")
+        settings(shixun_metrics_token="scrape-secret")
         assert (await outsider.get("/metrics")).status_code == 401
         wrong = await outsider.get("/metrics", headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401
         right = await outsider.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
         assert right.status_code == 200 and "shixun_http_request_duration_seconds" in right.text
-        monkeypatch.delenv("SHIXUN_METRICS_TOKEN")
-        monkeypatch.setenv("SHIXUN_ENV", "production")
+    settings(shixun_env="production")
     async with client_of(suite, "gateway") as local:
         assert (await local.get("/metrics")).status_code == 404  # production: a token or nothing
     document = (await suite.gateway.get("/openapi.json")).json()
