@@ -17,7 +17,7 @@ from gateway.models import Account, RefreshToken
 from gateway.passwords import DUMMY_HASH, hash_password, verify_and_update, verify_password
 from gateway.policy import SCOPES, LockoutPolicy
 from shared import pii
-from shared.auth import Principal, Role
+from shared.auth import OPS_SCOPE, Principal, Role
 from shared.config import DEFAULT_DISTRICT_ID
 from shared.db import utcnow
 from shared.errors import Problem
@@ -248,9 +248,13 @@ async def ensure_bootstrap_admin(session: AsyncSession, *, username: str, passwo
                 password_hash=await hash_password(password),
                 role=Role.BUREAU_ADMIN.value,
                 district_id=DEFAULT_DISTRICT_ID,
+                scopes=OPS_SCOPE,  # the installation's admin is its operator
             )
         )
-    elif not await verify_password(password, account.password_hash):
-        account.password_hash = await hash_password(password)
-        await login_locks.clear(session, account.id)
+    else:
+        if not await verify_password(password, account.password_hash):
+            account.password_hash = await hash_password(password)
+            await login_locks.clear(session, account.id)
+        if OPS_SCOPE not in account.scopes.split():
+            account.scopes = " ".join(sorted({*account.scopes.split(), OPS_SCOPE}))
     await session.flush()

@@ -30,6 +30,7 @@ from shared.config import common
 from shared.edge import EdgeMiddleware
 from shared.errors import install_problem_handlers, problem_response
 from shared.logging import RequestIdMiddleware
+from shared.operations import operations_router
 from shared.paths import RefuseOddPathMiddleware
 from shared.runtime import Consuming, JobFactory, Part, Resource, lifespan_of
 
@@ -200,6 +201,7 @@ def create_app() -> FastAPI:
     app.include_router(dashboard.router)
     app.include_router(webhooks.router)
     app.include_router(docs.router)
+    app.include_router(operations_router("gateway", infra, [handlers, login_handlers]))
     docs.mount_assets(app)
     app.include_router(proxy.router)
     return app

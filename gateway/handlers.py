@@ -19,8 +19,8 @@ from shared.events.enrolment import (
     TeacherRegistered,
     TeacherUpdated,
 )
-from shared.logging import current_traceparent
 from shared.messaging.inbox import HandlerRegistry
+from shared.telemetry import current_traceparent
 
 handlers = HandlerRegistry(service="gateway")
 

@@ -22,6 +22,8 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
         (r"^/v1/reports/compliance$", "ledger"),
         (r"^/v1/reports/budget-execution$", "budget"),
         (r"^/v1/funds(/.*)?$", "budget"),
+        # Each service's operator endpoints (dead letters); the gateway's own it answers.
+        *((rf"^/v1/ops/{s}(/.*)?$", s) for s in ("enrolment", "ledger", "budget", "feedback")),
     )
 ]
 

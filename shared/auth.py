@@ -22,6 +22,9 @@ ALGORITHM = "ES256"
 MAX_CACHED_TOKENS = 100_000
 # The parts that verify tokens; each accepts only tokens naming it in `aud`.
 PARTS = ("gateway", "enrolment", "ledger", "budget", "feedback")
+# The scope of the deployment's operators (dead letters): a bureau admin's account holds it
+# (the bootstrap admin does); no client can be given it (gateway.policy.SCOPES).
+OPS_SCOPE = "ops"
 
 
 def audience_of(part: str, base: str) -> str:
@@ -86,6 +89,12 @@ class Principal:
     def require(self, *roles: Role) -> None:
         if self.role not in roles:
             raise Forbidden(f"A {self.role.value} may not do this.")
+
+    def require_operator(self) -> None:
+        """The deployment's own records (dead letters) hold events of every district: only a
+        bureau admin holding the ops scope sees them."""
+        if self.role is not Role.BUREAU_ADMIN or OPS_SCOPE not in self.scopes:
+            raise Forbidden("Only an operator (a bureau admin with the ops scope) may do this.")
 
     def require_scope(self, scope: str) -> None:
         """Service accounts act only within the scopes they were given."""

@@ -34,6 +34,8 @@ class CommonSettings(BaseSettings):
     shixun_log_json: bool = False
     # JSON and form bodies at every part; file uploads have their own (shared.edge.UPLOADS).
     shixun_max_body_bytes: int = 1024 * 1024
+    # Bearer token Prometheus sends to /metrics (shared/operations.py says who may read it).
+    shixun_metrics_token: str = ""
 
 
 class ServiceSettings(BaseSettings):

@@ -58,25 +58,28 @@ class EmbeddedNats:
             f'jetstream {{\n  store_dir: "{self.store_dir.resolve()}"{sync}\n}}\n'
         )
 
-    def start(self, timeout: float = 15.0) -> None:
+    def start(self, timeout: float = 15.0) -> subprocess.Popen[bytes]:
+        """Start it and wait until it listens; again after a crash, on the same port and store."""
         if port_open(self.host, self.port):
             raise RuntimeError(f"port {self.port} is already in use; is a nats-server running?")
         self.store_dir.mkdir(parents=True, exist_ok=True)
         conf = self.store_dir / "nats.conf"
         conf.write_text(self.config())
-        log = open(self.store_dir / "nats-server.log", "ab")
-        self.process = subprocess.Popen(
-            [nats_server_binary(), "-c", str(conf)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=end_with_parent,
-        )
+        with open(self.store_dir / "nats-server.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [nats_server_binary(), "-c", str(conf)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # Ctrl-C reaches whoever started it, which stops it after the services.
+                start_new_session=True,
+                preexec_fn=end_with_parent,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"nats-server exited; see {self.store_dir}/nats-server.log")
             if port_open(self.host, self.port):
-                return
+                return self.process
             time.sleep(0.05)
         raise RuntimeError("nats-server did not start listening in time")
 

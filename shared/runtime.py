@@ -186,7 +186,7 @@ async def _start_background(app: FastAPI, part: Part, stack: AsyncExitStack) -> 
         stack.push_async_callback(group.stop)
         state.consumers.append(group)
     for make in part.jobs:
-        worker = Worker(make(app))
+        worker = Worker(make(app), part=part.name)
         worker.start()
         stack.push_async_callback(worker.stop)
         state.workers[worker.name] = worker

@@ -19,6 +19,7 @@ from shared.health import router as health_router
 from shared.logging import RequestIdMiddleware
 from shared.messaging.inbox import HandlerRegistry
 from shared.messaging.tables import InfraTables
+from shared.operations import operations_router
 from shared.paths import RefuseOddPathMiddleware
 from shared.runtime import Consuming, JobFactory, Part, Relaying, Resource, lifespan_of
 
@@ -99,6 +100,9 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.add_middleware(RequestIdMiddleware, service=spec.name)
     install_problem_handlers(app)
     app.include_router(health_router)
+    app.include_router(
+        operations_router(spec.name, spec.tables, [spec.handlers] if spec.handlers else [])
+    )
     for router in spec.routers:
         app.include_router(router)
     return app

@@ -2,7 +2,9 @@
 
 Starts the embedded nats-server (unless NATS_URL names one), the four services and the
 gateway as separate processes, restarts any that crash (one crash never takes the others
-down), prints the URLs and the development admin login, and stops everything on Ctrl-C.
+down; the nats-server comes back on the same port and store, so the events waiting in the
+outboxes go out), prints the URLs and the development admin login, and stops everything on
+Ctrl-C.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,24 +33,37 @@ def say(message: str) -> None:
     print(f"[shixun] {message}", flush=True)
 
 
+def serve(name: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "shared.serve", name, "--port", str(port)],
+        env=env,
+        start_new_session=True,  # Ctrl-C reaches the supervisor, which stops us in order
+        preexec_fn=end_with_parent,
+    )
+
+
 @dataclass
 class Child:
+    """A process the supervisor watches and starts again when it exits."""
+
     name: str
-    port: int
-    env: dict[str, str]
+    launch: Callable[[], subprocess.Popen[bytes]]
+    port: int = 0
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = 0.0
     started_at: float = field(default=0.0)
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "shared.serve", self.name, "--port", str(self.port)],
-            env=self.env,
-            start_new_session=True,  # Ctrl-C reaches the supervisor, which stops us in order
-            preexec_fn=end_with_parent,
-        )
         self.started_at = time.monotonic()
+        try:
+            self.process = self.launch()
+        except Exception as exc:  # a nats-server that could not listen: try again later
+            say(f"{self.name} did not start: {exc}")
+            self.process = None
+
+    def exited(self) -> bool:
+        return self.process is None or self.process.poll() is not None
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -61,6 +77,21 @@ class Child:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def watch(self, now: float) -> None:
+        """Start it again if it exited, backing off on repeated crashes so it does not spin."""
+        if not self.exited():
+            return
+        if self.next_start == 0.0:
+            uptime = now - self.started_at
+            self.restarts = 0 if uptime > 60 else self.restarts + 1
+            delay = min(2**self.restarts, 30)
+            code = self.process.returncode if self.process else "no process"
+            say(f"{self.name} exited with {code}; restarting in {delay}s")
+            self.next_start = now + delay
+        elif now >= self.next_start:
+            self.next_start = 0.0
+            self.start()
 
 
 def admin_password(data_dir: Path) -> str:
@@ -109,9 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     nats = None
     nats_url = os.environ.get("NATS_URL")
     if not nats_url:
-        nats = EmbeddedNats(port=args.nats_port, store_dir=data_dir / "nats", sync_always=True)
+        embedded = EmbeddedNats(port=args.nats_port, store_dir=data_dir / "nats", sync_always=True)
+        # Watched like the services: restarted on the same port and store, where JetStream
+        # finds its streams and consumers again.
+        nats = Child("nats-server", embedded.start)
         nats.start()
-        nats_url = nats.url
+        if nats.process is None:
+            return 1
+        nats_url = embedded.url
         say(f"embedded nats-server with JetStream on {nats_url} (data in {data_dir / 'nats'})")
 
     env = {
@@ -122,8 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         "SHIXUN_JWKS_URL": f"{gateway_url}/.well-known/jwks.json",
         **{f"SHIXUN_GATEWAY_{n.upper()}_URL": f"http://127.0.0.1:{p}" for n, p in ports.items()},
     }
-    children = [Child("gateway", args.gateway_port, env)] + [
-        Child(name, ports[name], env) for name in SERVICES
+    children = [
+        Child(name, lambda name=name, port=port: serve(name, port, env), port)
+        for name, port in [("gateway", args.gateway_port), *ports.items()]
     ]
 
     stopping = False
@@ -147,22 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     say(f"  admin login:    username admin, password {password}")
     say("  Ctrl-C stops everything.")
 
+    watched = ([nats] if nats is not None else []) + children
     while not stopping:
-        for child in children:
-            process = child.process
-            if process is None or process.poll() is None:
-                continue
-            now = time.monotonic()
-            if child.next_start == 0.0:
-                # Back off on repeated crashes so a broken service does not spin.
-                uptime = now - child.started_at
-                child.restarts = 0 if uptime > 60 else child.restarts + 1
-                delay = min(2**child.restarts, 30)
-                say(f"{child.name} exited with {process.returncode}; restarting in {delay}s")
-                child.next_start = now + delay
-            elif now >= child.next_start:
-                child.next_start = 0.0
-                child.start()
+        now = time.monotonic()
+        for child in watched:
+            child.watch(now)
         time.sleep(0.2)
 
     say("stopping…")
@@ -173,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         child.wait(deadline)
     if nats is not None:
         nats.stop()
+        nats.wait(time.monotonic() + 10)
     say("stopped")
     return 0
 

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from shared.db import utcnow
+from shared.metrics import worker_ran
 
 log = structlog.get_logger("worker")
 
@@ -46,9 +47,10 @@ class Job(Protocol):
 
 
 class Worker:
-    def __init__(self, job: Job, *, backoff_cap: float = BACKOFF_CAP) -> None:
+    def __init__(self, job: Job, *, part: str = "", backoff_cap: float = BACKOFF_CAP) -> None:
         self.job = job
         self.name = job.name
+        self.part = part  # the part it works for, in the metrics
         self.backoff_cap = backoff_cap
         self.wakeup = asyncio.Event()
         self.passes = 0  # passes finished, failed ones too (tests wait on it)
@@ -90,9 +92,11 @@ class Worker:
             try:
                 more = await self.job.run_once()
                 failures = 0
+                worker_ran(self.part, self.name, ok=True)
             except Exception as exc:  # a database hiccup must not end the worker
                 failures += 1
                 log.warning("background pass failed", worker=self.name, error=repr(exc))
+                worker_ran(self.part, self.name, ok=False)
             self.passes += 1
             if more and not self._stopping.is_set():
                 await asyncio.sleep(0)  # let requests in between two full batches

@@ -14,6 +14,7 @@ import re
 import httpx
 import structlog
 from fastapi import APIRouter, Request
+from opentelemetry.trace import SpanKind
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -21,8 +22,10 @@ from gateway.clients.services import ServiceClients
 from gateway.etag import etag_of, matches
 from gateway.routing import service_for
 from shared.errors import NotFound, Problem, Unavailable
-from shared.logging import current_request_id, current_traceparent
+from shared.logging import current_request_id
+from shared.metrics import FORWARDED_TO
 from shared.paths import decoded_path, encoded_path, path_segments, raw_path_of
+from shared.telemetry import inject, span
 
 log = structlog.get_logger("proxy")
 
@@ -35,7 +38,6 @@ FORWARD_REQUEST = frozenset(
         b"idempotency-key",
         b"if-none-match",
         b"if-match",
-        b"tracestate",
         b"user-agent",
     }
 )
@@ -94,6 +96,7 @@ class ForwardMiddleware:
         if service is None or self._gateway_answers(scope, public_path):
             await self.app(scope, receive, send)
             return
+        scope[FORWARDED_TO] = service  # the route label of its latency (shared/metrics.py)
         try:
             response = await _forward(scope, receive, service, segments)
         except Problem as problem:
@@ -111,14 +114,14 @@ async def _forward(scope: Scope, receive: Receive, service: str, segments: list[
     ]
     if request_id := current_request_id():
         headers.append(("x-request-id", request_id))
-    if traceparent := current_traceparent():
-        headers.append(("traceparent", traceparent))  # the gateway's span is the service's parent
     target = encoded_path(segments)
     if query := scope.get("query_string"):
         target += "?" + query.decode("latin-1")
     clients: ServiceClients = scope["app"].state.clients
     try:
-        upstream = await clients.exchange(service, method, target, headers, body)
+        with span(f"forward to {service}", kind=SpanKind.CLIENT):
+            headers.extend(inject({}).items())  # the caller's trace, or our span in it
+            upstream = await clients.exchange(service, method, target, headers, body)
     except httpx.HTTPError as exc:
         log.warning("upstream failed", service=service, error=repr(exc))
         raise Unavailable(

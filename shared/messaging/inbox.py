@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -25,6 +27,7 @@ import nats.js.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry.trace import SpanKind
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +36,8 @@ from shared.db import Database, utcnow
 from shared.events import EVENT_TYPES, Event, parse_event
 from shared.messaging.nats import NatsLink
 from shared.messaging.tables import InfraTables
+from shared.metrics import worker_ran
+from shared.telemetry import carrier_of, continued, current_trace_id, span
 
 log = structlog.get_logger("consumer")
 
@@ -73,9 +78,9 @@ async def apply_batch(
     database: Database,
     tables: InfraTables,
     consumer: str,
-    batch: list[tuple[Handler, Event, dict[str, Any]]],
+    batch: list[tuple[Handler, Event, Mapping[str, str]]],
 ) -> int:
-    """Apply (handler, event, log context) in order, in one transaction, skipping the events
+    """Apply (handler, event, message headers) in order, in one transaction, skipping the events
     this consumer has applied before; how many were applied. Raises if any of them fails
     (EventFailed) or the commit does; nothing is kept then."""
     inbox = tables.inbox
@@ -89,10 +94,10 @@ async def apply_batch(
             )
         )
         fresh = []
-        for index, (handler, event, context) in enumerate(batch):
+        for index, (handler, event, headers) in enumerate(batch):
             if event.event_id not in seen:  # a redelivery in the same batch is applied once
                 seen.add(event.event_id)
-                fresh.append((index, handler, event, context))
+                fresh.append((index, handler, event, headers))
         if not fresh:
             return 0
         now = utcnow()
@@ -108,8 +113,8 @@ async def apply_batch(
                 for _, _, event, _ in fresh
             ],
         )
-        for index, handler, event, context in fresh:
-            with structlog.contextvars.bound_contextvars(**context):
+        for index, handler, event, headers in fresh:
+            with _caused_by(headers, event.subject, span_kind=SpanKind.CONSUMER):
                 try:
                     await handler(session, event)
                 except Exception as exc:
@@ -147,6 +152,9 @@ async def apply_once(
 class ConsumerGroup:
     """Durable pull consumers of one service, one per stream it listens to."""
 
+    # The groups started in this process, for the scrape-time gauges (messaging/gauges.py).
+    running: weakref.WeakSet[ConsumerGroup] = weakref.WeakSet()
+
     def __init__(
         self,
         registry: HandlerRegistry,
@@ -173,6 +181,7 @@ class ConsumerGroup:
 
     def start(self) -> None:
         self._stopping.clear()
+        ConsumerGroup.running.add(self)
         for stream, subjects in self.registry.by_stream().items():
             self._tasks.append(
                 asyncio.create_task(
@@ -183,6 +192,7 @@ class ConsumerGroup:
     async def stop(self, grace: float = 10.0) -> None:
         """Let each consumer finish the batch in hand, then stop; cancel only past `grace`.
         A batch cancelled halfway would leave its database connection mid-statement."""
+        ConsumerGroup.running.discard(self)
         self._stopping.set()
         _, late = await asyncio.wait(self._tasks, timeout=grace) if self._tasks else ((), ())
         for task in late:
@@ -191,6 +201,22 @@ class ConsumerGroup:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+
+    async def lag(self) -> dict[str, tuple[int, int]]:
+        """Per stream: events not yet delivered to this consumer, and delivered but unacked."""
+        js = self.link.js
+        if js is None or not self.link.connected:
+            return {}
+        out = {}
+        for stream in self.registry.by_stream():
+            try:
+                info = await js.consumer_info(
+                    self.link.namespace.stream(stream), self.durable(stream), timeout=2
+                )
+            except (nats.errors.Error, TimeoutError):
+                continue  # not made yet, or NATS is going away: no figure rather than a wrong one
+            out[stream] = (info.num_pending or 0, info.num_ack_pending or 0)
+        return out
 
     async def _subscribe(self, stream: str, subjects: list[str]) -> Any:
         js = self.link.js
@@ -223,12 +249,15 @@ class ConsumerGroup:
                     try:
                         messages = await subscription.fetch(self.batch, timeout=1)
                     except (TimeoutError, nats.errors.TimeoutError):
-                        continue
-                    await self._handle_batch(messages)
+                        messages = []  # nothing waiting: a run all the same
+                    if messages:
+                        await self._handle_batch(messages)
+                    worker_ran(self.registry.service, self.durable(stream), ok=True)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
                     log.warning("consumer loop error", stream=stream, error=repr(exc))
+                    worker_ran(self.registry.service, self.durable(stream), ok=False)
                     subscription = None
                     await asyncio.sleep(0.5)
         finally:
@@ -241,7 +270,7 @@ class ConsumerGroup:
 
     async def _handle_batch(self, messages: list[Msg]) -> None:
         """All of a fetch in one transaction, unless one of its events cannot be read."""
-        batch: list[tuple[Handler, Event, dict[str, Any]]] = []
+        batch: list[tuple[Handler, Event, Mapping[str, str]]] = []
         for msg in messages:
             subject = self.link.namespace.unprefix(msg.subject)
             handler = self.registry.handlers.get(subject)
@@ -253,11 +282,11 @@ class ConsumerGroup:
                 for each in messages:
                     await self._handle(each)
                 return
-            batch.append((handler, event, _log_context(msg, subject)))
+            batch.append((handler, event, msg.headers or {}))
         await self._apply(messages, batch)
 
     async def _apply(
-        self, messages: list[Msg], batch: list[tuple[Handler, Event, dict[str, Any]]]
+        self, messages: list[Msg], batch: list[tuple[Handler, Event, Mapping[str, str]]]
     ) -> None:
         """The batch in one transaction; when an event fails, the events before it and
         after it still go in batches, and the failing one alone (retried, dead-lettered)."""
@@ -286,7 +315,7 @@ class ConsumerGroup:
         consumer = self.registry.service
         deliveries = msg.metadata.num_delivered if msg.metadata else 1
         subject = self.link.namespace.unprefix(msg.subject)
-        with structlog.contextvars.bound_contextvars(**_log_context(msg, subject)):
+        with _caused_by(msg.headers or {}, subject):
             try:
                 event = parse_event(subject, msg.data)
             except Exception as exc:
@@ -326,11 +355,24 @@ class ConsumerGroup:
             await session.commit()
 
 
-def _log_context(msg: Msg, subject: str) -> dict[str, Any]:
-    """What caused the event, for the logs and the events its handler writes."""
-    headers = msg.headers or {}
-    return {
-        "request_id": headers.get("X-Request-ID"),
-        "traceparent": headers.get("traceparent"),
-        "subject": subject,
-    }
+@contextmanager
+def _caused_by(
+    headers: Mapping[str, str], subject: str, *, span_kind: SpanKind | None = None
+) -> Iterator[None]:
+    """What caused the event, for the logs, the trace (shared/telemetry.py) and the events its
+    handler writes: the request id and trace context its producer put in its headers. With
+    `span_kind`, a span of ours for applying it (when tracing is on)."""
+    carrier = carrier_of(headers)
+    with (
+        span(f"apply {subject}", carrier=carrier, kind=span_kind)
+        if span_kind is not None
+        else continued(carrier)
+    ):
+        trace_id = current_trace_id()
+        context = {"subject": subject}
+        if request_id := headers.get("X-Request-ID"):
+            context["request_id"] = request_id
+        if trace_id:
+            context["trace_id"] = trace_id
+        with structlog.contextvars.bound_contextvars(**context):
+            yield

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from shared.db import utcnow
 from shared.events import Event
-from shared.logging import current_request_id, current_traceparent
+from shared.logging import current_request_id
+from shared.telemetry import inject
 
 _PENDING = "shixun_outbox_pending"
 _wakeups: weakref.WeakSet[asyncio.Event] = weakref.WeakSet()
@@ -42,13 +43,10 @@ def _forget(session: Session) -> None:
 
 def outbox_row(event: Event) -> dict:
     """The outbox row of an event, carrying the request id and trace of what caused it."""
-    headers = {}
+    headers = inject({})  # traceparent (and tracestate): the consumer continues the trace
     request_id = current_request_id()
     if request_id:
         headers["X-Request-ID"] = request_id
-    traceparent = current_traceparent()
-    if traceparent:
-        headers["traceparent"] = traceparent
     return {
         "event_id": event.event_id,
         "subject": event.subject,

@@ -13,10 +13,11 @@ import asyncio
 import contextlib
 import json
 import uuid
-from datetime import timedelta
+import weakref
+from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shared.db import READ_ONLY, Database, utcnow
@@ -31,6 +32,9 @@ LEASE = "outbox"
 
 
 class OutboxRelay:
+    # The relays started in this process, for the scrape-time gauges (messaging/gauges.py).
+    running: weakref.WeakSet[OutboxRelay] = weakref.WeakSet()
+
     def __init__(
         self,
         database: Database,
@@ -52,7 +56,7 @@ class OutboxRelay:
         self.retention = retention
         self.publish_timeout = publish_timeout
         self.owner = f"{link.name}-{uuid.uuid4().hex[:12]}"
-        self.worker = Worker(self, backoff_cap=5.0)
+        self.worker = Worker(self, part=link.name, backoff_cap=5.0)
         self.wakeup = self.worker.wakeup
         register_wakeup(self.wakeup)
         self._last_cleanup = utcnow()
@@ -61,8 +65,10 @@ class OutboxRelay:
 
     def start(self) -> None:
         self.worker.start()
+        OutboxRelay.running.add(self)  # its backlog is read at scrape time (/metrics)
 
     async def stop(self, grace: float = 10.0) -> None:
+        OutboxRelay.running.discard(self)
         await self.worker.stop(grace)
         await self._release_lease()
 
@@ -72,6 +78,19 @@ class OutboxRelay:
         if published:  # the lease holder cleans up; an idle relay writes nothing
             await self._cleanup()
         return published >= self.batch_size
+
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """How many events wait to be published, and when the oldest was committed."""
+        outbox = self.tables.outbox
+        async with self.database.sessions() as session:
+            row = (
+                await session.execute(
+                    select(func.count(), func.min(outbox.c.created_at)).where(
+                        outbox.c.published_at.is_(None)
+                    )
+                )
+            ).one()
+        return row[0], row[1]
 
     async def _acquire_lease(self) -> bool:
         table = self.tables.relay_lease

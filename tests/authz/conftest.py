@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from gateway.policy import SCOPES
 from services.feedback.models import (
@@ -25,8 +25,9 @@ from services.feedback.models import (
     ProgramProjection,
     TeacherProjection,
 )
-from shared.auth import Principal, Role
+from shared.auth import OPS_SCOPE, Principal, Role
 from shared.config import DEFAULT_DISTRICT_ID
+from shared.db import utcnow
 from shared.events.enrolment import EnrolmentCompleted
 from shared.events.ledger import EntryPosted
 from tests.authz.matrix import Binding, Scope
@@ -51,7 +52,7 @@ class World:
             Role.TEACHER: {"teacher_id": side.teacher_id, "school_id": side.school_id},
             Role.SCHOOL_ADMIN: {"school_id": side.school_id},
             Role.INSTITUTION_ADMIN: {"institution_id": side.institution_id},
-            Role.BUREAU_ADMIN: {},
+            Role.BUREAU_ADMIN: {"scopes": frozenset({OPS_SCOPE})},  # an operator too
             Role.SERVICE: {"school_id": side.school_id, "scopes": frozenset(SCOPES.scopes)},
         }[role]
         subject = f"matrix-{role}-{side.school_id}-{district_id}"
@@ -223,7 +224,35 @@ async def world(suite: Suite) -> World:
     await add_enrolment_requests(world)
     await add_id_number_conflict(world, admin)
     await add_logins(world)
+    await add_dead_letters(world)
     return world
+
+
+async def add_dead_letters(world: World) -> None:
+    """An unreadable event dead-lettered in each part, its id as `dead_letter_<part>`."""
+    from gateway.models import infra as gateway_infra
+
+    suite = world.suite
+    extra = {}
+    for part in ("gateway", *suite.apps):
+        app = suite.gateway_app if part == "gateway" else suite.apps[part]
+        table = (gateway_infra if part == "gateway" else app.state.tables).dead_letter
+        async with app.state.database.sessions() as session:
+            result = await session.execute(
+                insert(table).values(
+                    consumer=part,
+                    subject="enrolment.school.registered.v1",
+                    payload="{not json",
+                    error="unreadable event",
+                    deliveries=1,
+                    recorded_at=utcnow(),
+                )
+            )
+            await session.commit()
+        extra[f"dead_letter_{part}"] = result.inserted_primary_key[0]
+    for name in ("a", "b"):
+        side: Binding = getattr(world, name)
+        setattr(world, name, replace(side, extra={**side.extra, **extra}))
 
 
 async def add_logins(world: World) -> None:

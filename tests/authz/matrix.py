@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from shared.auth import Role
+from shared.auth import OPS_SCOPE, Role
 
 ROLES = tuple(Role)
 
@@ -40,6 +40,9 @@ class Kind(StrEnum):
     LIST = "list"  # a listing: allowed → the record is listed, refused → 403 or not listed
     SELF = "self"  # about the caller only (me, logout): no foreign side
     PUBLIC = "public"  # no token needed (token endpoint, health)
+    # The deployment's own records (dead letters), of no district: for a bureau admin holding
+    # the `ops` scope (the world's do), refused to one without it ("own-without-scope").
+    OPERATOR = "operator"
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,8 @@ class Rule:
     # A multipart upload instead of a JSON body: {field: (filename, content, content type)}.
     files: Callable[[Binding], dict[str, Any]] | None = None
     record: str | None = None  # LIST: which binding id must (not) appear in the items
-    needs: str | None = None  # the scope (policy.SCOPES) a service client must hold here
+    # The scope a service client (policy.SCOPES), or for Kind.OPERATOR the bureau, must hold.
+    needs: str | None = None
     refused: frozenset[int] = frozenset({403, 404})
     # Body fields a client must never set here (server-assigned), besides any unknown field.
     forbidden_fields: tuple[str, ...] = ("id", "created_at")
@@ -97,6 +101,21 @@ def rule(
     **options: Any,
 ) -> Rule:
     return Rule(kind=kind, own=frozenset(own), both=frozenset(both), **options)
+
+
+def operator_rules(part: str) -> dict[str, Rule]:
+    """A part's dead-letter endpoints. The world records one unreadable dead letter in each
+    part (`dead_letter_<part>` in `extra`): its replay is refused as such (422), not hidden."""
+    base = f"/v1/ops/{part}/dead-letters"
+    return {
+        f"GET {base}": rule(Kind.OPERATOR, own=(Role.BUREAU_ADMIN,), needs=OPS_SCOPE),
+        f"POST {base}/{{dead_letter_id}}/replay": rule(
+            Kind.OPERATOR,
+            own=(Role.BUREAU_ADMIN,),
+            needs=OPS_SCOPE,
+            path=lambda b: {"dead_letter_id": b.get(f"dead_letter_{part}")},
+        ),
+    }
 
 
 def fill_path(template: str, binding: Binding, rule: Rule) -> str:

@@ -36,9 +36,9 @@ def _cases() -> list[Any]:
             continue
         for role in ROLES:
             scopes = [Scope.OWN]
-            if rule.kind is not Kind.SELF:
+            if rule.kind not in (Kind.SELF, Kind.OPERATOR):
                 scopes += [Scope.FOREIGN, Scope.OTHER_DISTRICT]
-            if role is Role.SERVICE:
+            if role is Role.SERVICE or (rule.kind is Kind.OPERATOR and role is Role.BUREAU_ADMIN):
                 scopes.append(Scope.WITHOUT_GRANT)
             for scope in scopes:
                 deviation = rule.deviations.get((role, scope))

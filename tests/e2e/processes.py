@@ -51,16 +51,22 @@ async def ready(client: httpx.AsyncClient, port: int) -> bool:
 
 
 class Running:
-    def __init__(self, process: subprocess.Popen[bytes], log: Path, gateway: int, base: int):
+    def __init__(
+        self, process: subprocess.Popen[bytes], log: Path, gateway: int, base: int, nats: int
+    ):
         self.process, self.log, self.gateway, self.base = process, log, gateway, base
+        self.nats_port = nats  # of the embedded nats-server, when it runs one
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
 
 @contextmanager
-def supervised(tmp_path: Path, name: str, extra_env: dict[str, str]) -> Iterator[Running]:
-    """`python -m shared.supervisor` on free ports, with databases of its own on a server."""
+def supervised(
+    tmp_path: Path, name: str, extra_env: dict[str, str], *, embedded_nats: bool = False
+) -> Iterator[Running]:
+    """`python -m shared.supervisor` on free ports, with databases of its own on a server;
+    with `embedded_nats`, its own nats-server even where NATS_URL names one."""
     base = free_block(5)
     gateway, first_service = base, base + 1
     env = {
@@ -68,6 +74,8 @@ def supervised(tmp_path: Path, name: str, extra_env: dict[str, str]) -> Iterator
     }
     env.pop("SHIXUN_BOOTSTRAP_ADMIN_PASSWORD", None)
     env |= extra_env
+    if embedded_nats:
+        env.pop("NATS_URL", None)
     databases: list[str] = []
     if env.get("DATABASE_URL"):
         for service in SERVICES:
@@ -77,6 +85,7 @@ def supervised(tmp_path: Path, name: str, extra_env: dict[str, str]) -> Iterator
     if env.get("NATS_URL"):
         env["SHIXUN_NATS_NAMESPACE"] = f"{name}{RUN_ID}"
     log = tmp_path / "supervisor.log"
+    nats_port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
@@ -90,14 +99,14 @@ def supervised(tmp_path: Path, name: str, extra_env: dict[str, str]) -> Iterator
                 "--data-dir",
                 str(tmp_path / "data"),
                 "--nats-port",
-                str(free_port()),
+                str(nats_port),
             ],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     try:
-        yield Running(process, log, gateway, first_service)
+        yield Running(process, log, gateway, first_service, nats_port)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)  # stops every part it started

@@ -66,6 +66,11 @@ NO_2XX: dict[str, str] = {
     # tests/gateway/test_oidc.py runs them against a real OpenID provider.
     "GET /v1/auth/oidc/start": "a redirect (302) where a provider is configured; none is here",
     "GET /v1/auth/oidc/callback": "needs a provider's authorization code; none is configured here",
+    # tests/shared/test_dead_letters.py replays real ones; a fresh suite has none to replay.
+    **{
+        f"POST /v1/ops/{part}/dead-letters/{{dead_letter_id}}/replay": "no dead letter exists"
+        for part in ("gateway", "enrolment", "ledger", "budget", "feedback")
+    },
 }
 TODAY = dt.date.today()
 

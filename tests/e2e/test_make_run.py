@@ -7,6 +7,7 @@ import asyncio
 import os
 import re
 import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +58,49 @@ async def test_make_run_serves_the_slice_survives_a_crash_and_stops_cleanly(
     await asyncio.sleep(0.5)
     for port in range(supervisor.base - 1, supervisor.base + 4):
         assert not port_open("127.0.0.1", port), f"port {port} still served after Ctrl-C"
+
+
+@pytest.fixture
+def supervisor_with_nats(tmp_path: Path) -> Iterator[Running]:
+    with supervised(tmp_path, "natscrash", {}, embedded_nats=True) as running:
+        yield running
+
+
+def nats_server_of(store: Path) -> int:
+    out = subprocess.run(
+        ["pgrep", "-f", f"nats-server -c {store / 'nats.conf'}$"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    assert len(out) == 1, out
+    return int(out[0])
+
+
+async def test_a_killed_nats_server_comes_back_on_its_port_and_store(
+    supervisor_with_nats: Running, tmp_path: Path
+) -> None:
+    """The supervisor's own nats-server is watched like the services: after a SIGKILL it is
+    started again on the same port and store, and events written after the crash (the
+    slice's completion, which the ledger must take from NATS) are delivered."""
+    running = supervisor_with_nats
+    banner = await wait_for(
+        lambda: re.search(r"admin login:\s+username admin, password (\S+)", running.output()),
+        timeout=120,
+        interval=0.2,
+    )
+    store = tmp_path / "data" / "nats"
+    streams_before = sorted(p.name for p in (store / "jetstream").rglob("streams/*"))
+    killed = nats_server_of(store)
+    os.kill(killed, signal.SIGKILL)
+    await wait_for(lambda: "nats-server exited" in running.output(), timeout=10, interval=0.1)
+    await wait_for(lambda: port_open("127.0.0.1", running.nats_port), timeout=60, interval=0.2)
+    assert nats_server_of(store) != killed
+    assert sorted(p.name for p in (store / "jetstream").rglob("streams/*")) == streams_before
+    base_url = f"http://127.0.0.1:{running.gateway}"
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as gw:
+        await wait_for(lambda: ready(gw, running.gateway), timeout=60)
+        await run_slice(gw, banner.group(1))
 
 
 @pytest.fixture

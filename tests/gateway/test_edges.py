@@ -119,9 +119,9 @@ async def test_request_id_and_trace_context_reach_the_service_and_its_event(suit
         rows = (await session.execute(select(outbox.c.payload, outbox.c.headers))).all()
     headers = next(json.loads(h) for p, h in rows if response.json()["id"] in p)
     assert headers["X-Request-ID"] == request_id
-    version, event_trace, span, flags = headers["traceparent"].split("-")
-    assert (version, event_trace, flags) == ("00", trace_id, "01")
-    assert span != parent.split("-")[2]  # a span of the service's own, child of the gateway's
+    # Tracing is off here: no span of ours, the caller's context is carried on as it came
+    # (tests/shared/test_tracing.py follows one trace with tracing on).
+    assert headers["traceparent"] == parent
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ rules with `needs="budget:write"`.
 import datetime as dt
 import uuid
 
-from tests.authz.matrix import B, Binding, Kind, N, Rule, S, rule
+from tests.authz.matrix import B, Binding, Kind, N, Rule, S, operator_rules, rule
 
 # A year of its own, so the pools these requests open never meet the world's (2090).
 FUNDS_YEAR = 2091
@@ -86,4 +86,5 @@ RULES: dict[str, Rule] = {
     "GET /v1/reports/budget-execution": rule(
         own=(S, B), query=lambda b: {"year": 2090, "school_id": str(b.school_id)}
     ),
+    **operator_rules("budget"),
 }

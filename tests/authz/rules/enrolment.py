@@ -14,7 +14,7 @@ enrolments are confirmed and each has a pending leave request (conftest.py,
 import datetime as dt
 import uuid
 
-from tests.authz.matrix import B, Binding, Kind, M, N, Rule, S, T, rule
+from tests.authz.matrix import B, Binding, Kind, M, N, Rule, S, T, operator_rules, rule
 
 
 def program_body(b: Binding) -> dict:
@@ -168,4 +168,5 @@ RULES: dict[str, Rule] = {
         body=lambda b: {"party": "school", "approve": True},
         forbidden_fields=("id", "created_at", "status", "leave_id"),
     ),
+    **operator_rules("enrolment"),
 }

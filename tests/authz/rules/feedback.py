@@ -9,7 +9,7 @@ The world's programs end in ten days: an allowed rating, assessment or follow-up
 422 (window not open), a refused caller 403/404, before any state is checked.
 """
 
-from tests.authz.matrix import B, Binding, Kind, N, Rule, S, T, rule
+from tests.authz.matrix import B, Binding, Kind, N, Rule, S, T, operator_rules, rule
 
 
 def template_body(b: Binding) -> dict:
@@ -84,4 +84,5 @@ RULES: dict[str, Rule] = {
     "GET /v1/appraisal-templates/{template_id}/schedule": rule(
         own=(S, B), query=lambda b: {"term_starts_on": "2026-09-01"}
     ),
+    **operator_rules("feedback"),
 }

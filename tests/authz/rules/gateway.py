@@ -4,7 +4,7 @@ import uuid
 
 from shared.auth import Role
 from shared.events.ledger import EntryPosted
-from tests.authz.matrix import B, Kind, M, N, Rule, S, T, rule
+from tests.authz.matrix import B, Kind, M, N, Rule, S, T, operator_rules, rule
 
 EVERYONE = tuple(Role)
 # The bureau names a record of its district in the body; from another district the gateway
@@ -80,4 +80,5 @@ RULES: dict[str, Rule] = {
         path=lambda b: {"delivery_id": uuid.uuid4()}
     ),
     "DELETE /v1/webhooks/{webhook_id}": rule(own=(S, B, M), needs="events:subscribe"),
+    **operator_rules("gateway"),
 }

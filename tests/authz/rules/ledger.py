@@ -8,7 +8,7 @@ the future (so no year is judged by it); `import_id`, a provincial import of the
 import datetime as dt
 import uuid
 
-from tests.authz.matrix import B, Binding, Kind, M, N, Rule, S, T, rule
+from tests.authz.matrix import B, Binding, Kind, M, N, Rule, S, T, operator_rules, rule
 
 # Server-assigned fields of an entry: who recorded it and what it reverses are never the
 # caller's to say, nor the credits, which follow from the policy.
@@ -82,4 +82,5 @@ RULES: dict[str, Rule] = {
     "GET /v1/reports/compliance": rule(
         own=(S, B, M), needs="hours:read", query=lambda b: {"school_id": str(b.school_id)}
     ),
+    **operator_rules("ledger"),
 }
