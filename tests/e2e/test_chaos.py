@@ -56,7 +56,8 @@ async def answered(
         response = await gw.request(method, path, headers=headers, json=body)
     except httpx.TransportError:
         return None
-    return None if response.status_code in (502, 503, 504) else response
+    # Busy, restarting or rate-limited: asked again at the next poll.
+    return None if response.status_code in (429, 502, 503, 504) else response
 
 
 async def advance(
