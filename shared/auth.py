@@ -157,11 +157,6 @@ class TokenVerifier:
         self.remember(token, principal, expires)
         return principal
 
-    def known(self, token: str) -> Principal | None:
-        """The principal of a token this process verified and that has not expired."""
-        cached = self._verified.get(token)
-        return cached[0] if cached is not None and time.time() < cached[1] else None
-
     def remember(self, token: str, principal: Principal, expires: float) -> None:
         """A token known to be valid until `expires` (the gateway's own, as it mints one)."""
         if len(self._verified) >= MAX_CACHED_TOKENS:

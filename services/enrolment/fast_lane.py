@@ -7,10 +7,11 @@ request, more than the endpoint itself (py-spy, docs/performance.md).
 
 The lane sits inside the request log and the edge checks (body limit, NUL, odd paths), so
 those apply as to every request. It takes only what it is sure of: a well-formed body and a
-token already verified by this process. It answers with the same code the route runs —
-`rush.enrol` — and its problems go through the app's own exception handlers. Anything else
-(a body FastAPI would answer with 422, a token to verify, a missing program, SQLite, or a
-request the rush hands to the ORM) goes on to the route as if the lane were not there.
+valid token (verified once per process, as the route's dependency does). It runs the code
+the route runs — `rush.enrol` — and its problems go through the app's own exception
+handlers. Anything else (a body FastAPI would answer with 422, a token it refuses, a
+missing program, SQLite, or a request the rush hands to the ORM) goes on to the route as if
+the lane were not there.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from services.enrolment import rush
 from services.enrolment.schemas import EnrolmentCreate
 from shared.auth import TokenVerifier
 from shared.db import Database
+from shared.errors import Problem
 from shared.idempotency import HEADER, Idempotency, fingerprint_of, key_of
 
 _PATH = re.compile(r"^/v1/programs/([0-9a-fA-F-]{32,36})/enrolments$")
@@ -77,10 +79,13 @@ class EnrolFastLane:
             return None  # the route says what is wrong, as its 422 always has
         headers = dict(scope["headers"])
         scheme, _, token = headers.get(_AUTHORIZATION, b"").decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None  # the route says what is missing
         verifier: TokenVerifier = state.verifier
-        principal = verifier.known(token.strip()) if scheme.lower() == "bearer" else None
-        if principal is None:
-            return None  # the route verifies it (or says why not) and remembers it
+        try:
+            principal = await verifier.verify(token.strip())  # once per token and process
+        except Problem:
+            return None  # the route says why the token is refused
         raw_key = headers.get(_KEY)
         idem = Idempotency(
             key=key_of(raw_key.decode("latin-1") if raw_key is not None else None),
