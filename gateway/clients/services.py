@@ -27,7 +27,9 @@ class UpstreamLimits:
     """Requests in flight to one service; beyond them, requests wait in FIFO order at most
     `queue_seconds` (and at most `queue` of them) before the gateway answers 503."""
 
-    in_flight: int = 64
+    # Enough for a service to fill its statement batches (shared/statement_batch.py): at 64
+    # the gateway's rush waited on its own queue with both cores a third idle.
+    in_flight: int = 256
     queue: int = 2000
     queue_seconds: float = 5.0
 
