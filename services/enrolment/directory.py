@@ -163,7 +163,12 @@ async def create_teacher(
     holder = None
     if data.id_number:
         holder = await id_number_holder(session, pii.lookup_hash(data.id_number), scope_id)
-    return await register_teacher(session, school=school, data=data, holder=holder)
+    elsewhere = bool(data.mobile) and await mobile_held_elsewhere(
+        session, pii.lookup_hash(data.mobile), scope_id
+    )
+    return await register_teacher(
+        session, school=school, data=data, holder=holder, mobile_elsewhere=elsewhere
+    )
 
 
 def in_scope(teacher: Teacher, scope_id: uuid.UUID) -> bool:
@@ -196,14 +201,33 @@ async def id_number_holder(
     return holder
 
 
+async def mobile_held_elsewhere(
+    session: AsyncSession, digest: str, scope_id: uuid.UUID, teacher_id: uuid.UUID | None = None
+) -> bool:
+    """Whether a teacher outside the registrar's scope has this mobile number as a login; a
+    teacher of its scope who has it is a 409, as the registrar can see that teacher.
+
+    As with identity numbers, a 409 for a number held elsewhere would tell the registrar it
+    exists in another school or district: the number is kept on the new record instead,
+    shown masked, but it is no login identifier (the holder keeps that)."""
+    held = False
+    for other in await session.scalars(select(Teacher).where(Teacher.mobile_hash == digest)):
+        if other.id == teacher_id:
+            continue
+        if in_scope(other, scope_id):
+            raise Conflict("Another teacher has this mobile number.", code="duplicate-mobile")
+        held = True
+    return held
+
+
 async def register_teacher(
     session: AsyncSession,
     *,
     school: School,
     data: TeacherCreate,
     holder: Teacher | None = None,
+    mobile_elsewhere: bool = False,
     login: bool = False,
-    checked: bool = False,
     deferred: bool = False,
 ) -> Teacher:
     """Write a teacher whose caller was already authorised (the API or a roster import), and
@@ -212,8 +236,9 @@ async def register_teacher(
 
     With `data.login` the gateway is asked, by an event in the same transaction, to make the
     teacher's login (a roster import asks for a chunk's logins in one event: `login_of`).
-    `checked`: the caller has checked the mobile number is free (the import does it for a
-    chunk at once); the unique constraints still hold. `deferred`: neither flushed nor
+    `mobile_elsewhere`: a teacher outside the caller's scope has the mobile number as a login
+    (`mobile_held_elsewhere`; the import checks a chunk at once): it is kept, not as a login.
+    `deferred`: neither flushed nor
     announced; the caller writes a chunk's rows and events at once (`announce`).
     """
     teacher = Teacher(
@@ -235,7 +260,7 @@ async def register_teacher(
             teacher.id_number_claim_hash = digest
             teacher.id_number_holder_id = holder.id
     if data.mobile:
-        await _set_mobile(session, teacher, data.mobile, checked=checked)
+        _set_mobile(teacher, data.mobile, login=not mobile_elsewhere)
     session.add(teacher)
     if deferred:
         return teacher
@@ -276,21 +301,14 @@ async def announce(
     await request_logins(session, logins)
 
 
-async def _set_mobile(
-    session: AsyncSession, teacher: Teacher, mobile: str | None, *, checked: bool = False
-) -> None:
-    """A mobile number is a login identifier: two teachers never share one (409)."""
+def _set_mobile(teacher: Teacher, mobile: str | None, *, login: bool = True) -> None:
+    """A mobile number is a login identifier (`mobile_hash`, unique) unless another teacher
+    already logs in with it (`login` False): then it is only kept, encrypted and masked."""
     if mobile is None:
         teacher.mobile_encrypted = teacher.mobile_hash = teacher.mobile_masked = None
         return
-    digest = pii.lookup_hash(mobile)
-    holder = None
-    if not checked:
-        holder = await session.scalar(select(Teacher.id).where(Teacher.mobile_hash == digest))
-    if holder is not None and holder != teacher.id:
-        raise Conflict("Another teacher has this mobile number.", code="duplicate-mobile")
     teacher.mobile_encrypted = pii.encrypt(mobile)
-    teacher.mobile_hash = digest
+    teacher.mobile_hash = pii.lookup_hash(mobile) if login else None
     # 139****4958: how a phone number is shown in China.
     teacher.mobile_masked = pii.mask(mobile, keep_start=3, keep_end=4)
 
@@ -342,7 +360,14 @@ async def update_teacher(
     changes = data.model_dump(exclude_unset=True)
     mobile_changed = "mobile" in changes
     if mobile_changed:
-        await _set_mobile(session, teacher, changes.pop("mobile"))
+        mobile = changes.pop("mobile")
+        elsewhere = mobile is not None and await mobile_held_elsewhere(
+            session,
+            pii.lookup_hash(mobile),
+            principal.school_id or teacher.district_id,
+            teacher.id,
+        )
+        _set_mobile(teacher, mobile, login=not elsewhere)
     for name, value in changes.items():
         if value is None and name != "hired_on":
             raise Unprocessable(f"{name} cannot be cleared.", code="required-field")

@@ -171,7 +171,7 @@ class _Taken:
     the mobile numbers already held: two queries a chunk instead of two a row."""
 
     teachers: dict[str, list[Teacher]]
-    mobiles: set[str]
+    mobiles: dict[str, list[Teacher]]
     # Schools looked up, misses too: the session's identity map holds neither for long.
     schools: dict[uuid.UUID, School | None] = field(default_factory=dict)
 
@@ -185,7 +185,7 @@ async def _taken(session: AsyncSession, rows: list[dict[str, str]]) -> _Taken:
     ids = sorted({pii.lookup_hash(r["id_number"]) for r in rows if r.get("id_number")})
     phones = sorted({pii.lookup_hash(r["mobile"]) for r in rows if r.get("mobile")})
     teachers: dict[str, list[Teacher]] = {}
-    mobiles: set[str] = set()
+    mobiles: dict[str, list[Teacher]] = {}
     for start in range(0, len(ids), 500):
         part = ids[start : start + 500]
         found = await session.scalars(
@@ -201,22 +201,25 @@ async def _taken(session: AsyncSession, rows: list[dict[str, str]]) -> _Taken:
             teachers.setdefault(digest, []).append(teacher)  # type: ignore[arg-type]
     for start in range(0, len(phones), 500):
         held = await session.scalars(
-            select(Teacher.mobile_hash).where(Teacher.mobile_hash.in_(phones[start : start + 500]))  # type: ignore[union-attr]
+            select(Teacher).where(Teacher.mobile_hash.in_(phones[start : start + 500]))  # type: ignore[union-attr]
         )
-        mobiles |= {h for h in held if h}
+        for teacher in held:
+            mobiles.setdefault(teacher.mobile_hash, []).append(teacher)  # type: ignore[arg-type]
     return _Taken(teachers, mobiles)
 
 
 @dataclass
 class _Row:
     """A row checked: its data and school, or an error; `known`, the teacher of the importer's
-    scope it names again (skipped); `holder`, a teacher elsewhere who has its number."""
+    scope it names again (skipped); `holder`, a teacher elsewhere who has its number;
+    `mobile_elsewhere`, a teacher elsewhere logs in with its mobile number."""
 
     data: TeacherCreate | None = None
     school: School | None = None
     error: str | None = None
     known: Teacher | None = None
     holder: Teacher | None = None
+    mobile_elsewhere: bool = False
 
 
 async def _check_row(
@@ -257,8 +260,11 @@ async def _check_row(
     if data.mobile and known is None:
         if data.mobile in earlier_mobiles:
             return _Row(error="mobile: appears earlier in the file")
-        if pii.lookup_hash(data.mobile) in taken.mobiles:
+        holders = taken.mobiles.get(pii.lookup_hash(data.mobile), [])
+        if any(in_scope(t, job.school_scope) for t in holders):
             return _Row(error="mobile: another teacher has this mobile number")
+        # Held elsewhere: kept, not as a login, and counted like any row (nothing told).
+        return _Row(data, school, known=known, holder=holder, mobile_elsewhere=bool(holders))
     return _Row(data, school, known=known, holder=holder)
 
 
@@ -383,7 +389,7 @@ async def process(database: Database, import_id: uuid.UUID, lease: Lease) -> Non
                         school=checked.school,
                         data=checked.data,
                         holder=checked.holder,
-                        checked=True,
+                        mobile_elsewhere=checked.mobile_elsewhere,
                         deferred=True,
                     )
                     registered.append(teacher)
@@ -470,7 +476,7 @@ async def _write_all(session: AsyncSession, job: RosterImport, rows: list[dict[s
             school=checked.school,
             data=checked.data,
             holder=checked.holder,
-            checked=True,
+            mobile_elsewhere=checked.mobile_elsewhere,
             deferred=True,
         )
         registered.append(teacher)

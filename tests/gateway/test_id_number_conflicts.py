@@ -10,7 +10,7 @@ from typing import Any
 from services.enrolment.models import District
 from shared.auth import Role
 from shared.config import DEFAULT_DISTRICT_ID
-from tests.e2e.test_logins_rollout import bearer, id_number, import_with_logins, token
+from tests.e2e.test_logins_rollout import bearer, id_number, import_with_logins, mobile, token
 from tests.gateway.helpers import admin, school
 from tests.gateway.test_teacher_logins import activated, teacher_login
 from tests.harness import Suite
@@ -127,3 +127,62 @@ async def test_an_import_counts_a_number_of_another_district_as_imported(suite: 
     assert (await token(suite.gateway, far["id_number"], password)).status_code == 200
     held = [c for c in await _conflicts(suite, far_bureau) if c["holder_id"] == far["id"]]
     assert len(held) == 1 and held[0]["school_id"] == home["id"]
+
+
+async def test_a_mobile_number_of_another_district_registers_like_a_fresh_one(
+    suite: Suite,
+) -> None:
+    """The same class as identity numbers: a mobile number another district's teacher logs
+    in with is kept on the new record, masked, but is no login; a 409 only in one's scope."""
+    _, bureau = await _far_district(suite)
+    far_school = await school(suite, bureau, "外区手机小学")
+    number, own_number = mobile(), mobile()
+    far = await teacher_login(suite, bureau, far_school["id"], mobile=number)
+    home = await school(suite, await admin(suite), "同手机号小学")
+    school_admin = suite.headers(Role.SCHOOL_ADMIN, school_id=home["id"])
+
+    def body(phone: str) -> dict[str, Any]:
+        return _teacher(home["id"], id_number()) | {"mobile": phone}
+
+    fresh = await suite.gateway.post("/v1/teachers", headers=school_admin, json=body(own_number))
+    taken = await suite.gateway.post("/v1/teachers", headers=school_admin, json=body(number))
+    assert fresh.status_code == taken.status_code == 201, taken.text
+    volatile = {"id", "created_at", "id_number_masked", "mobile_masked"}
+    assert {k: v for k, v in fresh.json().items() if k not in volatile} == {
+        k: v for k, v in taken.json().items() if k not in volatile
+    }
+    assert taken.json()["mobile_masked"] == f"{number[:3]}****{number[-4:]}"
+
+    # The far teacher still logs in with the number.
+    password = "far mobile passphrase"
+    await activated(suite, far, password)
+    mine = bearer(await token(suite.gateway, number, password))
+    assert (await suite.gateway.get("/v1/me", headers=mine)).json()["teacher_id"] == far["id"]
+
+    # A number one of the school's own teachers logs in with: a 409, new record or change.
+    again = await suite.gateway.post("/v1/teachers", headers=school_admin, json=body(own_number))
+    assert again.status_code == 409 and again.json()["type"].endswith("duplicate-mobile")
+    changed = await suite.gateway.patch(
+        f"/v1/teachers/{taken.json()['id']}", headers=school_admin, json={"mobile": own_number}
+    )
+    assert changed.status_code == 409 and changed.json()["type"].endswith("duplicate-mobile")
+
+
+async def test_an_import_counts_a_mobile_number_of_another_district_as_imported(
+    suite: Suite,
+) -> None:
+    _, bureau = await _far_district(suite)
+    far_school = await school(suite, bureau, "外区导入手机小学")
+    number = mobile()
+    await teacher_login(suite, bureau, far_school["id"], mobile=number)
+    home = await school(suite, await admin(suite), "导入同手机号小学")
+    school_admin = suite.headers(Role.SCHOOL_ADMIN, school_id=home["id"])
+
+    def roster(phones: list[str], tag: str) -> str:
+        rows = [f"教师{tag}{i},primary,数学,{id_number()},{p}" for i, p in enumerate(phones)]
+        return "\n".join(["姓名,学段,学科,身份证号,手机号", *rows]) + "\n"
+
+    counts = ("created_count", "skipped_count", "errors", "status")
+    fresh = await import_with_logins(suite.gateway, school_admin, roster([mobile()], "甲"))
+    taken = await import_with_logins(suite.gateway, school_admin, roster([number], "乙"))
+    assert [fresh[k] for k in counts] == [taken[k] for k in counts] == [1, 0, [], "done"]
