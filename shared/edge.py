@@ -72,6 +72,20 @@ def _too_large(limit: int) -> TooLarge:
     )
 
 
+def replaying(first: Message, receive: Receive) -> Receive:
+    """`receive` for the app after a middleware has read the request's first message."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return first
+        return await receive()
+
+    return replay
+
+
 class EdgeMiddleware:
     """The body limit and the NUL check, as pure ASGI (no body is read twice)."""
 
@@ -91,16 +105,8 @@ class EdgeMiddleware:
         if body is None:  # no body, or the client went away: the app reads as usual
             await self.app(scope, receive, send)
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        message: Message = {"type": "http.request", "body": body, "more_body": False}
+        await self.app(scope, replaying(message, receive), send)
 
     async def _read(self, scope: Scope, receive: Receive) -> bytes | None:
         headers = dict(scope.get("headers") or [])

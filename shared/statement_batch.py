@@ -19,6 +19,7 @@ nothing in a LEFT JOIN of one row).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -73,13 +74,11 @@ class StatementBatch:
                 connection: asyncpg.Connection = raw.driver_connection
                 try:
                     if len(batch) > 1:
-                        try:
+                        # A failure rolls the whole batch back: then each runs alone below.
+                        with contextlib.suppress(asyncpg.PostgresError):
                             rows = await connection.fetchmany(
                                 self.statement, [args for args, _ in batch]
                             )
-                        except asyncpg.PostgresError:
-                            rows = None  # rolled back: each runs alone below
-                        else:
                             for (_, future), row in zip(batch, rows, strict=True):
                                 _settle(future, row)
                             return

@@ -28,6 +28,7 @@ from services.enrolment import rush
 from services.enrolment.schemas import EnrolmentCreate
 from shared.auth import TokenVerifier
 from shared.db import Database
+from shared.edge import replaying
 from shared.errors import Problem
 from shared.idempotency import HEADER, Idempotency, fingerprint_of, key_of
 
@@ -57,16 +58,7 @@ class EnrolFastLane:
         if answer is not None:
             await answer(scope, receive, send)
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return message
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(message, receive), send)
 
     async def _answer(self, scope: Scope, message: Message, program: str, state: Any) -> Any:
         """The answer, or None for the route to take the request."""

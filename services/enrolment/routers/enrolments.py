@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
-from services.enrolment import enrolments, rush
+from services.enrolment import enrolments
 from services.enrolment.models import Enrolment
 from services.enrolment.schemas import (
     EnrolmentComplete,
@@ -17,7 +17,6 @@ from services.enrolment.schemas import (
     EnrolmentRead,
     StatusFilter,
 )
-from shared.db import Database
 from shared.deps import Caller, Idem, Paging, Session
 from shared.pagination import Page, page_of, paginate
 
@@ -28,18 +27,12 @@ router = APIRouter(prefix="/v1", tags=["enrolments"])
 async def enrol(
     program_id: uuid.UUID,
     body: EnrolmentCreate,
-    request: Request,
     session: Session,
     caller: Caller,
     idem: Idem,
 ) -> JSONResponse:
-    database: Database = request.app.state.database
-    if not database.sqlite:
-        answer = await rush.enrol(
-            database, idem, principal=caller, program_id=program_id, teacher_id=body.teacher_id
-        )
-        if answer is not None:
-            return answer
+    # On PostgreSQL the request came here past services/enrolment/fast_lane.py, which ran
+    # the rush already and handed over what only the general path does.
     if replay := await idem.replay():
         return replay
     enrolment = await enrolments.enrol(
