@@ -7,11 +7,11 @@ request, more than the endpoint itself (py-spy, docs/performance.md).
 
 The lane sits inside the request log and the edge checks (body limit, NUL, odd paths), so
 those apply as to every request. It takes only what it is sure of: a well-formed body and a
-valid token (verified once per process, as the route's dependency does). It runs the code
-the route runs — `rush.enrol` — and its problems go through the app's own exception
-handlers. Anything else (a body FastAPI would answer with 422, a token it refuses, a
-missing program, SQLite, or a request the rush hands to the ORM) goes on to the route as if
-the lane were not there.
+valid token (verified once per process, as the route's dependency does). It runs the rush
+(`rush.enrol`), and its problems go through the app's own exception handlers. Anything else
+(a body FastAPI would answer with 422, a token it refuses, SQLite, or a request the rush
+hands over: a missing program, R2, R6, R7) goes on to the route, the general path through
+the ORM.
 """
 
 from __future__ import annotations
