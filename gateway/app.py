@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -36,6 +37,8 @@ from shared.runtime import Consuming, JobFactory, Part, Resource, lifespan_of
 
 
 def gateway_part(settings: Settings) -> Part:
+    # Read once a start: checked before anything is touched, then signed with.
+    key = functools.cache(lambda: _signing_key(settings))
     return Part(
         name="gateway",
         migrations=Path(__file__).parent / "migrations",
@@ -44,9 +47,9 @@ def gateway_part(settings: Settings) -> Part:
         # It looks logins up by keyed hashes of identity and phone numbers.
         uses_pii=True,
         # A replica without its signing key does not start, before it touches anything.
-        checks=[lambda: _signing_key(settings)],
+        checks=[key],
         consuming=Consuming(registries=(handlers, login_handlers)),
-        resources=[_gateway_state(settings), _bootstrap_admin],
+        resources=[_gateway_state(settings, key), _bootstrap_admin],
         jobs=[_webhook_dispatcher(settings)],
     )
 
@@ -60,14 +63,14 @@ def _signing_key(settings: Settings) -> ec.EllipticCurvePrivateKey:
     )
 
 
-def _gateway_state(settings: Settings) -> Resource:
+def _gateway_state(settings: Settings, key: Callable[[], ec.EllipticCurvePrivateKey]) -> Resource:
     @asynccontextmanager
     async def state(app: FastAPI) -> AsyncIterator[None]:
         env = common()
         app.state.settings = settings
         app.state.rate_limiter = RateLimiter(settings.rate_limits(), TokenBuckets())
         app.state.signer = Signer(
-            _signing_key(settings), issuer=env.shixun_jwt_issuer, audience=env.shixun_jwt_audience
+            key(), issuer=env.shixun_jwt_issuer, audience=env.shixun_jwt_audience
         )
         app.state.clients = ServiceClients.from_urls(
             settings.service_urls(),

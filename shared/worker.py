@@ -26,7 +26,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from shared.db import utcnow
+from shared.db import Database, utcnow
 from shared.metrics import worker_ran
 
 log = structlog.get_logger("worker")
@@ -146,6 +146,27 @@ class Lease:
     def free(until: InstrumentedAttribute[Any]) -> ColumnElement[bool]:
         """Rows no one holds: never claimed, or their holder's lease ran out."""
         return or_(until.is_(None), until < utcnow())
+
+
+async def claim_oldest(database: Database, queue: Any, lease: Lease, **values: Any) -> Any:
+    """The id of the oldest unfinished row of a queue of leased work (an upload to import:
+    `status` queued or running, `claimed_by`, `claimed_until`, `attempts`, `created_at`) no
+    one holds, now held by `lease` (plus `values`); None when each is done or held."""
+    async with database.sessions() as session:
+        taken = await claim(
+            session,
+            queue.id,
+            where=[queue.status.in_(("queued", "running")), Lease.free(queue.claimed_until)],
+            order_by=[queue.created_at],
+            values={
+                "claimed_by": lease.owner,
+                "claimed_until": lease.until(),
+                "attempts": queue.attempts + 1,
+                **values,
+            },
+        )
+        await session.commit()
+    return taken[0] if taken else None
 
 
 def wake_after_commit(session: AsyncSession, worker: Worker | None) -> None:

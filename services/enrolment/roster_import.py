@@ -33,7 +33,7 @@ from shared.db import Database, utcnow
 from shared.errors import Forbidden, NotFound, TooLarge, Unprocessable
 from shared.events.enrolment import RosterImported, TeacherLogin
 from shared.messaging.outbox import add_event
-from shared.worker import Lease, claim
+from shared.worker import Lease, claim_oldest
 
 CHUNK = 200
 MAX_BYTES = 20 * xlsx.MB
@@ -319,23 +319,7 @@ async def _locked(session: AsyncSession, import_id: uuid.UUID, lease: Lease) -> 
 
 async def claim_next(database: Database, lease: Lease) -> uuid.UUID | None:
     """The oldest unfinished import no one holds, now held by this worker."""
-    async with database.sessions() as session:
-        taken = await claim(
-            session,
-            RosterImport.id,
-            where=[
-                RosterImport.status.in_(("queued", "running")),
-                Lease.free(RosterImport.claimed_until),
-            ],
-            order_by=[RosterImport.created_at],
-            values={
-                "claimed_by": lease.owner,
-                "claimed_until": lease.until(),
-                "attempts": RosterImport.attempts + 1,
-            },
-        )
-        await session.commit()
-    return taken[0] if taken else None
+    return await claim_oldest(database, RosterImport, lease)
 
 
 async def process(database: Database, import_id: uuid.UUID, lease: Lease) -> None:

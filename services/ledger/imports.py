@@ -59,7 +59,7 @@ from shared.errors import BadRequest, Forbidden, NotFound
 from shared.events.ledger import ImportCompleted
 from shared.messaging.outbox import add_event
 from shared.units import to_hours
-from shared.worker import Lease, claim
+from shared.worker import Lease, claim_oldest
 
 log = structlog.get_logger("ledger.imports")
 
@@ -222,24 +222,7 @@ MAX_ATTEMPTS = 5
 
 async def claim_next(database: Database, lease: Lease) -> uuid.UUID | None:
     """The oldest unfinished import no one holds, now held by this worker."""
-    async with database.sessions() as session:
-        taken = await claim(
-            session,
-            LedgerImport.id,
-            where=[
-                LedgerImport.status.in_(("queued", "running")),
-                Lease.free(LedgerImport.claimed_until),
-            ],
-            order_by=[LedgerImport.created_at],
-            values={
-                "claimed_by": lease.owner,
-                "claimed_until": lease.until(),
-                "attempts": LedgerImport.attempts + 1,
-                "status": "running",
-            },
-        )
-        await session.commit()
-    return taken[0] if taken else None
+    return await claim_oldest(database, LedgerImport, lease, status="running")
 
 
 async def _give_up(database: Database, import_id: uuid.UUID, reason: str) -> None:

@@ -32,15 +32,17 @@ def free_block(size: int) -> int:
     raise RuntimeError("no free block of ports")
 
 
-def pid_on_port(port: int) -> int:
+def pid_of(pattern: str) -> int:
+    """The one process whose command line matches `pattern` (pgrep -f)."""
     out = subprocess.run(
-        ["pgrep", "-f", f"shared.serve .*--port {port}$"],
-        capture_output=True,
-        text=True,
-        check=False,
+        ["pgrep", "-f", pattern], capture_output=True, text=True, check=False
     ).stdout.split()
     assert len(out) == 1, out
     return int(out[0])
+
+
+def pid_on_port(port: int) -> int:
+    return pid_of(f"shared.serve .*--port {port}$")
 
 
 async def ready(client: httpx.AsyncClient, port: int) -> bool:

@@ -7,7 +7,6 @@ import asyncio
 import os
 import re
 import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import httpx
 import pytest
 
 from shared.embedded_nats import port_open
-from tests.e2e.processes import Running, pid_on_port, ready, supervised
+from tests.e2e.processes import Running, pid_of, pid_on_port, ready, supervised
 from tests.e2e.test_slice import run_slice
 from tests.harness import wait_for
 
@@ -67,14 +66,7 @@ def supervisor_with_nats(tmp_path: Path) -> Iterator[Running]:
 
 
 def nats_server_of(store: Path) -> int:
-    out = subprocess.run(
-        ["pgrep", "-f", f"nats-server -c {store / 'nats.conf'}$"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.split()
-    assert len(out) == 1, out
-    return int(out[0])
+    return pid_of(f"nats-server -c {store / 'nats.conf'}$")
 
 
 async def test_a_killed_nats_server_comes_back_on_its_port_and_store(
