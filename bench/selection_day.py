@@ -19,8 +19,9 @@ What a district does at 9:00, measured against the machine's own limit in the sa
         .venv/bin/python bench/selection_day.py
     .venv/bin/python bench/selection_day.py --url http://127.0.0.1:8000 --admin-password ...
 
-The load comes from this process with aiohttp, the cheapest client at hand: on a 2-core
-machine every cycle the client spends is taken from the suite it measures.
+The load comes from this process with aiohttp on uvloop, the cheapest client at hand: on a
+2-core machine every cycle the client spends is taken from the suite it measures. Each phase
+prints the CPU time each part spent per request (bench/cpu_time.py).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ from typing import Any
 import aiohttp
 import asyncpg
 import nats
+import uvloop
+from cpu_time import CpuMeter
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -74,6 +77,7 @@ class Run:
     outcomes: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     wall: float = 0.0
+    cpu: str = ""  # CPU time per request of each part (cpu_time.CpuMeter)
 
     @property
     def rate(self) -> float:
@@ -96,7 +100,7 @@ class Run:
             f"{self.label:22} {self.rate:8.1f} /s   p50 {self.p(0.5):7.1f} ms   "
             f"p95 {self.p(0.95):7.1f} ms   p99 {self.p(0.99):7.1f} ms   "
             f"(mean {mean:.1f} ms, {len(self.latencies)} answers in {self.wall:.2f} s)\n"
-            f"{'':22} {dict(sorted(self.outcomes.items()))}"
+            f"{'':22} {dict(sorted(self.outcomes.items()))}" + (f"\n{self.cpu}" if self.cpu else "")
         )
 
 
@@ -154,6 +158,7 @@ def suite(data_dir: Path, gateway_port: int, base_port: int, password: str) -> I
              "--base-port", str(base_port), "--data-dir", str(data_dir)],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
+        METER["meter"] = CpuMeter(process.pid, RUN)
         deadline = time.monotonic() + 120
         while not (port_open("127.0.0.1", gateway_port) and port_open("127.0.0.1", base_port)):
             if time.monotonic() > deadline or process.poll() is not None:
@@ -184,6 +189,12 @@ async def _drop_databases(env: dict[str, str]) -> None:
 
 
 NATS: dict[str, str] = {}
+METER: dict[str, CpuMeter] = {}  # of the suite this bench started
+
+
+def cpu_meter() -> CpuMeter:
+    """The suite's processes when the bench started it; otherwise only this process."""
+    return METER.get("meter") or CpuMeter(None, RUN)
 
 
 async def consumers_caught_up(timeout: float = 600) -> None:
@@ -411,9 +422,12 @@ async def login_storm(client: Client, teachers: list[Teacher], concurrency: int)
             await asyncio.sleep(0.2)  # 300 a minute: within a person's limit
 
     asker = asyncio.create_task(keep_asking())
+    meter = cpu_meter()
+    cpu = meter.snapshot()
     started = time.perf_counter()
     await asyncio.gather(*(one(t) for t in rest))
     storm.wall = me.wall = time.perf_counter() - started
+    storm.cpu = meter.line(cpu, len(rest))
     done.set()
     await asker
     return storm, me
@@ -444,9 +458,12 @@ async def rush(
                 classify,
             )
 
+    meter = cpu_meter()
+    cpu = meter.snapshot()
     started = time.perf_counter()
     await asyncio.gather(*(one(t) for t in teachers))
     run.wall = time.perf_counter() - started
+    run.cpu = meter.line(cpu, len(teachers))
     return run
 
 
@@ -583,14 +600,14 @@ def main() -> None:
     if args.url:
         if not args.admin_password:
             raise SystemExit("--admin-password is needed with --url")
-        sys.exit(asyncio.run(selection_day(args, args.url, args.service_url)))
+        sys.exit(uvloop.run(selection_day(args, args.url, args.service_url)))
     args.admin_password = args.admin_password or f"bench-{RUN}"
     data_dir = Path(tempfile.mkdtemp(prefix="shixun-bench-"))
     gateway_port, base_port = free_port(), free_port()
     status = 1
     try:
         with suite(data_dir, gateway_port, base_port, args.admin_password):
-            status = asyncio.run(
+            status = uvloop.run(
                 selection_day(
                     args, f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{base_port}"
                 )

@@ -5,6 +5,12 @@ gateway as separate processes, restarts any that crash (one crash never takes th
 down; the nats-server comes back on the same port and store, so the events waiting in the
 outboxes go out), prints the URLs and the development admin login, and stops everything on
 Ctrl-C.
+
+On PostgreSQL each part runs as two processes (`--roles split`): one serves HTTP
+(`SHIXUN_<PART>_ROLE=web`), the other does its background work (`worker`: the outbox relay,
+the event consumers, the jobs) at a lower CPU priority (`SHIXUN_BACKGROUND_NICE`, 10). On
+selection day the answers to the teachers then come first and the events follow a few
+seconds later. SQLite allows one writer per file, so there a part stays one process.
 """
 
 from __future__ import annotations
@@ -26,20 +32,56 @@ from shared.children import end_with_parent
 from shared.embedded_nats import EmbeddedNats
 
 SERVICES = ("enrolment", "ledger", "budget", "feedback")
+PARTS = ("gateway", *SERVICES)
 EMBEDDED_NATS_PORT = 4223  # not 4222, so it never collides with a NATS already running
+DEFAULT_BACKGROUND_NICE = 10
 
 
 def say(message: str) -> None:
     print(f"[shixun] {message}", flush=True)
 
 
-def serve(name: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def serve(name: str, port: int, env: dict[str, str], nice: int = 0) -> subprocess.Popen[bytes]:
+    def prepare() -> None:
+        end_with_parent()
+        if nice:
+            os.nice(nice)
+
     return subprocess.Popen(
         [sys.executable, "-m", "shared.serve", name, "--port", str(port)],
         env=env,
         start_new_session=True,  # Ctrl-C reaches the supervisor, which stops us in order
-        preexec_fn=end_with_parent,
+        preexec_fn=prepare,
     )
+
+
+def split_roles(choice: str) -> bool:
+    """`split` or `together`; by default split on PostgreSQL, together on SQLite files."""
+    if choice == "auto":
+        return os.environ.get("DATABASE_URL", "").startswith("postgresql")
+    return choice == "split"
+
+
+def children_of(
+    ports: dict[str, int], worker_ports: dict[str, int], env: dict[str, str], nice: int
+) -> list[Child]:
+    """Each part's process, or with `worker_ports` its web and its worker process."""
+    children = []
+    for name, port in ports.items():
+        if name not in worker_ports:
+            children.append(Child(name, lambda n=name, p=port: serve(n, p, env), port))
+            continue
+        role = f"SHIXUN_{name.upper()}_ROLE"
+        web, worker = env | {role: "web"}, env | {role: "worker"}
+        children.append(Child(name, lambda n=name, p=port, e=web: serve(n, p, e), port))
+        children.append(
+            Child(
+                f"{name} (worker)",
+                lambda n=name, p=worker_ports[name], e=worker: serve(n, p, e, nice),
+                worker_ports[name],
+            )
+        )
+    return children
 
 
 @dataclass
@@ -129,6 +171,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-port", type=int, default=8001, help="first of four service ports")
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--nats-port", type=int, default=EMBEDDED_NATS_PORT)
+    parser.add_argument(
+        "--roles",
+        choices=("auto", "split", "together"),
+        default=os.environ.get("SHIXUN_SUPERVISOR_ROLES", "auto"),
+        help="split: a web and a (lower-priority) worker process per part; "
+        "auto: split on PostgreSQL",
+    )
+    parser.add_argument(
+        "--worker-base-port",
+        type=int,
+        help="first of five ports of the worker processes' health checks "
+        "(default: after the services' ports)",
+    )
     args = parser.parse_args(argv)
 
     data_dir: Path = args.data_dir.resolve()
@@ -136,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     password = admin_password(data_dir)
     gateway_url = f"http://127.0.0.1:{args.gateway_port}"
     ports = {name: args.base_port + i for i, name in enumerate(SERVICES)}
+    worker_ports: dict[str, int] = {}
+    if split_roles(args.roles):
+        first = args.worker_base_port or args.base_port + len(SERVICES)
+        worker_ports = {name: first + i for i, name in enumerate(PARTS)}
+    nice = int(os.environ.get("SHIXUN_BACKGROUND_NICE", DEFAULT_BACKGROUND_NICE))
 
     nats = None
     nats_url = os.environ.get("NATS_URL")
@@ -158,10 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "SHIXUN_JWKS_URL": f"{gateway_url}/.well-known/jwks.json",
         **{f"SHIXUN_GATEWAY_{n.upper()}_URL": f"http://127.0.0.1:{p}" for n, p in ports.items()},
     }
-    children = [
-        Child(name, lambda name=name, port=port: serve(name, port, env), port)
-        for name, port in [("gateway", args.gateway_port), *ports.items()]
-    ]
+    children = children_of({"gateway": args.gateway_port, **ports}, worker_ports, env, nice)
 
     stopping = False
 
@@ -180,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     say(f"  API (gateway):  {gateway_url}   docs: {gateway_url}/docs")
     for name in SERVICES:
         say(f"  {name:<15} http://127.0.0.1:{ports[name]}")
+    if worker_ports:
+        say(f"  background work in a worker process per part, at nice {nice}")
     say(f"  database:       {database.split('@')[-1]}")
     say(f"  admin login:    username admin, password {password}")
     say("  Ctrl-C stops everything.")

@@ -20,6 +20,7 @@ from shared.embedded_nats import free_port, port_open
 from tests.conftest import RUN_ID
 
 SERVICES = ("enrolment", "ledger", "budget", "feedback", "gateway")
+PARTS = ("gateway", "enrolment", "ledger", "budget", "feedback")  # the supervisor's order
 
 
 def free_block(size: int) -> int:
@@ -45,6 +46,14 @@ def pid_on_port(port: int) -> int:
     return pid_of(f"shared.serve .*--port {port}$")
 
 
+def pids_on_ports(*ports: int) -> list[int]:
+    """The processes serving any of these ports (a part's web and worker process, where it
+    runs as two)."""
+    pattern = f"shared.serve .*--port ({'|'.join(map(str, ports))})$"
+    out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
 async def ready(client: httpx.AsyncClient, port: int) -> bool:
     try:
         return (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
@@ -58,6 +67,14 @@ class Running:
     ):
         self.process, self.log, self.gateway, self.base = process, log, gateway, base
         self.nats_port = nats  # of the embedded nats-server, when it runs one
+        # The supervisor's default ports of the parts' worker processes (on PostgreSQL each
+        # part runs as a web and a worker process): gateway, then the services.
+        self.worker_ports = {part: base + 4 + i for i, part in enumerate(PARTS)}
+
+    def ports_of(self, port: int) -> tuple[int, int]:
+        """The web port of a part and the port of its worker process, if it has one."""
+        part = PARTS[0] if port == self.gateway else PARTS[1 + port - self.base]
+        return port, self.worker_ports[part]
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -69,7 +86,7 @@ def supervised(
 ) -> Iterator[Running]:
     """`python -m shared.supervisor` on free ports, with databases of its own on a server;
     with `embedded_nats`, its own nats-server even where NATS_URL names one."""
-    base = free_block(5)
+    base = free_block(10)  # the gateway, four services, five worker processes
     gateway, first_service = base, base + 1
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("SHIXUN_") or k == "SHIXUN_PII_KEY"

@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import RUN_ID
 from tests.e2e.nats_cluster import Cluster, nats_cluster
-from tests.e2e.processes import Running, pid_on_port, ready, supervised
+from tests.e2e.processes import Running, pids_on_ports, ready, supervised
 from tests.e2e.test_across_services import published_program
 from tests.e2e.test_slice import TODAY, created, login
 from tests.harness import ADMIN_PASSWORD, wait_for
@@ -87,8 +87,17 @@ async def advance(
     await wait_for(moved, timeout=120, interval=0.3)
 
 
-def sigkill_part(port: int) -> Callable[[], None]:
-    return lambda: os.kill(pid_on_port(port), signal.SIGKILL)
+def sigkill_part(running: Running, port: int) -> Callable[[], None]:
+    """SIGKILL every process of a part: its web process and its worker process (relay,
+    consumers, jobs) where it runs as two."""
+
+    def kill() -> None:
+        pids = pids_on_ports(*running.ports_of(port))
+        assert pids, f"no process serves port {port}"
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+
+    return kill
 
 
 async def ledger_caught_up(cluster: Cluster) -> bool:
@@ -168,11 +177,11 @@ async def test_sigkill_of_a_nats_node_and_of_every_part_mid_load_credits_each_co
         enrolment_port, ledger_port, budget_port, feedback_port = ports[1:]
         disruptions: list[Callable[[], None]] = [
             cluster.nodes[0].kill,  # the cluster carries on with two of three
-            sigkill_part(ledger_port),  # while it takes the last program's completions
-            sigkill_part(enrolment_port),  # with completions still in its outbox
-            sigkill_part(budget_port),
-            sigkill_part(feedback_port),
-            sigkill_part(running.gateway),
+            sigkill_part(running, ledger_port),  # while it takes the last program's completions
+            sigkill_part(running, enrolment_port),  # with completions still in its outbox
+            sigkill_part(running, budget_port),
+            sigkill_part(running, feedback_port),
+            sigkill_part(running, running.gateway),
             cluster.nodes[0].start,  # the node rejoins and catches up from its store
             cluster.kill,  # all of NATS: the next completions wait in enrolment's outbox
             cluster.start,  # back from the stores, which took every acknowledged write

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from shared.embedded_nats import port_open
-from tests.e2e.processes import Running, pid_of, pid_on_port, ready, supervised
+from tests.e2e.processes import Running, pid_of, pid_on_port, pids_on_ports, ready, supervised
 from tests.e2e.test_slice import run_slice
 from tests.harness import wait_for
 
@@ -45,6 +45,7 @@ async def test_make_run_serves_the_slice_survives_a_crash_and_stops_cleanly(
         assert "/v1/teachers/{teacher_id}/hours" in spec["paths"]
         assert "/v1/programs/{program_id}/enrolments" in spec["paths"]
 
+        await background_work_runs_apart_on_postgresql(supervisor)
         ledger, enrolment = supervisor.base + 1, supervisor.base
         os.kill(pid_on_port(ledger), signal.SIGKILL)
         await wait_for(lambda: not port_open("127.0.0.1", ledger), timeout=10)
@@ -55,7 +56,10 @@ async def test_make_run_serves_the_slice_survives_a_crash_and_stops_cleanly(
     supervisor.process.send_signal(signal.SIGINT)
     assert supervisor.process.wait(timeout=30) == 0
     await asyncio.sleep(0.5)
-    for port in range(supervisor.base - 1, supervisor.base + 4):
+    for port in [
+        *range(supervisor.base - 1, supervisor.base + 4),
+        *supervisor.worker_ports.values(),
+    ]:
         assert not port_open("127.0.0.1", port), f"port {port} still served after Ctrl-C"
 
 
@@ -95,6 +99,27 @@ async def test_a_killed_nats_server_comes_back_on_its_port_and_store(
         await run_slice(gw, banner.group(1))
 
 
+async def background_work_runs_apart_on_postgresql(supervisor: Running) -> None:
+    """On PostgreSQL each part's relay, consumers and jobs run in a process of their own at a
+    lower priority, so on selection day HTTP answers come first; on SQLite files (one writer
+    a file) a part is one process."""
+    workers = supervisor.worker_ports.values()
+    if not os.environ.get("DATABASE_URL"):
+        assert not pids_on_ports(*workers)
+        return
+    for port in workers:
+        await wait_for(lambda port=port: port_open("127.0.0.1", port), timeout=60, interval=0.2)
+    pids = pids_on_ports(*workers)
+    assert len(pids) == len(supervisor.worker_ports)
+    for pid in pids:
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 10
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert any(e.endswith(b"_ROLE=worker") for e in environ)
+    web = [supervisor.gateway, *range(supervisor.base, supervisor.base + 4)]
+    for pid in pids_on_ports(*web):
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 0
+
+
 @pytest.fixture
 def doomed_supervisor(tmp_path: Path) -> Iterator[Running]:
     # A sync fixture: its teardown drops the databases with asyncio.run, outside the test's loop.
@@ -105,7 +130,9 @@ def doomed_supervisor(tmp_path: Path) -> Iterator[Running]:
 async def test_no_part_outlives_a_killed_supervisor(doomed_supervisor: Running) -> None:
     running = doomed_supervisor
     await wait_for(lambda: "shixun is up" in running.output(), timeout=120, interval=0.2)
-    pids = [pid_on_port(port) for port in [running.gateway] + [running.base + i for i in range(4)]]
+    web = [running.gateway] + [running.base + i for i in range(4)]
+    pids = pids_on_ports(*web, *running.worker_ports.values())  # worker processes too, if any
+    assert len(pids) >= len(web)
     running.process.send_signal(signal.SIGKILL)
     running.process.wait()
     await wait_for(lambda: not any(_alive(pid) for pid in pids), timeout=30, interval=0.2)
