@@ -50,7 +50,9 @@ class RequestIdMiddleware:
     def __init__(self, app: ASGIApp, service: str = "") -> None:
         self.app = app
         self.part = service
-        self.log = structlog.get_logger("http").bind(service=service)
+        # Not bound here: a logger bound before the lifespan's configure_logging keeps the
+        # default configuration (the console renderer) for good, whatever SHIXUN_LOG_JSON says.
+        self.log = structlog.get_logger("http")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,6 +96,7 @@ class RequestIdMiddleware:
                 if scope["path"] not in ("/healthz", "/readyz"):
                     self.log.info(
                         "request",
+                        service=self.part,
                         method=scope["method"],
                         path=scope["path"],
                         status=status,
