@@ -19,6 +19,22 @@ from shared.telemetry import HEADERS, configure_tracing, current_trace_id, span
 REQUEST_ID_HEADER = "x-request-id"
 
 
+class StandardError:
+    """Writes each line to whatever `sys.stderr` is when it is written (structlog's
+    PrintLogger keeps the stream it was made with, and takes a lock through a weak
+    dictionary each time a logger is made: once a log line here)."""
+
+    def msg(self, message: str) -> None:
+        stream = sys.stderr
+        stream.write(message + "\n")
+        stream.flush()
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = failure = msg
+
+
+STDERR = StandardError()
+
+
 def configure_logging(service: str, *, json: bool = False, level: int = logging.INFO) -> None:
     """Logs, and traces when configured (shared/telemetry.py): a log line names its trace."""
     configure_tracing(service)
@@ -34,7 +50,7 @@ def configure_logging(service: str, *, json: bool = False, level: int = logging.
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=lambda *_: STDERR,
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(service=service)
