@@ -40,7 +40,10 @@ async def get_draw(
             **{k: getattr(found, k) for k in DrawRead.model_fields if k != "entries"},
             entries=[DrawEntryRead.model_validate(e) for e in entries],
         )
-    rows = [[getattr(e, column) for column in lottery.CSV_COLUMNS] for e in entries]
+    rows = [
+        [v if isinstance(v, int) else str(v) for v in (getattr(e, c) for c in lottery.CSV_COLUMNS)]
+        for e in entries
+    ]
     name = f"draw-{program_id}"
     if wanted == "xlsx":
         inputs = [
