@@ -168,5 +168,13 @@ RULES: dict[str, Rule] = {
         body=lambda b: {"party": "school", "approve": True},
         forbidden_fields=("id", "created_at", "status", "leave_id"),
     ),
+    # A lottery's draw is public to whoever sees the program (it is there to be checked):
+    # its runners, and the district's schools and teachers; clients with roster:read.
+    "GET /v1/programs/{program_id}/draw": rule(
+        own=(N, B),
+        both=(T, S, M),
+        path=lambda b: {"program_id": b.get("lottery_program_id")},
+        needs="roster:read",
+    ),
     **operator_rules("enrolment"),
 }
