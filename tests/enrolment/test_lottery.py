@@ -3,6 +3,7 @@ priority tiers, a reproducible result that anyone can recompute, kept and downlo
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
@@ -129,11 +130,15 @@ async def test_lottery_draw_is_downloadable_and_recomputed_by_the_published_scri
     path = tmp_path / "draw.csv"
     path.write_bytes(as_csv.content)
     script = [sys.executable, str(ROOT / "docs" / "lottery_recompute.py")]
-    checked = subprocess.run([*script, program["lottery_seed"], str(path)], capture_output=True)
+    checked = await asyncio.to_thread(
+        subprocess.run, [*script, program["lottery_seed"], str(path)], capture_output=True
+    )
     assert checked.returncode == 0, checked.stderr
     assert b"all 30 applicants match" in checked.stderr
     # Another seed gives another draw: the script notices.
-    forged = subprocess.run([*script, "0" * 64, str(path)], capture_output=True)
+    forged = await asyncio.to_thread(
+        subprocess.run, [*script, "0" * 64, str(path)], capture_output=True
+    )
     assert forged.returncode == 1
     as_xlsx = await world.api.get(url, headers=world.bureau, params={"format": "xlsx"})
     sheet = await read_all(as_xlsx.content, SheetLimits(max_rows=100, max_unpacked_bytes=MB))
