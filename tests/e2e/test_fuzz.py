@@ -630,6 +630,16 @@ def scenario(run: Run) -> None:
         body={"id": str(uuid.uuid4()), "institution_id": institution["id"], "amount_fen": 100_00},
     )
 
+    # A lottery: published before its window opens (the seed first), closed, its draw read.
+    drawn = program(
+        20,
+        21,
+        selection="lottery",
+        enrol_opens_at=(dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat(),
+    )
+    move(drawn["id"], "submit", "approve", "publish", "close-enrolment")
+    call("GET /v1/programs/{program_id}/draw", path_parameters={"program_id": drawn["id"]})
+
     # A school's appraisal rounds.
     default = call(
         "GET /v1/appraisal-templates/{template_id}",

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import uuid
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import update
 
+from services.enrolment.models import Enrolment, Program
 from services.enrolment.policy import POLICY, local_midnight, offers_to_make
 from tests.enrolment.conftest import World, ok
 
@@ -89,3 +92,51 @@ async def test_the_last_seat_goes_to_the_next_in_line(
     ok(await world.act(holders[-1], "withdraw"))  # the last seat comes free
     statuses = [(await world.enrolment(e["id"]))["status"] for e in queue]
     assert statuses == ["offered"] + ["waitlisted"] * (waiting - 1)
+
+
+async def test_an_unclaimed_offer_goes_back_in_line_when_the_policy_says_requeue(
+    world: World, monkeypatch
+) -> None:
+    from services.enrolment import waitlist
+
+    requeue = dataclasses.replace(
+        POLICY, waitlist=dataclasses.replace(POLICY.waitlist, unclaimed="requeue")
+    )
+    monkeypatch.setattr(waitlist, "POLICY", requeue)
+    school = await world.school()
+    program = await world.program(await world.institution(), capacity=1)
+    holder = ok(await world.enrol(program, await world.teacher(school)), 201)
+    first, second = [ok(await world.enrol(program, await world.teacher(school)), 201) for _ in "ab"]
+    ok(await world.act(holder, "withdraw"))
+    assert (await world.enrolment(first["id"]))["status"] == "offered"
+    database = world.suite.apps["enrolment"].state.database
+    async with database.sessions() as session:
+        await session.execute(
+            update(Enrolment)
+            .where(Enrolment.id == uuid.UUID(first["id"]))
+            .values(offer_expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+        )
+        assert await waitlist.expire_offers(session) == 1
+        await session.commit()
+    back = await world.enrolment(first["id"])
+    assert (back["status"], back["waitlist_position"]) == ("waitlisted", 3)
+    assert (await world.enrolment(second["id"]))["status"] == "offered"
+
+
+async def test_a_capacity_of_0_draws_nobody_a_seat(world: World) -> None:
+    from tests.enrolment.test_lottery import close, lottery_program, many_teachers
+
+    school = await world.school()
+    program = await lottery_program(world, capacity=1)
+    for teacher in await many_teachers(world, school, 3):
+        ok(await world.enrol(program, {"id": teacher}), 201)
+    async with world.suite.apps["enrolment"].state.database.sessions() as session:
+        await session.execute(
+            update(Program).where(Program.id == uuid.UUID(program["id"])).values(capacity=0)
+        )
+        await session.commit()
+    await close(world, program)
+    draw = ok(await world.api.get(f"/v1/programs/{program['id']}/draw", headers=world.bureau))
+    assert draw["confirmed"] == 0
+    assert [e["outcome"] for e in draw["entries"]] == ["waitlisted"] * 3
+    assert (await world.program_now(program["id"]))["seats_taken"] == 0
