@@ -24,6 +24,7 @@ from services.enrolment.routers import (
     lottery,
     programs,
     reports,
+    sessions,
 )
 from shared.db import utcnow
 from shared.service_app import ServiceSpec, create_service_app
@@ -51,6 +52,7 @@ def create_app(*, clock: Clock = utcnow) -> FastAPI:
             routers=[
                 reports.router,
                 imports.router,
+                sessions.router,
                 directory.router,
                 leave.router,
                 attendance.router,

@@ -190,6 +190,38 @@ class Attendance(EnrolmentModel, table=True):
     present: bool
 
 
+class ProgramSession(EnrolmentModel, table=True):
+    """One session of a program (a day's teaching): when, and where or at which link."""
+
+    __tablename__ = "program_session"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    program_id: uuid.UUID = Field(foreign_key="program.id", index=True)
+    district_id: uuid.UUID = Field(foreign_key="district.id")
+    starts_at: dt.datetime = Field(sa_type=UtcDateTime)
+    ends_at: dt.datetime = Field(sa_type=UtcDateTime)
+    place: str | None = Field(default=None, max_length=200)
+    online_url: str | None = Field(default=None, max_length=500)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=created_column())
+
+
+class CheckIn(EnrolmentModel, table=True):
+    """A trainee scanned a session's code (扫码签到): once per session; late by policy."""
+
+    __tablename__ = "check_in"
+    __table_args__ = (
+        UniqueConstraint("session_id", "enrolment_id", name="uq_check_in_session_enrolment"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    session_id: uuid.UUID = Field(foreign_key="program_session.id", index=True)
+    program_id: uuid.UUID = Field(foreign_key="program.id", index=True)
+    enrolment_id: uuid.UUID = Field(foreign_key="enrolment.id")
+    teacher_id: uuid.UUID
+    checked_in_at: dt.datetime = Field(sa_type=UtcDateTime)
+    late: bool = False
+
+
 class ProgramRating(EnrolmentModel, table=True):
     """Local projection of feedback.rating.submitted.v1: who has evaluated what (R6)."""
 

@@ -102,6 +102,19 @@ class LotteryRule:
 
 
 @dataclass(frozen=True)
+class CheckInRule:
+    """扫码签到 (sessions.py): the code on the institution's screen and when it counts."""
+
+    # A new code every this many seconds; a code is also taken during the window after its
+    # own, so one scanned as it changes still counts (at most twice this old).
+    code_seconds: int
+    # Check-in opens this long before a session and closes at its end.
+    opens_before: dt.timedelta
+    # A check-in this long after the start is marked late.
+    late_after: dt.timedelta
+
+
+@dataclass(frozen=True)
 class EnrolmentPolicy:
     """The configurable numbers of R2–R9 and of the waitlist, versioned as one record."""
 
@@ -128,6 +141,7 @@ class EnrolmentPolicy:
     waitlist: WaitlistRule
     calendar: CalendarRule
     lottery: LotteryRule
+    check_in: CheckInRule
 
 
 POLICY = EnrolmentPolicy(
@@ -166,6 +180,11 @@ POLICY = EnrolmentPolicy(
         algorithm="lottery/1: sha256(seed + ':' + teacher_id), ascending within tiers",
         tiers=("r8_gap", "short_of_hours", "rest"),
         annual_hours=Decimal("72.0"),
+    ),
+    check_in=CheckInRule(
+        code_seconds=30,
+        opens_before=dt.timedelta(minutes=30),
+        late_after=dt.timedelta(minutes=10),
     ),
 )
 

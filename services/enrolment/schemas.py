@@ -486,3 +486,46 @@ class DrawRead(Read):
     confirmed: int
     drawn_at: dt.datetime
     entries: list[DrawEntryRead]
+
+
+class SessionCreate(Strict):
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    place: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        | None
+    ) = None
+    online_url: (
+        Annotated[str, StringConstraints(pattern=r"^https://\S+$", max_length=500)] | None
+    ) = None
+
+
+class SessionRead(Read):
+    id: uuid.UUID
+    program_id: uuid.UUID
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    place: str | None
+    online_url: str | None
+
+
+class CheckInCode(BaseModel):
+    """What the institution's screen shows as a QR code; a new one every `rotates_every` s."""
+
+    session_id: uuid.UUID
+    code: str
+    expires_at: dt.datetime = Field(description="when the screen shows the next code")
+    rotates_every: int
+
+
+class CheckInCreate(Strict):
+    code: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class CheckInRead(Read):
+    id: uuid.UUID
+    session_id: uuid.UUID
+    enrolment_id: uuid.UUID
+    teacher_id: uuid.UUID
+    checked_in_at: dt.datetime
+    late: bool

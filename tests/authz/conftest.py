@@ -306,7 +306,8 @@ async def add_enrolment_requests(world: World) -> None:
 
 async def add_lottery_draws(world: World, admin: dict[str, str]) -> None:
     """A lottery program of each side's institution, published before its window and closed
-    at once (a draw of nobody), its id as `lottery_program_id`."""
+    at once (a draw of nobody), its id as `lottery_program_id`; and a session of each side's
+    program, as `session_id`."""
     for name in ("a", "b"):
         side: Binding = getattr(world, name)
         body = program_body(side) | {
@@ -316,7 +317,18 @@ async def add_lottery_draws(world: World, admin: dict[str, str]) -> None:
         program = await _created(world.suite, "/v1/programs", admin, body)
         for action in ("submit", "approve", "publish", "close-enrolment"):
             await _created(world.suite, f"/v1/programs/{program['id']}/{action}", admin, {})
-        extra = {"lottery_program_id": program["id"]}
+        day = (dt.date.today() + dt.timedelta(days=10)).isoformat()
+        held = await _created(
+            world.suite,
+            f"/v1/programs/{side.program_id}/sessions",
+            admin,
+            {
+                "starts_at": f"{day}T09:00:00+08:00",
+                "ends_at": f"{day}T11:00:00+08:00",
+                "place": "报告厅",
+            },
+        )
+        extra = {"lottery_program_id": program["id"], "session_id": held["id"]}
         setattr(world, name, replace(side, extra={**side.extra, **extra}))
 
 
