@@ -17,7 +17,7 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
         (r"^/v1/programs/[^/]+/(ratings|feedback-summary)$", "feedback"),
         (r"^/v1/programs(/.*)?$", "enrolment"),
         (r"^/v1/enrolments/[^/]+/assessment$", "feedback"),
-        (r"^/v1/(enrolments|leave-requests)(/.*)?$", "enrolment"),
+        (r"^/v1/(enrolments|leave-requests|sessions)(/.*)?$", "enrolment"),
         (r"^/v1/(ledger|policies)(/.*)?$", "ledger"),
         (r"^/v1/reports/compliance$", "ledger"),
         (r"^/v1/reports/budget-execution$", "budget"),

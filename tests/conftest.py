@@ -63,6 +63,9 @@ def environment(run_dir: Path, nats_url: str) -> Iterator[dict[str, str]]:
         "SHIXUN_GATEWAY_RATE_ACCOUNT_BURST": "1000000",
         "SHIXUN_GATEWAY_RATE_CLIENT_PER_MINUTE": "1000000",
         "SHIXUN_GATEWAY_RATE_CLIENT_BURST": "1000000",
+        # Tests click programs with past dates through their lifecycle; the suite's calendar
+        # at real time would race them. Calendar tests set its clock and wake it.
+        "SHIXUN_ENROLMENT_CALENDAR_INTERVAL_SECONDS": "3600",
     }
     values |= {f"SHIXUN_{s.upper()}_DATABASE_URL": url for s, url in urls.items()}
     saved = {k: os.environ.get(k) for k in values}

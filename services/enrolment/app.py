@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.enrolment import sweep
+from services.enrolment.calendar import Clock
 from services.enrolment.config import Settings
 from services.enrolment.directory import ensure_default_district
 from services.enrolment.fast_lane import EnrolFastLane
@@ -20,13 +21,17 @@ from services.enrolment.routers import (
     enrolments,
     imports,
     leave,
+    lottery,
     programs,
     reports,
+    sessions,
 )
+from shared.db import utcnow
 from shared.service_app import ServiceSpec, create_service_app
 
 
-def create_app() -> FastAPI:
+def create_app(*, clock: Clock = utcnow) -> FastAPI:
+    """The service; `clock` is the time the program calendar sees (tests control it)."""
     settings = Settings()
 
     @asynccontextmanager
@@ -47,17 +52,23 @@ def create_app() -> FastAPI:
             routers=[
                 reports.router,
                 imports.router,
+                sessions.router,
                 directory.router,
                 leave.router,
                 attendance.router,
                 enrolments.router,
+                lottery.router,
                 programs.router,
             ],
             migrations=Path(__file__).parent / "migrations",
             settings=settings,
             handlers=handlers,
             resources=[bootstrap],
-            jobs=sweep.jobs(settings.sweep_interval_seconds),
+            jobs=sweep.jobs(
+                settings.sweep_interval_seconds,
+                calendar_interval=settings.calendar_interval_seconds,
+                clock=clock,
+            ),
             uses_pii=True,
             inner_middleware=[EnrolFastLane],
         )

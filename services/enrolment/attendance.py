@@ -29,7 +29,7 @@ EXPECTED = ("confirmed", "completed")
 RATE = Decimal("0.001")
 
 
-def _runs(principal: Principal, program: Program) -> bool:
+def runs_program(principal: Principal, program: Program) -> bool:
     """The program's institution, its bureau, or the school of a school-based program."""
     match principal.role:
         case Role.BUREAU_ADMIN:
@@ -47,7 +47,7 @@ async def record(
     session: AsyncSession, *, principal: Principal, program_id: uuid.UUID, data: AttendanceCreate
 ) -> int:
     program = await get_program(session, principal=principal, program_id=program_id)
-    if not _runs(principal, program):
+    if not runs_program(principal, program):
         raise Forbidden("Attendance is taken by whoever runs the program.")
     if program.status != "running":
         raise Conflict(f"A {program.status} program has no sessions.", code="program-not-running")
@@ -109,7 +109,7 @@ async def record(
 
 def _visible_school(principal: Principal, program: Program) -> uuid.UUID | None:
     """None when the caller sees every school's trainees; else the one school it may see."""
-    if _runs(principal, program):
+    if runs_program(principal, program):
         return None
     if principal.role is Role.SCHOOL_ADMIN and principal.school_id is not None:
         return principal.school_id

@@ -12,3 +12,5 @@ class Settings(ServiceSettings):
     db_pool_size: int = 30
     # How often expired offers and queued roster imports are looked for.
     sweep_interval_seconds: float = 2.0
+    # How often the calendar looks for programs to close, start or finish (calendar.py).
+    calendar_interval_seconds: float = 30.0

@@ -29,7 +29,7 @@ from services.enrolment.seats import (
     take_quota,
     take_seat,
 )
-from services.enrolment.waitlist import promote
+from services.enrolment.waitlist import facts, promote
 from shared.access import ensure_in_scope, in_scope
 from shared.auth import Principal, Role
 from shared.config import DISTRICT_TZ
@@ -47,17 +47,6 @@ from shared.events.enrolment import (
     EnrolmentWithdrawn,
 )
 from shared.messaging.outbox import add_event
-
-
-def facts(enrolment: Enrolment) -> dict[str, uuid.UUID]:
-    """The fields every enrolment event carries."""
-    return {
-        "enrolment_id": enrolment.id,
-        "program_id": enrolment.program_id,
-        "teacher_id": enrolment.teacher_id,
-        "school_id": enrolment.school_id,
-        "district_id": enrolment.district_id,
-    }
 
 
 async def enrol(
@@ -86,8 +75,11 @@ async def enrol(
         status="pending_school",
     )
     teacher.placements += 1  # the teacher's row is locked; rush.py checks this count
-    if program.selection == "recommended":
-        # R2: apply → school recommends → bureau approves; no seat is taken yet.
+    if program.selection != "first_come":
+        # R2: apply → school recommends → bureau approves; a lottery: apply, the draw at the
+        # close decides (lottery.py). No seat is taken yet.
+        if program.selection == "lottery":
+            enrolment.status = "applied"
         await _insert(session, enrolment)
         await add_event(session, infra.outbox, EnrolmentApplied(**facts(enrolment)))
         return enrolment
@@ -381,6 +373,8 @@ async def _accept(
     if enrolment.offer_expires_at is not None and enrolment.offer_expires_at < utcnow():
         raise Conflict("The offer has expired.", code="offer-expired")
     await seat_granted(session, program, enrolment)
+    # An offer fewer is out: the waitlist policy may allow the next one now.
+    await promote(session, program)
 
 
 def can_see_enrolment(principal: Principal, enrolment: Enrolment, program: Program) -> bool:

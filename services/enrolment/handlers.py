@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.enrolment.enrolments import end_enrolment, facts, store_completion
+from services.enrolment.enrolments import end_enrolment, facts
 from services.enrolment.models import Enrolment, Program, ProgramRating, infra
+from services.enrolment.parked import on_assessment, retry_parked
 from shared.events.budget import FundingRefused, FundingReserved
 from shared.events.enrolment import EnrolmentConfirmed, EnrolmentRefused
-from shared.events.feedback import AssessmentSubmitted, RatingSubmitted
+from shared.events.feedback import AssessmentSubmitted, RatingSubmitted, RatingWindowClosed
 from shared.messaging.inbox import HandlerRegistry
 from shared.messaging.outbox import add_event
 
@@ -37,6 +38,7 @@ async def on_funding_reserved(session: AsyncSession, event: FundingReserved) -> 
     enrolment.status = "confirmed"
     await session.flush()
     await add_event(session, infra.outbox, EnrolmentConfirmed(**facts(enrolment)))
+    await retry_parked(session, enrolment_id=enrolment.id)
 
 
 @handlers.on(FundingRefused)
@@ -53,10 +55,29 @@ async def on_funding_refused(session: AsyncSession, event: FundingRefused) -> No
 @handlers.on(RatingSubmitted)
 async def on_rating_submitted(session: AsyncSession, event: RatingSubmitted) -> None:
     """R6's local projection: the teacher has evaluated this program."""
-    if await session.get(ProgramRating, (event.program_id, event.teacher_id)) is None:
+    seen = await session.get(ProgramRating, (event.program_id, event.teacher_id))
+    if seen is None:
         session.add(
             ProgramRating(
                 program_id=event.program_id, teacher_id=event.teacher_id, rated_at=event.occurred_at
+            )
+        )
+    elif not seen.rated:
+        seen.rated, seen.rated_at = True, event.occurred_at
+    await session.flush()
+
+
+@handlers.on(RatingWindowClosed)
+async def on_rating_window_closed(session: AsyncSession, event: RatingWindowClosed) -> None:
+    """R25's window closed unrated: the teacher can no longer rate, so R6 stops waiting for
+    it (kept as not rated)."""
+    if await session.get(ProgramRating, (event.program_id, event.teacher_id)) is None:
+        session.add(
+            ProgramRating(
+                program_id=event.program_id,
+                teacher_id=event.teacher_id,
+                rated_at=event.due_at,
+                rated=False,
             )
         )
         await session.flush()
@@ -64,19 +85,6 @@ async def on_rating_submitted(session: AsyncSession, event: RatingSubmitted) -> 
 
 @handlers.on(AssessmentSubmitted)
 async def on_assessment_submitted(session: AsyncSession, event: AssessmentSubmitted) -> None:
-    """The institution's assessment (R24) completes the enrolment, once."""
-    enrolment = await session.scalar(
-        select(Enrolment).where(Enrolment.id == event.enrolment_id).with_for_update()
-    )
-    if enrolment is None or enrolment.status != "confirmed":
-        return
-    program = await session.get(Program, enrolment.program_id)
-    if program is None or program.status not in ("running", "finished"):
-        return
-    await store_completion(
-        session,
-        enrolment=enrolment,
-        program=program,
-        attendance_rate=event.attendance_rate,
-        passed=event.passed,
-    )
+    """The institution's assessment (R24) completes the enrolment, once; one that cannot
+    apply yet (the program not started, funding pending) is parked, never dropped."""
+    await on_assessment(session, event)

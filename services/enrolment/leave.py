@@ -11,7 +11,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.enrolment.eligibility import check_audience, check_free
+from services.enrolment.eligibility import check_audience, check_free, check_r6_evaluated
 from services.enrolment.enrolments import end_enrolment, facts, get_enrolment, seat_granted
 from services.enrolment.models import Enrolment, LeaveRequest, Program, Teacher, infra
 from services.enrolment.schemas import LeaveParty, LeaveRequestCreate
@@ -88,6 +88,8 @@ async def _check_substitute(
         )
     check_audience(program, substitute)
     await check_free(session, program, substitute)
+    # R6 holds for a substitute as for anyone who takes a place of next term.
+    await check_r6_evaluated(session, program, substitute)
     return substitute
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     text,
+    true,
 )
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -113,6 +114,9 @@ class Program(EnrolmentModel, table=True):
     # R3: whether seats are allotted to schools (kept here so enrolling reads no extra table).
     allotted: bool = False
     funded_by: str | None = Field(default=None, max_length=20)
+    # Lottery selection: the seed, made and shown when the program is published, before its
+    # enrolment window opens (lottery.py).
+    lottery_seed: str | None = Field(default=None, max_length=64)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=created_column())
 
 
@@ -186,12 +190,99 @@ class Attendance(EnrolmentModel, table=True):
     present: bool
 
 
+class ProgramSession(EnrolmentModel, table=True):
+    """One session of a program (a day's teaching): when, and where or at which link."""
+
+    __tablename__ = "program_session"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    program_id: uuid.UUID = Field(foreign_key="program.id", index=True)
+    district_id: uuid.UUID = Field(foreign_key="district.id")
+    starts_at: dt.datetime = Field(sa_type=UtcDateTime)
+    ends_at: dt.datetime = Field(sa_type=UtcDateTime)
+    place: str | None = Field(default=None, max_length=200)
+    online_url: str | None = Field(default=None, max_length=500)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=created_column())
+
+
+class CheckIn(EnrolmentModel, table=True):
+    """A trainee scanned a session's code (扫码签到): once per session; late by policy."""
+
+    __tablename__ = "check_in"
+    __table_args__ = (
+        UniqueConstraint("session_id", "enrolment_id", name="uq_check_in_session_enrolment"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    session_id: uuid.UUID = Field(foreign_key="program_session.id", index=True)
+    program_id: uuid.UUID = Field(foreign_key="program.id", index=True)
+    enrolment_id: uuid.UUID = Field(foreign_key="enrolment.id")
+    teacher_id: uuid.UUID
+    checked_in_at: dt.datetime = Field(sa_type=UtcDateTime)
+    late: bool = False
+
+
 class ProgramRating(EnrolmentModel, table=True):
     """Local projection of feedback.rating.submitted.v1: who has evaluated what (R6)."""
 
     program_id: uuid.UUID = Field(primary_key=True)
     teacher_id: uuid.UUID = Field(primary_key=True)
     rated_at: dt.datetime = Field(sa_type=UtcDateTime)
+    # False: the rating window (R25) closed unrated (feedback.rating.window_closed.v1); the
+    # teacher can no longer rate, so R6 does not hold the next term against them.
+    rated: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
+
+
+class LotteryDraw(EnrolmentModel, table=True):
+    """The draw of a lottery program, made once when its enrolment closes: its inputs
+    (seed, algorithm, policy, capacity) and, in lottery_entry, every applicant's result."""
+
+    __tablename__ = "lottery_draw"
+
+    program_id: uuid.UUID = Field(foreign_key="program.id", primary_key=True)
+    seed: str = Field(max_length=64)
+    algorithm: str = Field(max_length=200)
+    policy: str = Field(max_length=50)
+    tiers: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    capacity: int
+    applicants: int
+    confirmed: int
+    drawn_at: dt.datetime = Field(sa_type=UtcDateTime)
+
+
+class LotteryEntry(EnrolmentModel, table=True):
+    """One applicant of a draw: tier, ticket (the hash), rank and what the draw gave them."""
+
+    __tablename__ = "lottery_entry"
+
+    program_id: uuid.UUID = Field(foreign_key="program.id", primary_key=True)
+    enrolment_id: uuid.UUID = Field(foreign_key="enrolment.id", primary_key=True)
+    teacher_id: uuid.UUID
+    school_id: uuid.UUID
+    tier: int
+    tier_name: str = Field(max_length=30)
+    ticket: str = Field(max_length=64)
+    rank: int
+    outcome: str = Field(max_length=20)
+
+
+class ParkedMessage(EnrolmentModel, table=True):
+    """An event that could not be applied yet (an assessment of a program nobody started):
+    kept, and applied when its program moves; never dropped (parked.py)."""
+
+    __tablename__ = "parked_message"
+
+    event_id: uuid.UUID = Field(primary_key=True)
+    subject: str = Field(max_length=100)
+    program_id: uuid.UUID = Field(index=True)
+    enrolment_id: uuid.UUID
+    payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    reason: str = Field(max_length=300)
+    # parked → applied, or refused with the reason when it can never apply (the place ended).
+    status: str = Field(default="parked", max_length=20, index=True)
+    attempts: int = 0
+    parked_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    settled_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class RosterImport(EnrolmentModel, table=True):

@@ -9,8 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from shared.auth import Role
+from shared.config import DISTRICT_TZ
 
 BUREAU = Role.BUREAU_ADMIN
 INSTITUTION = Role.INSTITUTION_ADMIN
@@ -62,6 +64,57 @@ class TeamRule:
 
 
 @dataclass(frozen=True)
+class WaitlistRule:
+    """How a freed seat is offered (waitlist.py)."""
+
+    # At most this many offers of one program wait for an answer at once; None: one for
+    # every free seat (a cap leaves seats free that a newcomer could take first come).
+    offers_at_once: int | None
+    # No offer goes out this long before the program's first day (local midnight): too late
+    # to arrange cover at school; the seat stays free.
+    no_offers_before_start: dt.timedelta
+    # An offer not taken in time: "requeue" puts the teacher at the end of the waitlist,
+    # "drop" ends the place (offer_expired).
+    unclaimed: str
+
+
+@dataclass(frozen=True)
+class CalendarRule:
+    """When the calendar moves a program on its own (calendar.py); a person may act earlier."""
+
+    # A running program finishes at the start of the local day this many days after
+    # ends_on + 1 (0: at the end of its last day).
+    finish_grace_days: int
+
+
+@dataclass(frozen=True)
+class LotteryRule:
+    """Selection by lottery (抽签, lottery.py): applicants ranked by tier, then by ticket."""
+
+    algorithm: str
+    # Tiers in priority order; a teacher belongs to the first that holds, else to the last.
+    # "r8_gap": no completed district-level-or-above program within r8_years (R8);
+    # "short_of_hours": passed program hours of this local year below annual_hours;
+    # "rest": everyone.
+    tiers: tuple[str, ...]
+    # R12: the annual minimum the short_of_hours tier measures against.
+    annual_hours: Decimal
+
+
+@dataclass(frozen=True)
+class CheckInRule:
+    """扫码签到 (sessions.py): the code on the institution's screen and when it counts."""
+
+    # A new code every this many seconds; a code is also taken during the window after its
+    # own, so one scanned as it changes still counts (at most twice this old).
+    code_seconds: int
+    # Check-in opens this long before a session and closes at its end.
+    opens_before: dt.timedelta
+    # A check-in this long after the start is marked late.
+    late_after: dt.timedelta
+
+
+@dataclass(frozen=True)
 class EnrolmentPolicy:
     """The configurable numbers of R2–R9 and of the waitlist, versioned as one record."""
 
@@ -85,13 +138,25 @@ class EnrolmentPolicy:
     r8_years: int
     r8_levels: frozenset[str]
     r9: TeamRule
+    waitlist: WaitlistRule
+    calendar: CalendarRule
+    lottery: LotteryRule
+    check_in: CheckInRule
 
 
 POLICY = EnrolmentPolicy(
-    version="enrolment-policy/1",
+    version="enrolment-policy/2",
     seat_statuses=frozenset({"offered", "pending_funds", "confirmed"}),
     holding_statuses=frozenset(
-        {"pending_school", "pending_bureau", "waitlisted", "offered", "pending_funds", "confirmed"}
+        {
+            "applied",
+            "pending_school",
+            "pending_bureau",
+            "waitlisted",
+            "offered",
+            "pending_funds",
+            "confirmed",
+        }
     ),
     offer_ttl=dt.timedelta(hours=24),
     away_modes=frozenset({"centralized", "blended"}),
@@ -107,7 +172,45 @@ POLICY = EnrolmentPolicy(
         frontline_kinds=frozenset({"frontline", "researcher"}),
         required_for_levels=frozenset({"national", "provincial", "municipal"}),
     ),
+    waitlist=WaitlistRule(
+        offers_at_once=None, no_offers_before_start=dt.timedelta(days=1), unclaimed="drop"
+    ),
+    calendar=CalendarRule(finish_grace_days=0),
+    lottery=LotteryRule(
+        algorithm="lottery/1: sha256(seed + ':' + teacher_id), ascending within tiers",
+        tiers=("r8_gap", "short_of_hours", "rest"),
+        annual_hours=Decimal("72.0"),
+    ),
+    check_in=CheckInRule(
+        code_seconds=30,
+        opens_before=dt.timedelta(minutes=30),
+        late_after=dt.timedelta(minutes=10),
+    ),
 )
+
+
+def local_midnight(day: dt.date) -> dt.datetime:
+    """The start of a district-local day, in UTC."""
+    return dt.datetime.combine(day, dt.time(), ZoneInfo(DISTRICT_TZ)).astimezone(dt.UTC)
+
+
+def offers_to_make(
+    *,
+    free_seats: int,
+    outstanding_offers: int,
+    now: dt.datetime,
+    starts_on: dt.date,
+    policy: EnrolmentPolicy = POLICY,
+) -> int:
+    """How many waitlisted teachers may be offered a seat now: no more than the free seats,
+    no more than the policy's offers at once (counting those out already), none after the
+    cutoff before the start; never below zero (a capacity of 0 offers nothing)."""
+    rule = policy.waitlist
+    if now >= local_midnight(starts_on) - rule.no_offers_before_start:
+        return 0
+    if rule.offers_at_once is None:
+        return max(0, free_seats)
+    return max(0, min(free_seats, rule.offers_at_once - outstanding_offers))
 
 
 def term_of(day: dt.date, policy: EnrolmentPolicy = POLICY) -> tuple[int, int]:

@@ -158,9 +158,11 @@ def _may_act(principal: Principal, program: Program) -> bool:
     return False
 
 
-async def transition(
+async def checked_transition(
     session: AsyncSession, *, principal: Principal, program_id: uuid.UUID, action: str
 ) -> Program:
+    """The program a person may move by `action` (locked): the step must be theirs to take
+    and the program where the step starts. calendar.step takes it, for them or the calendar."""
     step = LIFECYCLE.get(action)
     if step is None:
         raise NotFound(f"No program action {action!r}; one of {', '.join(LIFECYCLE)}.")
@@ -178,6 +180,15 @@ async def transition(
         )
     if action == "submit" and (problem := team_violation(program.expert_team, program.level)):
         raise Unprocessable(problem, code="r9-expert-team", policy=POLICY.version)
+    return program
+
+
+async def advance(
+    session: AsyncSession, program: Program, action: str, *, scheduled: bool = False
+) -> None:
+    """Take a lifecycle step the caller has checked, and record it with its event: the same
+    event whether a person clicked or the calendar moved it (`scheduled`)."""
+    step = LIFECYCLE[action]
     before = program.status
     program.status = step.target
     await session.flush()
@@ -202,9 +213,9 @@ async def transition(
             capacity=program.capacity,
             cost_per_participant_fen=program.cost_per_participant_fen,
             funded_by=program.funded_by,
+            scheduled=scheduled,
         ),
     )
-    return program
 
 
 # What may still change once a program is out of draft (published: seats and closing time).

@@ -188,8 +188,8 @@ async def enrol(
 def _handled_here(principal: Principal, row: Row) -> bool:
     if not can_see_program(principal, row):
         return False  # the ORM path says whether it is missing or hidden
-    if row.selection == "recommended":
-        return False  # R2: an application, no seat
+    if row.selection != "first_come":
+        return False  # R2 or a lottery: an application, no seat
     if term_of(row.starts_on) > term_of(district_today()):
         return False  # R6 may apply: the ORM path reads the teacher's ratings
     return row.mode not in POLICY.away_modes or row.max_away is None  # else R7 caps the school

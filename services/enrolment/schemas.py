@@ -53,6 +53,8 @@ class Category(StrEnum):
 class Selection(StrEnum):
     FIRST_COME = "first_come"
     RECOMMENDED = "recommended"
+    # 抽签: apply in the window, a published draw at its close (lottery.py).
+    LOTTERY = "lottery"
 
 
 def _has_nul(value: object) -> bool:
@@ -294,6 +296,9 @@ class ProgramRead(Read):
     expert_team: list[dict]
     cost_per_participant_fen: int
     funded_by: str | None
+    lottery_seed: str | None = Field(
+        None, description="lottery programs: the draw's seed, shown from publication on"
+    )
     created_at: dt.datetime
 
 
@@ -455,3 +460,72 @@ class RosterImportRead(Read):
     errors: list[dict]
     created_at: dt.datetime
     finished_at: dt.datetime | None
+
+
+class DrawEntryRead(Read):
+    rank: int
+    tier: int
+    tier_name: str
+    teacher_id: uuid.UUID
+    school_id: uuid.UUID
+    enrolment_id: uuid.UUID
+    ticket: str = Field(description="sha256(seed + ':' + teacher_id), hex")
+    outcome: str = Field(description="what the draw gave: confirmed, pending_funds, waitlisted")
+
+
+class DrawRead(Read):
+    """A lottery's draw: its inputs and every applicant's result (lottery.py)."""
+
+    program_id: uuid.UUID
+    seed: str
+    algorithm: str
+    policy: str
+    tiers: list[str]
+    capacity: int
+    applicants: int
+    confirmed: int
+    drawn_at: dt.datetime
+    entries: list[DrawEntryRead]
+
+
+class SessionCreate(Strict):
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    place: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        | None
+    ) = None
+    online_url: (
+        Annotated[str, StringConstraints(pattern=r"^https://\S+$", max_length=500)] | None
+    ) = None
+
+
+class SessionRead(Read):
+    id: uuid.UUID
+    program_id: uuid.UUID
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    place: str | None
+    online_url: str | None
+
+
+class CheckInCode(BaseModel):
+    """What the institution's screen shows as a QR code; a new one every `rotates_every` s."""
+
+    session_id: uuid.UUID
+    code: str
+    expires_at: dt.datetime = Field(description="when the screen shows the next code")
+    rotates_every: int
+
+
+class CheckInCreate(Strict):
+    code: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class CheckInRead(Read):
+    id: uuid.UUID
+    session_id: uuid.UUID
+    enrolment_id: uuid.UUID
+    teacher_id: uuid.UUID
+    checked_in_at: dt.datetime
+    late: bool

@@ -1,4 +1,5 @@
-"""The enrolment service's background jobs (shared.worker): expiring offers, importing rosters.
+"""The enrolment service's background jobs (shared.worker): expiring offers, importing rosters,
+moving programs by the calendar.
 
 Each pass derives its work from the database (offers past their expiry, imports not done),
 so nothing is lost when the service restarts mid-way.
@@ -8,9 +9,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.enrolment.calendar import Clock, ProgramCalendar
 from services.enrolment.roster_import import RosterImports
 from services.enrolment.waitlist import expire_offers
-from shared.db import Database
+from shared.db import Database, utcnow
 from shared.runtime import JobFactory
 
 BATCH = 100
@@ -33,11 +35,14 @@ class OfferExpiry:
         return expired >= BATCH
 
 
-def jobs(interval: float) -> list[JobFactory]:
+def jobs(interval: float, *, calendar_interval: float, clock: Clock = utcnow) -> list[JobFactory]:
     def offers(app: FastAPI) -> OfferExpiry:
         return OfferExpiry(app.state.database, interval=interval)
 
     def rosters(app: FastAPI) -> RosterImports:
         return RosterImports(app.state.database, owner=app.state.owner, interval=interval)
 
-    return [offers, rosters]
+    def programs(app: FastAPI) -> ProgramCalendar:
+        return ProgramCalendar(app.state.database, clock=clock, interval=calendar_interval)
+
+    return [offers, rosters, programs]

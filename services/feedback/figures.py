@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.models import Assessment, Attendee, EvaluationTask, FundingFigure, Rating
@@ -38,6 +38,8 @@ class Figures:
     programs_finished: int = 0
     programs_cancelled: int = 0
     ratings: int = 0
+    # R25 windows that closed without a rating: counted, not guessed at.
+    not_rated: int = 0
     overall_sum: int = 0
     format_sum: int = 0
     instructors_sum: int = 0
@@ -120,17 +122,22 @@ async def program_figures(
             f.completed += n
         elif status == "withdrawn":
             f.withdrawn += n
-    overdue = await session.execute(
-        select(EvaluationTask.program_id, func.count())
+    lapsed = await session.execute(
+        select(EvaluationTask.program_id, EvaluationTask.kind, func.count())
         .where(
             EvaluationTask.program_id.in_(ids),
-            EvaluationTask.kind == "assessment",
-            EvaluationTask.state == "overdue",
+            or_(
+                and_(EvaluationTask.kind == "assessment", EvaluationTask.state == "overdue"),
+                and_(EvaluationTask.kind == "rating", EvaluationTask.state == "closed"),
+            ),
         )
-        .group_by(EvaluationTask.program_id)
+        .group_by(EvaluationTask.program_id, EvaluationTask.kind)
     )
-    for pid, n in overdue:
-        out[pid].assessments_overdue = n
+    for pid, kind, n in lapsed:
+        if kind == "assessment":
+            out[pid].assessments_overdue = n
+        else:
+            out[pid].not_rated = n
     funding = await session.execute(
         select(FundingFigure.program_id, func.sum(FundingFigure.amount_fen))
         .where(FundingFigure.program_id.in_(ids))

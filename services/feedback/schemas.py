@@ -172,6 +172,9 @@ class AppraisalTemplateRead(BaseModel):
 class SatisfactionFigures(BaseModel):
     value: Decimal | None = Field(description="mean overall score on the policy's scale")
     ratings: int
+    not_rated: int = Field(
+        0, description="trainees whose rating window (R25) closed without a rating"
+    )
     by_dimension: dict[str, Decimal | None]
     distribution: dict[str, int] = Field(description="overall score → number of ratings")
     source: str

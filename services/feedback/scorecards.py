@@ -39,6 +39,7 @@ def metrics(f: Figures) -> dict[str, Any]:
         "satisfaction": {
             "value": ratio(f.overall_sum, f.ratings, "0.01"),
             "ratings": f.ratings,
+            "not_rated": f.not_rated,
             "by_dimension": {
                 "overall": ratio(f.overall_sum, f.ratings, "0.01"),
                 "format": ratio(f.format_sum, f.ratings, "0.01"),

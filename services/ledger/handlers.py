@@ -9,7 +9,7 @@ from services.ledger.entries import post_entry
 from services.ledger.models import RatedProgram, TeacherProjection
 from shared.db import upsert
 from shared.events.enrolment import EnrolmentCompleted, TeacherRegistered, TeacherUpdated
-from shared.events.feedback import RatingSubmitted
+from shared.events.feedback import RatingSubmitted, RatingWindowClosed
 from shared.messaging.inbox import HandlerRegistry
 
 handlers = HandlerRegistry(service="ledger")
@@ -53,8 +53,12 @@ async def on_enrolment_completed(session: AsyncSession, event: EnrolmentComplete
 
 
 @handlers.on(RatingSubmitted)
-async def on_rating_submitted(session: AsyncSession, event: RatingSubmitted) -> None:
-    """R17: once a teacher has rated a program, its hours show in their own views."""
+@handlers.on(RatingWindowClosed)
+async def on_rating_submitted(
+    session: AsyncSession, event: RatingSubmitted | RatingWindowClosed
+) -> None:
+    """R17: once a teacher has rated a program, its hours show in their own views; so they
+    do once the rating window (R25) closed unrated, as the teacher can no longer rate."""
     seen = await session.scalar(
         select(RatedProgram).where(
             RatedProgram.teacher_id == event.teacher_id,

@@ -119,7 +119,8 @@ class RequirementPolicyVersion(LedgerModel, table=True):
 
 
 class RatedProgram(LedgerModel, table=True):
-    """A teacher rated a program, from feedback's events: its hours become visible (R17)."""
+    """A teacher rated a program, or its rating window closed unrated, from feedback's
+    events: its hours become visible (R17)."""
 
     __tablename__ = "rated_program"
 

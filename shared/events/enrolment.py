@@ -111,6 +111,23 @@ class ProgramTransitioned(EnrolmentEvent):
     # Per-participant cost and who pays it; "school" means the trainee's school pool (R22).
     cost_per_participant_fen: int = 0
     funded_by: str | None = None
+    # True when the calendar moved it (enrol_closes_at, starts_on, ends_on + grace), not a
+    # person; the action and statuses are the same as a click's.
+    scheduled: bool = False
+
+
+class ProgramLotteryDrawn(EnrolmentEvent):
+    """A lottery program's draw was made at the close of enrolment: the seed published with
+    the program, the algorithm, and how many applied, got a seat and wait (GET /draw)."""
+
+    subject: ClassVar[str] = "enrolment.program.lottery_drawn.v1"
+    program_id: uuid.UUID
+    district_id: uuid.UUID
+    seed: str
+    algorithm: str
+    applicants: int
+    confirmed: int
+    waitlisted: int
 
 
 class _EnrolmentFacts(EnrolmentEvent):

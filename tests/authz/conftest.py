@@ -222,6 +222,7 @@ async def world(suite: Suite) -> World:
     await add_budget(world, admin)
     await ledger_world(world, admin)
     await add_enrolment_requests(world)
+    await add_lottery_draws(world, admin)
     await add_id_number_conflict(world, admin)
     await add_logins(world)
     await add_dead_letters(world)
@@ -300,6 +301,34 @@ async def add_enrolment_requests(world: World) -> None:
         )
         assert response.status_code in (200, 202), response.text
         extra = {"leave_id": leave["id"], "roster_import_id": response.json()["id"]}
+        setattr(world, name, replace(side, extra={**side.extra, **extra}))
+
+
+async def add_lottery_draws(world: World, admin: dict[str, str]) -> None:
+    """A lottery program of each side's institution, published before its window and closed
+    at once (a draw of nobody), its id as `lottery_program_id`; and a session of each side's
+    program, as `session_id`."""
+    for name in ("a", "b"):
+        side: Binding = getattr(world, name)
+        body = program_body(side) | {
+            "selection": "lottery",
+            "enrol_opens_at": (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat(),
+        }
+        program = await _created(world.suite, "/v1/programs", admin, body)
+        for action in ("submit", "approve", "publish", "close-enrolment"):
+            await _created(world.suite, f"/v1/programs/{program['id']}/{action}", admin, {})
+        day = (dt.date.today() + dt.timedelta(days=10)).isoformat()
+        held = await _created(
+            world.suite,
+            f"/v1/programs/{side.program_id}/sessions",
+            admin,
+            {
+                "starts_at": f"{day}T09:00:00+08:00",
+                "ends_at": f"{day}T11:00:00+08:00",
+                "place": "报告厅",
+            },
+        )
+        extra = {"lottery_program_id": program["id"], "session_id": held["id"]}
         setattr(world, name, replace(side, extra={**side.extra, **extra}))
 
 

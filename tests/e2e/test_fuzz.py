@@ -630,6 +630,50 @@ def scenario(run: Run) -> None:
         body={"id": str(uuid.uuid4()), "institution_id": institution["id"], "amount_fen": 100_00},
     )
 
+    # A lottery: published before its window opens (the seed first), closed, its draw read.
+    drawn = program(
+        20,
+        21,
+        selection="lottery",
+        enrol_opens_at=(dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat(),
+    )
+    move(drawn["id"], "submit", "approve", "publish", "close-enrolment")
+    call("GET /v1/programs/{program_id}/draw", path_parameters={"program_id": drawn["id"]})
+
+    # A program running now: a session, its QR code, a trainee's check-in, the calendar feed.
+    today = program(-1, 1)
+    move(today["id"], "submit", "approve", "publish")
+    enrol(today["id"], second["id"])
+    move(today["id"], "close-enrolment", "start")
+    now = dt.datetime.now(dt.UTC)
+    held = call(
+        "POST /v1/programs/{program_id}/sessions",
+        path_parameters={"program_id": today["id"]},
+        keep="session_id",
+        body={
+            "starts_at": (now - dt.timedelta(minutes=5)).isoformat(),
+            "ends_at": (now + dt.timedelta(hours=2)).isoformat(),
+            "place": "进修学校报告厅",
+        },
+    )
+    call("GET /v1/programs/{program_id}/sessions", path_parameters={"program_id": today["id"]})
+    shown = call(
+        "GET /v1/sessions/{session_id}/check-in-code",
+        path_parameters={"session_id": held["id"]},
+        as_=as_institution,
+    )
+    call(
+        "POST /v1/sessions/{session_id}/check-ins",
+        path_parameters={"session_id": held["id"]},
+        as_=as_second,
+        body={"code": shown["code"]},
+    )
+    call(
+        "GET /v1/teachers/{teacher_id}/sessions.ics",
+        path_parameters={"teacher_id": second["id"]},
+        as_=as_second,
+    )
+
     # A school's appraisal rounds.
     default = call(
         "GET /v1/appraisal-templates/{template_id}",

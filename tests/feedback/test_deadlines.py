@@ -94,6 +94,13 @@ async def test_r25_rating_window_closes_when_its_deadline_passes(suite: Suite) -
         app, "feedback.rating.window_closed.v1", program_id=world.program_id
     )
     assert [c["teacher_id"] for c in closed] == [str(missed.teacher_id)]
+    # The program's figures count the one who missed it as not rated, apart from the ratings.
+    summary = await suite.direct["feedback"].get(
+        f"/v1/programs/{world.program_id}/feedback-summary", headers=suite.headers()
+    )
+    assert summary.status_code == 200, summary.text
+    satisfaction = summary.json()["satisfaction"]
+    assert (satisfaction["ratings"], satisfaction["not_rated"]) == (1, 1)
 
 
 async def test_reminders_go_out_once_before_each_deadline(suite: Suite) -> None:

@@ -47,6 +47,28 @@ async def test_r17_teacher_sees_program_hours_only_after_rating_it(district: Dis
     assert after["total_hours"] == "29.0" and after["withheld_programs"] == []
 
 
+async def test_r17_hours_show_once_the_rating_window_closed_unrated(district: District) -> None:
+    """The teacher can no longer rate: R17 must not hide the hours for ever."""
+    from shared.events.feedback import RatingWindowClosed
+
+    teacher = await district.register()
+    program = uuid.uuid4()
+    await district.apply(completed(district, teacher, program))
+    own = district.teacher(teacher)
+    assert (await district.hours(teacher, headers=own))["withheld_programs"] == [str(program)]
+    await district.apply(
+        RatingWindowClosed(
+            task_id=uuid.uuid4(),
+            enrolment_id=uuid.uuid4(),
+            program_id=program,
+            teacher_id=teacher,
+            due_at=dt.datetime.now(dt.UTC),
+        )
+    )
+    after = await district.hours(teacher, headers=own)
+    assert after["total_hours"] == "24.0" and after["withheld_programs"] == []
+
+
 async def test_r17_rating_events_arrive_over_nats(district: District, suite: Suite) -> None:
     from shared.events.feedback import RatingSubmitted
 

@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
-from services.enrolment import enrolments, programs, quotas
+from services.enrolment import calendar, enrolments, programs, quotas
 from services.enrolment.models import Enrolment, Program
 from services.enrolment.schemas import (
     ProgramCreate,
@@ -97,11 +97,7 @@ async def act_on_program(
         return replay
     if body and body.results and action != "finish":
         raise Unprocessable("Only finish carries trainee results.", code="unexpected-results")
-    program = await programs.transition(
-        session, principal=caller, program_id=program_id, action=action
-    )
-    if action == "cancel":
-        await enrolments.end_all_for_cancellation(session, program)
+    program = await calendar.act(session, principal=caller, program_id=program_id, action=action)
     for result in body.results if body else []:
         enrolment = await session.get(Enrolment, result.enrolment_id)
         if enrolment is None or enrolment.program_id != program.id:

@@ -41,6 +41,15 @@ def attendance_body(b: Binding) -> dict:
     return {"session_on": session_on.isoformat(), "present": [str(b.enrolment_id)], "absent": []}
 
 
+def session_body(b: Binding) -> dict:
+    day = (dt.date.today() + dt.timedelta(days=10)).isoformat()
+    return {
+        "starts_at": f"{day}T09:00:00+08:00",
+        "ends_at": f"{day}T11:00:00+08:00",
+        "place": "报告厅",
+    }
+
+
 def teacher_body(b: Binding) -> dict:
     return {
         "name": f"矩阵{uuid.uuid4().hex[:4]}",
@@ -168,5 +177,22 @@ RULES: dict[str, Rule] = {
         body=lambda b: {"party": "school", "approve": True},
         forbidden_fields=("id", "created_at", "status", "leave_id"),
     ),
+    # A lottery's draw is public to whoever sees the program (it is there to be checked):
+    # its runners, and the district's schools and teachers; clients with roster:read.
+    "GET /v1/programs/{program_id}/draw": rule(
+        own=(N, B),
+        both=(T, S, M),
+        path=lambda b: {"program_id": b.get("lottery_program_id")},
+        needs="roster:read",
+    ),
+    # Sessions: whoever runs the program schedules them (on the world's program, ten days
+    # ahead) and shows the check-in code; whoever sees the program sees its sessions.
+    "POST /v1/programs/{program_id}/sessions": rule(own=(N, B), body=session_body),
+    "GET /v1/programs/{program_id}/sessions": rule(own=(N, B), both=(T, S, M), needs="roster:read"),
+    "GET /v1/sessions/{session_id}/check-in-code": rule(own=(N, B)),
+    # Only a trainee of the program checks in; a made-up code: the trainee gets a 422.
+    "POST /v1/sessions/{session_id}/check-ins": rule(own=(T,), body=lambda b: {"code": "x"}),
+    # A teacher's calendar: the teacher, its school, its bureau; no client.
+    "GET /v1/teachers/{teacher_id}/sessions.ics": rule(own=(T, S, B)),
     **operator_rules("enrolment"),
 }
