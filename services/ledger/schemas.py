@@ -169,6 +169,9 @@ class ImportRead(BaseModel):
     processed_rows: int
     posted: int
     duplicates: int
+    corrected: int = Field(description="records the province changed: reversed and posted anew")
     failed: int
+    mode: str = Field(description="all_or_nothing or valid_rows")
+    column_map: str = Field(description="the province's column map the file was read with")
     created_at: dt.datetime
     finished_at: dt.datetime | None

@@ -77,6 +77,26 @@ class TeacherLoginsRequested(EnrolmentEvent):
     logins: list[TeacherLogin]
 
 
+class KeyedIdNumber(BaseModel):
+    """A teacher and the keyed hash (shared.pii.lookup_hash) of their identity number."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    teacher_id: uuid.UUID
+    district_id: uuid.UUID
+    id_number_hash: str
+
+
+class TeacherIdNumbersKeyed(EnrolmentEvent):
+    """Teachers registered with an identity number they hold (not a held conflict), by its
+    keyed hash: the ledger matches the provincial platform's rows (keyed by 身份证号) with
+    it. One event per registration or roster chunk. Not offered to webhooks."""
+
+    subject: ClassVar[str] = "enrolment.teacher.id_numbers_keyed.v1"
+    webhook: ClassVar[bool] = False
+    teachers: list[KeyedIdNumber]
+
+
 class TeacherMobileChanged(EnrolmentEvent):
     """A teacher's mobile number was set, changed or cleared (a login identifier)."""
 
