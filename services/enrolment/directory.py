@@ -309,7 +309,12 @@ async def key_id_numbers(session: AsyncSession, teachers: list[Teacher]) -> None
     """Tell the ledger the keyed hashes of these teachers' identity numbers (held conflicts
     have none): provincial files name teachers by 身份证号 (docs/ledger.md)."""
     keyed = [
-        KeyedIdNumber(teacher_id=t.id, district_id=t.district_id, id_number_hash=t.id_number_hash)
+        KeyedIdNumber(
+            teacher_id=t.id,
+            district_id=t.district_id,
+            id_number_hash=t.id_number_hash,
+            id_number_encrypted=t.id_number_encrypted,
+        )
         for t in teachers
         if t.id_number_hash
     ]

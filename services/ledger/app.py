@@ -10,7 +10,7 @@ from services.ledger.config import Settings
 from services.ledger.handlers import handlers
 from services.ledger.imports import LedgerImports
 from services.ledger.models import LedgerModel, infra
-from services.ledger.routers import entries, hours, imports, policies, reports
+from services.ledger.routers import entries, hours, imports, policies, province, reports
 from shared.service_app import ServiceSpec, create_service_app
 
 
@@ -34,6 +34,7 @@ def create_app() -> FastAPI:
                 entries.router,
                 imports.router,
                 policies.router,
+                province.router,
                 reports.router,
             ],
             migrations=Path(__file__).parent / "migrations",

@@ -68,10 +68,12 @@ async def _keep_hashes(session: AsyncSession, keyed: list[KeyedIdNumber]) -> Non
                     teacher_id=item.teacher_id,
                     district_id=item.district_id,
                     id_number_hash=item.id_number_hash,
+                    id_number_encrypted=item.id_number_encrypted,
                 )
             )
         else:
             row.district_id, row.id_number_hash = item.district_id, item.id_number_hash
+            row.id_number_encrypted = item.id_number_encrypted or row.id_number_encrypted
 
 
 @handlers.on(EnrolmentCompleted)

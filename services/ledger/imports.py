@@ -42,6 +42,7 @@ from services.ledger.models import (
     LedgerImport,
     LedgerImportError,
     ProvincialRecord,
+    ProvincialReport,
     TeacherIdNumber,
     TeacherProjection,
     infra,
@@ -66,7 +67,7 @@ log = structlog.get_logger("ledger.imports")
 
 SOURCE = "provincial_import"
 # The suite's own columns (province_formats.SHIXUN_1), what GET /v1/ledger/export writes.
-COLUMNS = tuple(province_formats.SHIXUN_1.export_columns()[:8])
+COLUMNS = tuple(province_formats.SHIXUN_1.export_columns())
 CHUNK = 10_000
 # The provincial platform's yearly export of a district: a million rows fit.
 LIMITS = xlsx.SheetLimits(max_rows=1_000_000, max_unpacked_bytes=400 * xlsx.MB)
@@ -623,6 +624,7 @@ async def _chunk(
                 )
             ).all()
         }
+        ours = await _reported_here(session, dialect, checked.rows)
         changed: dict[uuid.UUID, dict[str, Any]] = {}
         rules_on: dict[dt.date, PolicyRules] = {}
         fresh: list[dict[str, Any]] = []
@@ -632,6 +634,9 @@ async def _chunk(
         duplicates = 0
         now = utcnow()
         for row, teacher_id in checked.rows:
+            if row.record_id in ours:  # hours this district reported up, coming back down
+                duplicates += 1
+                continue
             current = records.get(row.record_id)
             if current is None and row.record_id in known:
                 was = known[row.record_id]
@@ -706,6 +711,28 @@ async def _chunk(
         if last:
             await _finish(session, context)
         await session.commit()
+
+
+async def _reported_here(
+    session: AsyncSession, dialect: str, rows: list[tuple[Row, uuid.UUID]]
+) -> set[str]:
+    """The rows' record ids that are entries this district reported to the province
+    (province_export.py numbers them by entry id): the province's file holds them too."""
+    ids = set()
+    for row, _ in rows:
+        if len(row.record_id) == 36:
+            try:
+                ids.add(uuid.UUID(row.record_id))
+            except ValueError:
+                continue
+    if not ids:
+        return set()
+    found = await session.scalars(
+        select(ProvincialReport.entry_id).where(
+            among(dialect, ProvincialReport.entry_id, ids, Uuid)
+        )
+    )
+    return {str(entry_id) for entry_id in found}
 
 
 def _recount(entries: list[dict[str, Any]]) -> dict[tuple[uuid.UUID, int], balances.Delta]:

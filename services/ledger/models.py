@@ -180,7 +180,7 @@ class LedgerImportError(LedgerModel, table=True):
 
 class TeacherIdNumber(LedgerModel, table=True):
     """The keyed hash of a teacher's identity number (enrolment's TeacherIdNumbersKeyed), by
-    which provincial rows are matched; never the number. Kept apart from the projection so
+    which provincial rows are matched, and the number sealed. Kept apart from the projection so
     it does not depend on which of enrolment's events arrives first."""
 
     __tablename__ = "teacher_id_number"
@@ -189,6 +189,8 @@ class TeacherIdNumber(LedgerModel, table=True):
     teacher_id: uuid.UUID = Field(primary_key=True)
     district_id: uuid.UUID
     id_number_hash: str = Field(max_length=64)
+    # Sealed (shared.pii.encrypt); opened only to write a file for the province.
+    id_number_encrypted: str | None = Field(default=None, max_length=200)
 
 
 class ProvincialRecord(LedgerModel, table=True):

@@ -120,10 +120,10 @@ class ColumnMap:
         return next(h for h, f in self.headers.items() if f == name)
 
     def export_columns(self) -> list[str]:
-        """Each field once, in the map's order."""
+        """Each field the export writes once, in the map's order."""
         seen: list[str] = []
         for name in self.headers.values():
-            if name not in seen:
+            if name not in seen and name not in ("degree", "trainer", "batch"):
                 seen.append(name)
         return seen
 
@@ -156,6 +156,8 @@ PROVINCE_GENERIC_1 = ColumnMap(
         "证书编号": "certificate",
         "学历": "degree",
         "是否培训者": "trainer",
+        # Written by the export (province_export.py); read and left aside.
+        "上报批次": "batch",
     },
     modes=_with_codes(CHINESE_MODES, MODES),
     levels=_with_codes(CHINESE_LEVELS, LEVELS),

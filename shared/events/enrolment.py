@@ -85,6 +85,9 @@ class KeyedIdNumber(BaseModel):
     teacher_id: uuid.UUID
     district_id: uuid.UUID
     id_number_hash: str
+    # The number sealed with the PII key (shared.pii.encrypt), for files the ledger sends
+    # up to the province, which keys people by the number itself.
+    id_number_encrypted: str | None = None
 
 
 class TeacherIdNumbersKeyed(EnrolmentEvent):

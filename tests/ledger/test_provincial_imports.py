@@ -52,6 +52,7 @@ async def teacher_with_id(district: District, number: str, name: str = "王老�
                     teacher_id=teacher,
                     district_id=district.id,
                     id_number_hash=pii.lookup_hash(number),
+                    id_number_encrypted=pii.encrypt(number),
                 )
             ]
         )

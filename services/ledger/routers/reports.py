@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
 
-from services.ledger import compliance
+from services.ledger import compliance, province_export
 from services.ledger.risk import today
 from services.ledger.spreadsheets import (
     CSV,
@@ -76,6 +76,13 @@ async def compliance_report(
     )
     chosen = pick_format(format, accept, ("json", "csv", "xlsx"))
     if chosen == "json":
+        rejected = await province_export.rejections(
+            session,
+            district_id=uuid.UUID(body["district_id"]),
+            school_id=uuid.UUID(body["school_id"]) if body["school_id"] else None,
+            limit=shortfall_limit,
+        )
+        body["province_rejections"] = {"count": len(rejected), "items": rejected}
         return JSONResponse(body)
     rows = await compliance.teacher_rows(
         session, policy=policy, query=per_teacher, year=body["year"]

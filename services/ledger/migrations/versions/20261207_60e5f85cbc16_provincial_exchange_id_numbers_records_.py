@@ -65,6 +65,9 @@ def upgrade() -> None:
         sa.Column("teacher_id", sa.Uuid(), nullable=False),
         sa.Column("district_id", sa.Uuid(), nullable=False),
         sa.Column("id_number_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column(
+            "id_number_encrypted", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True
+        ),
         sa.PrimaryKeyConstraint("teacher_id"),
     )
     with op.batch_alter_table("teacher_id_number", schema=None) as batch_op:
