@@ -14,7 +14,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -167,7 +167,9 @@ class Row:
     record_id: str
     # The teacher's id here (shixun/1), or the keyed hash of the identity number.
     key: uuid.UUID | str
-    who: str  # how the row's person is named in an error: masked number and name
+    # The number as the row gives it and the name, to name the person in an error, masked.
+    id_number: str
+    name: str
     hours: Decimal
     mode: str
     level: str
@@ -177,6 +179,12 @@ class Row:
     degree: str
     trainer: bool | None
     digest: str = ""
+
+    def who(self) -> str:
+        if not self.id_number:
+            return f"教师 {self.key}"
+        name = f"（{self.name}）" if self.name else ""
+        return f"身份证号 {pii.mask(self.id_number, 4, 2)}{name}"
 
 
 def _one_of(value: str, words: dict[str, str], what: str) -> str:
@@ -196,16 +204,15 @@ def parse(
     if not record_id or len(record_id) > 100:
         raise ValueError("记录编号不能为空，且不超过100个字符")
     name = values.get("name", "").strip()[:50]
+    id_number = ""
     if column_map.key == "id_number":
         id_number = province_formats.normalise_id_number(values.get("id_number", ""))
         key: uuid.UUID | str = pii.lookup_hash(id_number)
-        who = f"身份证号 {pii.mask(id_number, 4, 2)}" + (f"（{name}）" if name else "")
     else:
         try:
             key = uuid.UUID(values.get("teacher_id", "").strip())
         except ValueError as exc:
             raise ValueError(f"教师ID“{values.get('teacher_id', '')}”格式不正确") from exc
-        who = f"教师 {key}"
     text = values.get("hours", "").strip()
     try:
         hours = to_hours(text)
@@ -237,7 +244,8 @@ def parse(
         number=number,
         record_id=record_id,
         key=key,
-        who=who,
+        id_number=id_number,
+        name=name,
         hours=hours,
         mode=mode,
         level=level,
@@ -321,8 +329,8 @@ async def process(database: Database, import_id: uuid.UUID, lease: Lease) -> Non
             )
             await session.commit()
         errors = 0
-        async for chunk in _rows(content, map_name, context, skip=0):
-            checked = await _check(database, context, chunk)
+        async for parsed in _parsed(content, map_name, context, skip=0):
+            checked = await _check(database, context, parsed)
             errors += len(checked.errors)
             if checked.errors:
                 async with database.sessions() as session:
@@ -334,12 +342,11 @@ async def process(database: Database, import_id: uuid.UUID, lease: Lease) -> Non
                 await _finish(session, context, failed=errors, status="failed")
                 await session.commit()
             return
-    last_chunk: list[tuple[int, dict[str, str]]] | None = None
-    async for chunk in _rows(content, map_name, context, skip=skip):
-        if last_chunk is not None:
-            await _chunk(database, context, last_chunk)
-        last_chunk = chunk
-    await _chunk(database, context, last_chunk or [], last=True)
+    async for parsed in _parsed(content, map_name, context, skip=skip):
+        await _chunk(database, context, parsed)
+    async with database.sessions() as session:
+        await _finish(session, context)
+        await session.commit()
 
 
 @dataclass
@@ -352,33 +359,73 @@ class _Context:
     column_map: province_formats.ColumnMap = province_formats.SHIXUN_1
 
 
-async def _rows(
-    content: bytes, map_name: str, context: _Context, *, skip: int
-) -> AsyncIterator[list[tuple[int, dict[str, str]]]]:
-    """The file's rows after the first `skip`, as (row number, {field: text}) in chunks."""
-    fields: list[str | None] | None = None
-    number = seen = 0  # the row's line in the file (the header is 1); data rows so far
-    chunk: list[tuple[int, dict[str, str]]] = []
-    encodings = province_formats.ENCODINGS
-    async for rows in xlsx.read_chunks(content, LIMITS, CHUNK, encodings=encodings):
-        for values in rows:
-            number += 1
-            if fields is None:
-                context.column_map, fields = province_formats.pick(values, map_name or None)
-                continue
-            if not any(v.strip() for v in values):
-                continue
-            seen += 1
-            if seen <= skip:
-                continue
-            chunk.append(
-                (number, {f: v for f, v in zip(fields, values, strict=False) if f is not None})
+@dataclass
+class _Parsed:
+    """A chunk of the file, parsed: its rows, the refused ones, and how many it held."""
+
+    rows: list[Row]
+    errors: list[dict[str, Any]]
+    count: int
+
+
+def _parsed_chunks(
+    content: bytes, map_name: str, context: _Context, skip: int
+) -> Iterator[_Parsed]:
+    """The file's data rows after the first `skip`, parsed, in chunks (blocking: pure CPU,
+    run in a worker thread)."""
+    rows = xlsx.iter_rows(content, LIMITS, encodings=province_formats.ENCODINGS)
+    header = next(rows, None)
+    if header is None:
+        return
+    context.column_map, fields = province_formats.pick(header, map_name or None)
+    named = [(i, f) for i, f in enumerate(fields) if f is not None]
+    seen = 0
+    parsed: list[Row] = []
+    errors: list[dict[str, Any]] = []
+    count = 0
+    # The row's line in the file: the header is line 1.
+    for number, values in enumerate(rows, start=2):
+        if not any(v.strip() for v in values):
+            continue
+        seen += 1
+        if seen <= skip:
+            continue
+        size = len(values)
+        try:
+            parsed.append(
+                parse(
+                    number,
+                    {f: values[i] for i, f in named if i < size},
+                    context.column_map,
+                    context.today,
+                )
             )
-            if len(chunk) >= CHUNK:
-                yield chunk
-                chunk = []
-    if chunk:
-        yield chunk
+        except ValueError as exc:
+            errors.append(
+                {"import_id": context.import_id, "row": number, "message": str(exc)[:500]}
+            )
+        count += 1
+        if count >= CHUNK:
+            yield _Parsed(parsed, errors, count)
+            parsed, errors, count = [], [], 0
+    if count:
+        yield _Parsed(parsed, errors, count)
+
+
+async def _parsed(
+    content: bytes, map_name: str, context: _Context, *, skip: int
+) -> AsyncIterator[_Parsed]:
+    """The parsed chunks, each read and parsed in a worker thread while the one before is
+    written: parsing overlaps the database's work on the previous chunk."""
+    chunks = _parsed_chunks(content, map_name, context, skip)
+    ahead = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
+    try:
+        while (chunk := await ahead) is not None:
+            ahead = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
+            yield chunk
+    finally:
+        if not ahead.done():
+            await asyncio.wait([ahead])  # a generator is never left running in its thread
 
 
 async def _renew(database: Database, context: _Context) -> None:
@@ -465,30 +512,20 @@ class _Checked:
     errors: list[dict[str, Any]]
 
 
-async def _check(
-    database: Database, context: _Context, chunk: list[tuple[int, dict[str, str]]]
-) -> _Checked:
-    """Parse a chunk and find each row's teacher in the district, reading only."""
-    errors: list[dict[str, Any]] = []
-    parsed: list[Row] = []
-    for number, values in chunk:
-        try:
-            parsed.append(parse(number, values, context.column_map, context.today))
-        except ValueError as exc:
-            errors.append(
-                {"import_id": context.import_id, "row": number, "message": str(exc)[:500]}
-            )
+async def _check(database: Database, context: _Context, parsed: _Parsed) -> _Checked:
+    """Find each parsed row's teacher in the district, reading only."""
+    errors = list(parsed.errors)
     async with database.sessions() as session:
-        teachers, degrees = await _teachers(session, context, parsed)
+        teachers, degrees = await _teachers(session, context, parsed.rows)
     rows = []
-    for row in parsed:
+    for row in parsed.rows:
         teacher_id = teachers.get(row.key)
         if teacher_id is None:
             errors.append(
                 {
                     "import_id": context.import_id,
                     "row": row.number,
-                    "message": f"{row.who} 不是本区（县）登记的教师",
+                    "message": f"{row.who()} 不是本区（县）登记的教师",
                 }
             )
             continue
@@ -590,14 +627,8 @@ def _add_delta(deltas: dict[tuple[uuid.UUID, int], balances.Delta], entry: dict[
     )
 
 
-async def _chunk(
-    database: Database,
-    context: _Context,
-    chunk: list[tuple[int, dict[str, str]]],
-    *,
-    last: bool = False,
-) -> None:
-    checked = await _check(database, context, chunk)
+async def _chunk(database: Database, context: _Context, parsed: _Parsed) -> None:
+    checked = await _check(database, context, parsed)
     errors = checked.errors
     degrees = checked.degrees
     async with database.sessions() as session:
@@ -691,7 +722,7 @@ async def _chunk(
         if errors:
             await session.execute(insert(LedgerImportError.__table__), errors)
         values: dict[str, Any] = {
-            "processed_rows": LedgerImport.processed_rows + len(chunk),
+            "processed_rows": LedgerImport.processed_rows + parsed.count,
             "posted": LedgerImport.posted + len(fresh),
             "duplicates": LedgerImport.duplicates + duplicates,
             "corrected": LedgerImport.corrected + len(corrected),
@@ -708,8 +739,6 @@ async def _chunk(
         )
         if held.rowcount != 1:  # type: ignore[attr-defined]
             raise LeaseLost(context.import_id)  # another worker has it now: nothing is kept
-        if last:
-            await _finish(session, context)
         await session.commit()
 
 
@@ -766,8 +795,7 @@ async def _save_records(
     session: AsyncSession, records: dict[str, dict[str, Any]], known: dict[str, Any]
 ) -> None:
     added = [r for key, r in records.items() if key not in known]
-    if added:
-        await session.execute(insert(ProvincialRecord.__table__), added)
+    await bulk_insert(session, ProvincialRecord.__table__, added)
     for key, record in records.items():
         if key in known:
             await session.execute(
@@ -785,22 +813,29 @@ async def _save_records(
 
 
 async def insert_entries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Many entries at once: COPY on PostgreSQL (in the session's transaction), else INSERT."""
+    """Many entries at once (hours and credits stored as tenths)."""
+    await bulk_insert(session, LedgerEntry.__table__, rows, tenths=("hours", "credits"))
+
+
+async def bulk_insert(
+    session: AsyncSession, table: Any, rows: list[dict[str, Any]], *, tenths: tuple[str, ...] = ()
+) -> None:
+    """Rows at once: COPY on PostgreSQL (in the session's transaction), else one INSERT."""
     if not rows:
         return
     connection = await session.connection()
     if connection.dialect.name != "postgresql":
-        await session.execute(insert(LedgerEntry.__table__), rows)
+        await session.execute(insert(table), rows)
         return
     raw = await connection.get_raw_connection()
     columns = list(rows[0])
-    records = [
-        tuple(int(row[c] * 10) if c in ("hours", "credits") else row[c] for c in columns)
-        for row in rows
-    ]
-    await raw.driver_connection.copy_records_to_table(
-        LedgerEntry.__tablename__, records=records, columns=columns
-    )
+    if tenths:
+        records = [
+            tuple(int(row[c] * 10) if c in tenths else row[c] for c in columns) for row in rows
+        ]
+    else:
+        records = [tuple(row.values()) for row in rows]
+    await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)
 
 
 async def get(session: AsyncSession, *, principal: Principal, import_id: uuid.UUID) -> LedgerImport:
