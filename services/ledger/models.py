@@ -224,6 +224,9 @@ class ProvincialBatch(LedgerModel, table=True):
     created_at: dt.datetime = Field(
         default_factory=utcnow, sa_column=Column(UtcDateTime, nullable=False, default=utcnow)
     )
+    # When the province sync pushed it (services/ledger/province_sync.py); None: downloaded
+    # by hand, or not sent yet.
+    sent_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
     acknowledged_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
 
 

@@ -38,6 +38,7 @@ class BatchRead(BaseModel):
     rejected: int
     created_by: str
     created_at: dt.datetime
+    sent_at: dt.datetime | None
     acknowledged_at: dt.datetime | None
 
 

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("rejected", sa.Integer(), nullable=False),
         sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("created_at", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", shared.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("acknowledged_at", shared.db.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("district_id", "number", name="uq_provincial_batch_number"),
