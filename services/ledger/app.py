@@ -12,7 +12,15 @@ from services.ledger.handlers import handlers
 from services.ledger.imports import LedgerImports
 from services.ledger.models import LedgerModel, infra
 from services.ledger.province_sync import ProvinceSync, exchanges
-from services.ledger.routers import entries, hours, imports, policies, province, reports
+from services.ledger.routers import (
+    discrepancies,
+    entries,
+    hours,
+    imports,
+    policies,
+    province,
+    reports,
+)
 from shared.service_app import ServiceSpec, create_service_app
 
 
@@ -45,6 +53,7 @@ def create_app() -> FastAPI:
                 imports.router,
                 policies.router,
                 province.router,
+                discrepancies.router,
                 reports.router,
             ],
             migrations=Path(__file__).parent / "migrations",

@@ -158,3 +158,57 @@ async def test_a_reversal_of_a_reported_entry_goes_up_and_reported_hours_do_not_
     job = await upload(district, back.getvalue().encode("gbk"))
     assert (job["posted"], job["duplicates"], job["failed"]) == (0, 1, 0)
     assert (await district.hours(teacher, 2026))["total_hours"] == "0.0"
+
+
+async def test_discrepancies_say_what_the_province_lacks_per_teacher_and_year(
+    district: District,
+) -> None:
+    rng = random.Random(23)
+    number, other = id_number(rng), id_number(rng)
+    teacher = await teacher_with_id(district, number)
+    settled = await teacher_with_id(district, other)
+    await upload(district, gbk_csv([line("Q-1", number, hours="4.0")]))
+    accepted = await district.recognise(teacher, hours="10.0", occurred_on="2026-03-01")
+    rejected = await district.recognise(teacher, hours="6.0", occurred_on="2026-03-02")
+    fine = await district.recognise(settled, hours="5.0", occurred_on="2026-03-03")
+    first = await new_batch(district)
+    status, _ = await acknowledge(
+        district,
+        first,
+        [
+            [accepted["id"], "接收", ""],
+            [rejected["id"], "退回", "无结业证书"],
+            [fine["id"], "接收", ""],
+        ],
+    )
+    assert status == 200
+    await district.recognise(teacher, hours="3.0", occurred_on="2026-04-01")
+    await new_batch(district)  # sent, not answered yet
+    await district.recognise(teacher, hours="2.0", occurred_on="2026-05-01")  # not reported
+    own = await district.client.get(
+        f"/v1/teachers/{teacher}/province-discrepancies", headers=district.teacher(teacher)
+    )
+    assert own.status_code == 200, own.text
+    [year] = own.json()
+    assert {k: year[k] for k in year if k not in ("teacher_id", "name")} == {
+        "year": 2026,
+        "from_province": "4.0",
+        "accepted": "10.0",
+        "pending": "3.0",
+        "rejected": "6.0",
+        "not_reported": "2.0",
+        "province_holds": "14.0",
+        "ledger_holds": "25.0",
+        "difference": "11.0",
+    }
+    report = await district.client.get(
+        "/v1/reports/province-discrepancies", params={"year": 2026}, headers=district.school()
+    )
+    assert report.status_code == 200, report.text
+    assert [line["teacher_id"] for line in report.json()["teachers"]] == [str(teacher)]
+    stranger = await district.client.get(
+        "/v1/reports/province-discrepancies",
+        params={"year": 2026, "school_id": str(uuid.uuid4())},
+        headers=district.school(),
+    )
+    assert stranger.status_code == 403

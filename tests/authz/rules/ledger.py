@@ -81,6 +81,16 @@ RULES: dict[str, Rule] = {
     "GET /v1/ledger/province/batches/{batch_id}": rule(own=(B,)),
     "GET /v1/ledger/province/batches/{batch_id}/file": rule(own=(B,)),
     "POST /v1/ledger/province/batches/{batch_id}/acknowledgement": rule(own=(B,)),
+    # Reconciliation with the province: a teacher their own years, a school its teachers',
+    # the bureau its district's, a client with hours:read in its scope.
+    "GET /v1/teachers/{teacher_id}/province-discrepancies": rule(
+        own=(T, S, B, M), needs="hours:read"
+    ),
+    "GET /v1/reports/province-discrepancies": rule(
+        own=(S, B, M),
+        needs="hours:read",
+        query=lambda b: {"school_id": str(b.school_id), "year": dt.date.today().year},
+    ),
     # Entries out and the compliance report: the bureau for its district or one school of
     # it, a school for itself, a client with hours:read within its school or district.
     "GET /v1/ledger/export": rule(
