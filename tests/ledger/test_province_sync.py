@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import random
+import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI, Request, Response
 
 from services.ledger.province_sync import Exchange, FileDrop, HttpExchange, sync
@@ -128,3 +131,28 @@ async def test_the_file_drop_adapter_takes_dropped_files_and_answers(
         await district.client.get("/v1/ledger/province/batches", headers=district.bureau())
     ).json()["items"]
     assert (batches[0]["rejected"], batches[0]["sent_at"] is not None) == (1, True)
+
+
+async def test_the_exchanges_are_configured_by_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from services.ledger.config import Settings
+    from services.ledger.province_sync import exchanges
+
+    north, south = uuid.uuid4(), uuid.uuid4()
+    monkeypatch.setenv(
+        "SHIXUN_LEDGER_PROVINCE_SYNC",
+        json.dumps(
+            [
+                {"district_id": str(north), "directory": str(tmp_path)},
+                {"district_id": str(south), "url": "https://province.example/api", "token": "t"},
+            ]
+        ),
+    )
+    async with httpx.AsyncClient() as client:
+        found = exchanges(Settings().province_sync, client)
+    assert [(e.district_id, type(e.port)) for e in found] == [
+        (north, FileDrop),
+        (south, HttpExchange),
+    ]
+    assert found[0].principal.scopes == frozenset({"hours:import"})
