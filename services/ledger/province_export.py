@@ -15,7 +15,18 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Uuid,
+    and_,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -73,12 +84,11 @@ def _unreported(district_id: uuid.UUID) -> Select:
 
 
 async def create_batch(session: AsyncSession, *, principal: Principal) -> ProvincialBatch:
+    """The next batch of the district, holding every entry not reported yet; written in one
+    INSERT ... SELECT (a district's first batch may hold years of hours)."""
     may_exchange(principal)
     district_id = principal.district_id
     assert district_id is not None  # may_import refuses a caller without one
-    pending = (await session.execute(_unreported(district_id))).all()
-    if not pending:
-        raise Unprocessable("没有待上报的学时记录。", code="nothing-to-report")
     number = (
         await session.scalar(
             select(func.coalesce(func.max(ProvincialBatch.number), 0)).where(
@@ -86,18 +96,27 @@ async def create_batch(session: AsyncSession, *, principal: Principal) -> Provin
             )
         )
     ) + 1
-    batch = ProvincialBatch(
-        district_id=district_id, number=number, entries=len(pending), created_by=principal.subject
-    )
+    batch = ProvincialBatch(district_id=district_id, number=number, created_by=principal.subject)
     session.add(batch)
     try:
         await session.flush()
     except IntegrityError as exc:  # another batch was made at the same moment
         raise Conflict("另一个上报批次正在生成，请稍后再试。", code="batch-in-progress") from exc
-    session.add_all(
-        ProvincialReport(entry_id=entry_id, batch_id=batch.id, teacher_id=teacher_id, status="sent")
-        for entry_id, teacher_id in pending
+    pending = _unreported(district_id).subquery()
+    written = await session.execute(
+        insert(ProvincialReport).from_select(
+            ["entry_id", "teacher_id", "batch_id", "status"],
+            select(
+                pending.c.id,
+                pending.c.teacher_id,
+                literal(batch.id, Uuid),
+                literal("sent"),
+            ),
+        )
     )
+    if not written.rowcount:  # type: ignore[attr-defined]
+        raise Unprocessable("没有待上报的学时记录。", code="nothing-to-report")
+    batch.entries = written.rowcount  # type: ignore[attr-defined]
     await session.flush()
     return batch
 
