@@ -1,13 +1,19 @@
 """Ledger at district scale: 100,000 teachers x 5 years (~5M entries) on PostgreSQL.
 
-Loads the district straight into the tables (COPY for teachers, INSERT ... SELECT with
-generate_series for entries, balances rebuilt by one GROUP BY), then times through the
-ledger's own domain code, in process, without HTTP:
+Loads the district straight into the tables (COPY for teachers and their keyed identity
+numbers, INSERT ... SELECT with generate_series for entries, balances rebuilt by one GROUP BY),
+then times through the ledger's own domain code, in process, without HTTP:
   - the district compliance report (JSON body built and serialised), and one school's;
   - one teacher's hours (GET /v1/teachers/{id}/hours's function);
-  - the import of a 1,000,000-row provincial CSV (validation, idempotency, balances).
+  - the import of a 1,000,000-row provincial file in the province's columns (GBK CSV, rows
+    keyed by 身份证号: validation, keyed hashes, idempotency, balances), with its progress
+    while it runs, beside a bare COPY of as many rows into a copy of ledger_entry (the
+    machine's own limit for writing them);
+  - the per-teacher CSV of the district streamed to nowhere, with the peak memory it took.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432 .venv/bin/python bench/ledger_scale.py
+
+A province (1.2 M teachers, 60 M entries): --teachers 1200000 (the load takes long).
 """
 
 from __future__ import annotations
@@ -36,11 +42,15 @@ os.environ.setdefault("SHIXUN_DATA_DIR", tempfile.mkdtemp(prefix="ledger-bench-"
 
 from services.ledger import compliance, imports  # noqa: E402
 from services.ledger.models import LedgerEntry, LedgerImport  # noqa: E402
+from services.ledger.province_formats import with_check_digit  # noqa: E402
+from services.ledger.routers.reports import TEACHER_HEADER, teacher_lines  # noqa: E402
 from services.ledger.summary import hours_summary  # noqa: E402
+from shared import pii  # noqa: E402
 from shared.auth import Principal, Role  # noqa: E402
 from shared.config import server_database  # noqa: E402
 from shared.db import Database, drop_database, ensure_database  # noqa: E402
 from shared.migrate import migrations_dir, upgrade  # noqa: E402
+from shared.xlsx import csv_part  # noqa: E402
 
 DISTRICT = uuid.UUID("00000000-0000-4000-8000-0000000000b1")
 STAGES = ("primary", "junior", "senior", "kindergarten")
@@ -89,6 +99,12 @@ def plain_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def id_number_of(n: int) -> str:
+    """A well-formed identity number of its own for teacher n."""
+    birth = dt.date(1965, 1, 1) + dt.timedelta(days=n % 14_000)
+    return with_check_digit(f"{330100 + n % 900:06d}{birth:%Y%m%d}{n // 14_000 % 1000:03d}")
+
+
 async def load(url: str, teachers: int, years: int, per_year: int) -> list[uuid.UUID]:
     rng = random.Random(7)
     schools = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(teachers // 500 + 1)]
@@ -125,6 +141,13 @@ async def load(url: str, teachers: int, years: int, per_year: int) -> list[uuid.
                 "degree",
                 "is_trainer",
             ],
+        )
+        await conn.copy_records_to_table(
+            "teacher_id_number",
+            records=[
+                (row[0], DISTRICT, pii.lookup_hash(id_number_of(n))) for n, row in enumerate(rows)
+            ],
+            columns=["teacher_id", "district_id", "id_number_hash"],
         )
         batch = 10_000
         for offset in range(0, teachers, batch):
@@ -188,25 +211,92 @@ async def bench_hours(database: Database, teacher_ids: list[uuid.UUID], runs: in
     return timed(samples)
 
 
-def provincial_csv(teacher_ids: list[uuid.UUID], rows: int) -> bytes:
+PROVINCIAL_HEADER = (
+    "记录编号,姓名,身份证号,培训项目,培训形式,培训级别,培训类别,"
+    "学时,学分,培训日期,培训机构,证书编号"
+)
+
+
+def provincial_csv(teachers: int, rows: int) -> bytes:
+    """The province's yearly file of the district, in GBK as its Windows tools write it."""
     rng = random.Random(11)
     out = io.StringIO()
-    out.write(",".join(imports.COLUMNS) + "\n")
-    modes = ("centralized", "online", "blended", "school_based")
-    levels = ("national", "provincial", "municipal", "district", "school")
+    out.write(PROVINCIAL_HEADER + "\n")
+    modes = ("集中培训", "网络研修", "混合式培训", "校本研修")
+    levels = ("国家级", "省级", "市级", "区县级", "校级")
+    numbers = [id_number_of(n) for n in range(teachers)]
     for n in range(rows):
+        who = rng.randrange(teachers)
         out.write(
-            f"PROV-{n:08d},{rng.choice(teacher_ids)},{rng.randint(10, 400) / 10:.1f},"
-            f"{rng.choice(modes)},{rng.choice(levels)},"
-            f"{rng.choice(('mandatory', 'self_selected'))},"
+            f"SX{n:010d},教师{who:06d},{numbers[who]},省平台网络研修课程,{rng.choice(modes)},"
+            f"{rng.choice(levels)},{rng.choice(('指令性', '自主选学'))},"
+            f"{rng.randint(10, 400) / 10:.1f},,"
             f"{rng.randint(2021, 2025)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d},"
-            "省平台历史学时\n"
+            f"省教师发展中心,\n"
         )
-    return out.getvalue().encode("utf-8")
+    return out.getvalue().encode("gbk")
 
 
-async def bench_import(database: Database, teacher_ids: list[uuid.UUID], rows: int) -> str:
-    content = provincial_csv(teacher_ids, rows)
+async def bare_copy(url: str, rows: int) -> float:
+    """Rows per second of COPY alone into a copy of ledger_entry with its indexes: the most
+    this machine's PostgreSQL takes, however the rows are prepared."""
+    template = (
+        uuid.uuid4(),
+        12,
+        12,
+        "provincial_import",
+        "",
+        DISTRICT,
+        "online",
+        "provincial",
+        "self_selected",
+        2025,
+        "2024-2025",
+        2,
+        dt.date(2025, 3, 1),
+        None,
+        "省平台网络研修课程",
+        None,
+        "",
+        "bench",
+        None,
+        dt.datetime.now(dt.UTC),
+    )
+    records = [
+        (uuid.uuid4(), template[0], *template[1:4], f"B{n:010d}", *template[5:])
+        for n in range(rows)
+    ]
+    conn = await asyncpg.connect(plain_dsn(url))
+    try:
+        await conn.execute(
+            "CREATE TABLE copy_probe (LIKE ledger_entry INCLUDING DEFAULTS INCLUDING INDEXES)"
+        )
+        names = await conn.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'ledger_entry'"
+        )
+        names = [c["column_name"] for c in names]
+        order = [
+            "id", "teacher_id", "hours", "credits", "source", "source_ref", "ref_scope_id",
+            "mode", "level", "category", "year", "academic_year", "term", "occurred_on",
+            "program_id", "description", "reverses_id", "reason", "recorded_by", "import_id",
+            "created_at",
+        ]  # fmt: skip
+        assert set(order) <= set(names)
+        started = time.perf_counter()
+        for offset in range(0, rows, imports.CHUNK):
+            async with conn.transaction():
+                await conn.copy_records_to_table(
+                    "copy_probe", records=records[offset : offset + imports.CHUNK], columns=order
+                )
+        elapsed = time.perf_counter() - started
+        await conn.execute("DROP TABLE copy_probe")
+    finally:
+        await conn.close()
+    return rows / elapsed
+
+
+async def bench_import(database: Database, url: str, teachers: int, rows: int) -> str:
+    content = provincial_csv(teachers, rows)
     bureau = Principal(subject="bench", role=Role.BUREAU_ADMIN, district_id=DISTRICT)
     started = time.perf_counter()
     async with database.sessions() as session:
@@ -214,15 +304,74 @@ async def bench_import(database: Database, teacher_ids: list[uuid.UUID], rows: i
             session, principal=bureau, content=content, filename="bench.csv", fmt="csv"
         )
         await session.commit()
-    await imports.LedgerImports(database, owner="bench", interval=0).run_once()
+    checked = time.perf_counter() - started
+
+    async def progress() -> None:
+        while True:
+            await asyncio.sleep(2)
+            async with database.sessions() as session:
+                seen = await session.get(LedgerImport, job.id, populate_existing=True)
+                print(
+                    f"  progress: {seen.processed_rows:,} of {seen.total_rows:,} rows "
+                    f"({time.perf_counter() - started:.0f} s)",
+                    flush=True,
+                )
+
+    reporter = asyncio.create_task(progress())
+    try:
+        await imports.LedgerImports(database, owner="bench", interval=0).run_once()
+    finally:
+        reporter.cancel()
     elapsed = time.perf_counter() - started
     async with database.sessions() as session:
         job = await session.get(LedgerImport, job.id)
         total = await session.scalar(select(func.count()).select_from(LedgerEntry))
+    limit = await bare_copy(url, rows)
+    rate = rows / elapsed
     return (
-        f"{rows:,} rows ({len(content) / 1e6:.0f} MB) in {elapsed:.1f} s = "
-        f"{rows / elapsed:,.0f} rows/s; posted {job.posted:,}, duplicates {job.duplicates:,}, "
-        f"failed {job.failed:,}; ledger now {total:,} entries"
+        f"{rows:,} rows ({len(content) / 1e6:.0f} MB GBK) in {elapsed:.1f} s "
+        f"(upload checked in {checked:.1f} s) = {rate:,.0f} rows/s; posted {job.posted:,}, "
+        f"duplicates {job.duplicates:,}, failed {job.failed:,}; ledger now {total:,} entries; "
+        f"a bare COPY of as many rows: {limit:,.0f} rows/s (the import at {rate / limit:.0%} "
+        "of it)"
+    )
+
+
+def peak_rss_reset() -> None:
+    """Linux: start counting the peak resident memory (VmHWM) anew from here."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def bench_report_file(database: Database) -> str:
+    """The district's per-teacher CSV as GET /v1/reports/compliance?format=csv streams it."""
+    bureau = Principal(subject="bench", role=Role.BUREAU_ADMIN, district_id=DISTRICT)
+    peak_rss_reset()
+    before = peak_rss_mb()
+    started = time.perf_counter()
+    size = lines = 0
+    async with database.sessions() as session:
+        query, policy = await compliance.per_teacher(
+            session, principal=bureau, year=2028, school_id=None
+        )
+    async with database.sessions() as session:
+        size += len(csv_part([], header=TEACHER_HEADER))
+        async for rows in compliance.stream_teacher_rows(
+            session, policy=policy, query=query, year=2028
+        ):
+            size += len(csv_part(teacher_lines(rows)))
+            lines += len(rows)
+    elapsed = time.perf_counter() - started
+    return (
+        f"{lines:,} teachers, {size / 1e6:.0f} MB in {elapsed:.1f} s "
+        f"({lines / elapsed:,.0f} teachers/s); peak memory {peak_rss_mb():.0f} MB "
+        f"({peak_rss_mb() - before:+.0f} MB while streaming)"
     )
 
 
@@ -249,7 +398,8 @@ async def main() -> None:
         print("compliance report, district:", await bench_report(database, None, args.runs))
         print("compliance report, one school:", await bench_report(database, school, args.runs))
         print("one teacher's hours:", await bench_hours(database, teacher_ids, args.runs * 4))
-        print("import:", await bench_import(database, teacher_ids, args.import_rows))
+        print("compliance CSV, district, streamed:", await bench_report_file(database))
+        print("import:", await bench_import(database, url, args.teachers, args.import_rows))
         print(
             "compliance report, district right after import:",
             await bench_report(database, None, args.runs),

@@ -7,7 +7,7 @@ import re
 ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(pattern), service)
     for pattern, service in (
-        (r"^/v1/teachers/[^/]+/(hours|ledger|transcript)$", "ledger"),
+        (r"^/v1/teachers/[^/]+/(hours|ledger|transcript|province-discrepancies)$", "ledger"),
         (r"^/v1/teachers/[^/]+/(pending-evaluations|training-results)$", "feedback"),
         (r"^/v1/institutions/[^/]+/scorecard$", "feedback"),
         (r"^/v1/(follow-ups|appraisal-templates)(/.*)?$", "feedback"),
@@ -19,7 +19,7 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
         (r"^/v1/enrolments/[^/]+/assessment$", "feedback"),
         (r"^/v1/(enrolments|leave-requests|sessions)(/.*)?$", "enrolment"),
         (r"^/v1/(ledger|policies)(/.*)?$", "ledger"),
-        (r"^/v1/reports/compliance$", "ledger"),
+        (r"^/v1/reports/(compliance|province-discrepancies)$", "ledger"),
         (r"^/v1/reports/budget-execution$", "budget"),
         (r"^/v1/funds(/.*)?$", "budget"),
         # Each service's operator endpoints (dead letters); the gateway's own it answers.

@@ -29,6 +29,8 @@ DEFAULT_MAX_BODY = 1 * MB
 UPLOADS: tuple[tuple[re.Pattern[str], int], ...] = (
     (re.compile(r"^/v1/teachers/imports$"), 21 * MB),  # a roster file of at most 20 MB
     (re.compile(r"^/v1/ledger/imports$"), 128 * MB),  # the provincial platform's export
+    # The province's acknowledgement of a batch (a line per record reported).
+    (re.compile(r"^/v1/ledger/province/batches/[^/]+/acknowledgement$"), 128 * MB),
 )
 
 

@@ -180,6 +180,18 @@ def csv_bytes(header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
+def csv_part(rows: Iterable[Sequence[Any]], *, header: Sequence[Any] | None = None) -> bytes:
+    """One piece of a CSV sent in pieces (a streamed download), written as csv_bytes writes:
+    the piece with the header starts with the BOM."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if header is not None:
+        out.write("\ufeff")
+        writer.writerow(cells(header))
+    writer.writerows(cells(row) for row in rows)
+    return out.getvalue().encode("utf-8")
+
+
 def xlsx_bytes(sheets: Sequence[Sheet], *, freeze_header: bool = False) -> bytes:
     """A workbook of (title, header, rows) sheets, written streaming."""
     book = Workbook(write_only=True)

@@ -24,7 +24,9 @@ from shared.config import DEFAULT_DISTRICT_ID
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.events.enrolment import (
     InstitutionRegistered,
+    KeyedIdNumber,
     SchoolRegistered,
+    TeacherIdNumbersKeyed,
     TeacherLogin,
     TeacherLoginsRequested,
     TeacherMobileChanged,
@@ -266,6 +268,7 @@ async def register_teacher(
         return teacher
     await session.flush()
     await add_event(session, infra.outbox, teacher_facts(TeacherRegistered, teacher))
+    await key_id_numbers(session, [teacher])
     if login or data.login:
         await request_logins(session, [login_of(teacher)])
     return teacher
@@ -298,7 +301,25 @@ async def announce(
     if registered:
         events = [teacher_facts(TeacherRegistered, t) for t in registered]
         await add_event(session, infra.outbox, *events)
+        await key_id_numbers(session, registered)
     await request_logins(session, logins)
+
+
+async def key_id_numbers(session: AsyncSession, teachers: list[Teacher]) -> None:
+    """Tell the ledger the keyed hashes of these teachers' identity numbers (held conflicts
+    have none): provincial files name teachers by 身份证号 (docs/ledger.md)."""
+    keyed = [
+        KeyedIdNumber(
+            teacher_id=t.id,
+            district_id=t.district_id,
+            id_number_hash=t.id_number_hash,
+            id_number_encrypted=t.id_number_encrypted,
+        )
+        for t in teachers
+        if t.id_number_hash
+    ]
+    if keyed:
+        await add_event(session, infra.outbox, TeacherIdNumbersKeyed(teachers=keyed))
 
 
 def _set_mobile(teacher: Teacher, mobile: str | None, *, login: bool = True) -> None:

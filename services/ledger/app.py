@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from services.ledger.config import Settings
 from services.ledger.handlers import handlers
 from services.ledger.imports import LedgerImports
 from services.ledger.models import LedgerModel, infra
-from services.ledger.routers import entries, hours, imports, policies, reports
+from services.ledger.province_sync import ProvinceSync, exchanges
+from services.ledger.routers import (
+    discrepancies,
+    entries,
+    hours,
+    imports,
+    policies,
+    province,
+    reports,
+)
 from shared.service_app import ServiceSpec, create_service_app
 
 
@@ -20,6 +30,14 @@ def create_app() -> FastAPI:
     def imports_job(app: FastAPI) -> LedgerImports:
         return LedgerImports(
             app.state.database, owner=app.state.owner, interval=settings.import_interval_seconds
+        )
+
+    def province_job(app: FastAPI) -> ProvinceSync:
+        client = httpx.AsyncClient(timeout=30.0, follow_redirects=False)
+        return ProvinceSync(
+            app.state.database,
+            exchanges(settings.province_sync, client),
+            interval=settings.province_sync_interval_seconds,
         )
 
     return create_service_app(
@@ -34,12 +52,14 @@ def create_app() -> FastAPI:
                 entries.router,
                 imports.router,
                 policies.router,
+                province.router,
+                discrepancies.router,
                 reports.router,
             ],
             migrations=Path(__file__).parent / "migrations",
             settings=settings,
             handlers=handlers,
-            jobs=[imports_job],
+            jobs=[imports_job, *([province_job] if settings.province_sync else [])],
             # Import files are sealed with the PII key while they wait.
             uses_pii=True,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -214,22 +215,47 @@ def _count(condition: ColumnElement[bool]) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
+def teacher_row(policy: Policy, row: Any, year: int) -> TeacherRow:
+    """One teacher of a per-teacher query, evaluated by policy.checks."""
+    totals = Totals(*(int(row[name]) for name in TOTALS))
+    found = checks(
+        policy.rules,
+        totals,
+        year=year,
+        hired_year=row["hired_year"],
+        is_trainer=bool(row["is_trainer"]),
+    )
+    return TeacherRow(row["id"], row["school_id"], row["name"], totals, found)
+
+
 async def teacher_rows(
     session: AsyncSession, *, policy: Policy, query: Select, year: int
 ) -> list[TeacherRow]:
     """Teachers one by one, each evaluated by policy.checks (for lists and downloads)."""
-    out = []
-    for row in (await session.execute(query)).mappings():
-        totals = Totals(*(int(row[name]) for name in TOTALS))
-        found = checks(
-            policy.rules,
-            totals,
-            year=year,
-            hired_year=row["hired_year"],
-            is_trainer=bool(row["is_trainer"]),
-        )
-        out.append(TeacherRow(row["id"], row["school_id"], row["name"], totals, found))
-    return out
+    return [teacher_row(policy, row, year) for row in (await session.execute(query)).mappings()]
+
+
+async def stream_teacher_rows(
+    session: AsyncSession, *, policy: Policy, query: Select, year: int, size: int = 5000
+) -> AsyncIterator[list[TeacherRow]]:
+    """The same, `size` teachers at a time from a server-side cursor: a province's teachers
+    never sit in memory together."""
+    result = await session.stream(query.execution_options(yield_per=size))
+    async for part in result.mappings().partitions(size):
+        yield [teacher_row(policy, row, year) for row in part]
+
+
+async def per_teacher(
+    session: AsyncSession, *, principal: Principal, year: int, school_id: uuid.UUID | None
+) -> tuple[Select, Policy]:
+    """The per-teacher query of a report (its line per teacher download) and the policy that
+    judges the year, without the report's aggregates."""
+    school_id = await scope_of(session, principal, school_id)
+    if principal.district_id is None:
+        raise Forbidden("This caller has no district.")
+    policy = await policies.in_force(session, principal.district_id, dt.date(year, 12, 31))
+    query = totals_query(policy, district_id=principal.district_id, school_id=school_id, year=year)
+    return query, policy
 
 
 async def report(

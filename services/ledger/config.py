@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Any
 
 from pydantic_settings import SettingsConfigDict
 
@@ -12,3 +13,8 @@ class Settings(ServiceSettings):
     transcript_font: Path | None = None
     # How often queued provincial imports are looked for (an upload wakes its own process).
     import_interval_seconds: float = 2.0
+    # Districts whose exchange with the provincial platform runs by itself
+    # (services/ledger/province_sync.py), as JSON: [{"district_id": ..., "directory": ...}
+    # or {"district_id": ..., "url": ..., "token": ...}]; empty: files go by hand.
+    province_sync: list[dict[str, Any]] = []
+    province_sync_interval_seconds: float = 300.0

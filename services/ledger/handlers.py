@@ -6,9 +6,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger.entries import post_entry
-from services.ledger.models import RatedProgram, TeacherProjection
+from services.ledger.models import RatedProgram, TeacherIdNumber, TeacherProjection
 from shared.db import upsert
-from shared.events.enrolment import EnrolmentCompleted, TeacherRegistered, TeacherUpdated
+from shared.events.enrolment import (
+    EnrolmentCompleted,
+    KeyedIdNumber,
+    TeacherIdNumbersKeyed,
+    TeacherLoginsRequested,
+    TeacherRegistered,
+    TeacherUpdated,
+)
 from shared.events.feedback import RatingSubmitted, RatingWindowClosed
 from shared.messaging.inbox import HandlerRegistry
 
@@ -29,6 +36,44 @@ async def on_teacher(session: AsyncSession, event: TeacherRegistered | TeacherUp
         hired_on=event.hired_on,
         hired_year=event.hired_on.year if event.hired_on else None,
     )
+
+
+@handlers.on(TeacherIdNumbersKeyed)
+async def on_id_numbers_keyed(session: AsyncSession, event: TeacherIdNumbersKeyed) -> None:
+    """Provincial rows name teachers by 身份证号: the ledger keeps its keyed hash only."""
+    await _keep_hashes(session, event.teachers)
+
+
+@handlers.on(TeacherLoginsRequested)
+async def on_logins_requested(session: AsyncSession, event: TeacherLoginsRequested) -> None:
+    """Logins asked for before TeacherIdNumbersKeyed existed carry the same hashes."""
+    await _keep_hashes(
+        session,
+        [
+            KeyedIdNumber(
+                teacher_id=x.teacher_id, district_id=x.district_id, id_number_hash=x.id_number_hash
+            )
+            for x in event.logins
+            if x.id_number_hash
+        ],
+    )
+
+
+async def _keep_hashes(session: AsyncSession, keyed: list[KeyedIdNumber]) -> None:
+    for item in keyed:
+        row = await session.get(TeacherIdNumber, item.teacher_id)
+        if row is None:
+            session.add(
+                TeacherIdNumber(
+                    teacher_id=item.teacher_id,
+                    district_id=item.district_id,
+                    id_number_hash=item.id_number_hash,
+                    id_number_encrypted=item.id_number_encrypted,
+                )
+            )
+        else:
+            row.district_id, row.id_number_hash = item.district_id, item.id_number_hash
+            row.id_number_encrypted = item.id_number_encrypted or row.id_number_encrypted
 
 
 @handlers.on(EnrolmentCompleted)

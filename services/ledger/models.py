@@ -144,6 +144,8 @@ class LedgerImport(LedgerModel, table=True):
     processed_rows: int = 0
     posted: int = 0
     duplicates: int = 0
+    # Records the province changed since they were imported: reversed and posted anew (R16).
+    corrected: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     failed: int = 0
     created_by: str = Field(max_length=200)
     created_at: dt.datetime = Field(
@@ -160,6 +162,13 @@ class LedgerImport(LedgerModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=100)
     claimed_until: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
     attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # all_or_nothing: every row is checked before any is written; valid_rows: the good rows
+    # are written and the others reported.
+    mode: str = Field(
+        default="valid_rows", max_length=20, sa_column_kwargs={"server_default": "valid_rows"}
+    )
+    # The column map it was read with (services/ledger/province_formats.py).
+    column_map: str = Field(default="", max_length=40, sa_column_kwargs={"server_default": ""})
 
 
 class LedgerImportError(LedgerModel, table=True):
@@ -168,3 +177,70 @@ class LedgerImportError(LedgerModel, table=True):
     import_id: uuid.UUID = Field(primary_key=True)
     row: int = Field(primary_key=True)
     message: str = Field(max_length=500)
+
+
+class TeacherIdNumber(LedgerModel, table=True):
+    """The keyed hash of a teacher's identity number (enrolment's TeacherIdNumbersKeyed), by
+    which provincial rows are matched, and the number sealed. Kept apart from the projection so
+    it does not depend on which of enrolment's events arrives first."""
+
+    __tablename__ = "teacher_id_number"
+    __table_args__ = (Index("ix_teacher_id_number_hash", "district_id", "id_number_hash"),)
+
+    teacher_id: uuid.UUID = Field(primary_key=True)
+    district_id: uuid.UUID
+    id_number_hash: str = Field(max_length=64)
+    # Sealed (shared.pii.encrypt); opened only to write a file for the province.
+    id_number_encrypted: str | None = Field(default=None, max_length=200)
+
+
+class ProvincialRecord(LedgerModel, table=True):
+    """A provincial record (省平台记录编号) of a district as last imported: which entry stands
+    for it and a digest of its content, so the same row again changes nothing and a changed
+    row is a correction (a reversal plus a new entry, R16)."""
+
+    __tablename__ = "provincial_record"
+
+    district_id: uuid.UUID = Field(primary_key=True)
+    record_id: str = Field(primary_key=True, max_length=100)
+    entry_id: uuid.UUID
+    digest: str = Field(max_length=64)
+    revision: int = 1
+
+
+class ProvincialBatch(LedgerModel, table=True):
+    """One export of recognised hours to the province (上报批次), kept to be downloaded again
+    and acknowledged."""
+
+    __tablename__ = "provincial_batch"
+    __table_args__ = (UniqueConstraint("district_id", "number", name="uq_provincial_batch_number"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    district_id: uuid.UUID
+    number: int
+    entries: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    created_by: str = Field(max_length=200)
+    created_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime, nullable=False, default=utcnow)
+    )
+    # When the province sync pushed it (services/ledger/province_sync.py); None: downloaded
+    # by hand, or not sent yet.
+    sent_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    acknowledged_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+
+
+class ProvincialReport(LedgerModel, table=True):
+    """An entry as reported to the province: in which batch, and what the province said."""
+
+    __tablename__ = "provincial_report"
+    __table_args__ = (Index("ix_provincial_report_batch", "batch_id"),)
+
+    entry_id: uuid.UUID = Field(primary_key=True)
+    batch_id: uuid.UUID
+    teacher_id: uuid.UUID = Field(index=True)
+    # sent, then accepted or rejected by the province's acknowledgement file.
+    status: str = Field(max_length=20)
+    reason: str = Field(default="", max_length=300)
+    acknowledged_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))

@@ -56,6 +56,20 @@ class Outlook(BaseModel):
     on_track: bool | None
 
 
+class ProvinceRejection(BaseModel):
+    """An entry reported to the provincial platform and rejected by it, with its reason."""
+
+    entry_id: uuid.UUID
+    teacher_id: uuid.UUID
+    name: str
+    school_id: uuid.UUID
+    batch: str
+    hours: str
+    occurred_on: dt.date
+    description: str
+    reason: str
+
+
 class HoursSummary(BaseModel):
     teacher_id: uuid.UUID
     year: int
@@ -72,6 +86,8 @@ class HoursSummary(BaseModel):
     projection: Outlook
     # R17: programs whose hours the teacher sees once they have rated them.
     withheld_programs: list[uuid.UUID]
+    # Entries the provincial platform rejected when the district reported them.
+    province_rejections: list[ProvinceRejection] = Field(default_factory=list)
 
 
 class EntryRead(BaseModel):
@@ -169,6 +185,9 @@ class ImportRead(BaseModel):
     processed_rows: int
     posted: int
     duplicates: int
+    corrected: int = Field(description="records the province changed: reversed and posted anew")
     failed: int
+    mode: str = Field(description="all_or_nothing or valid_rows")
+    column_map: str = Field(description="the province's column map the file was read with")
     created_at: dt.datetime
     finished_at: dt.datetime | None

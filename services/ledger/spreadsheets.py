@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from shared.xlsx import XLSX, csv_bytes, xlsx_bytes
+from shared.xlsx import XLSX, csv_bytes, csv_part, xlsx_bytes
 
-__all__ = ["CSV", "PDF", "XLSX", "csv_bytes", "file_responses", "pick_format", "xlsx_bytes"]
+__all__ = [
+    "CSV",
+    "PDF",
+    "XLSX",
+    "csv_bytes",
+    "csv_part",
+    "file_responses",
+    "pick_format",
+    "xlsx_bytes",
+]
 
 CSV = "text/csv; charset=utf-8"
 

@@ -77,6 +77,29 @@ class TeacherLoginsRequested(EnrolmentEvent):
     logins: list[TeacherLogin]
 
 
+class KeyedIdNumber(BaseModel):
+    """A teacher and the keyed hash (shared.pii.lookup_hash) of their identity number."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    teacher_id: uuid.UUID
+    district_id: uuid.UUID
+    id_number_hash: str
+    # The number sealed with the PII key (shared.pii.encrypt), for files the ledger sends
+    # up to the province, which keys people by the number itself.
+    id_number_encrypted: str | None = None
+
+
+class TeacherIdNumbersKeyed(EnrolmentEvent):
+    """Teachers registered with an identity number they hold (not a held conflict), by its
+    keyed hash: the ledger matches the provincial platform's rows (keyed by 身份证号) with
+    it. One event per registration or roster chunk. Not offered to webhooks."""
+
+    subject: ClassVar[str] = "enrolment.teacher.id_numbers_keyed.v1"
+    webhook: ClassVar[bool] = False
+    teachers: list[KeyedIdNumber]
+
+
 class TeacherMobileChanged(EnrolmentEvent):
     """A teacher's mobile number was set, changed or cleared (a login identifier)."""
 

@@ -93,7 +93,7 @@ class World:
                 self.owned[(role, side.school_id)] = {"webhook_id": webhook_id}
 
 
-async def _created(suite: Suite, path: str, headers: dict[str, str], body: dict) -> dict:
+async def _created(suite: Suite, path: str, headers: dict[str, str], body: dict | None) -> dict:
     response = await suite.gateway.post(path, headers=headers, json=body)
     assert response.status_code in (200, 201), response.text
     return response.json()
@@ -440,6 +440,11 @@ async def ledger_world(world: World, admin: dict[str, str]) -> None:
         content=csv.encode(),
     )
     assert response.status_code == 202, response.text
-    shared = {"policy_id": policy["id"], "import_id": response.json()["id"]}
+    batch = await _created(suite, "/v1/ledger/province/batches", admin, None)
+    shared = {
+        "policy_id": policy["id"],
+        "import_id": response.json()["id"],
+        "batch_id": batch["id"],
+    }
     world.a = replace(world.a, extra={**world.a.extra, **extra[world.a.school_id], **shared})
     world.b = replace(world.b, extra={**world.b.extra, **extra[world.b.school_id], **shared})

@@ -543,6 +543,39 @@ def scenario(run: Run) -> None:
         "POST /v1/policies", body={"effective_from": days(400), "rules": {}}, keep="policy_id"
     )
     call("GET /v1/policies/{policy_id}", path_parameters={"policy_id": policy["id"]})
+    # The exchange with the province: a batch of what is not reported yet, its file, the
+    # province's answer, and the reconciliation.
+    reported = call(
+        "POST /v1/ledger/entries",
+        body={
+            "teacher_id": trainee["id"],
+            "source": "manual_recognition",
+            "reference": f"上报-{uuid.uuid4().hex[:8]}",
+            "hours": "3.0",
+            "mode": "centralized",
+            "level": "district",
+            "category": "mandatory",
+            "occurred_on": days(-3),
+            "description": "区级集中培训",
+        },
+    )
+    batch = call("POST /v1/ledger/province/batches", keep="batch_id")
+    call("GET /v1/ledger/province/batches/{batch_id}", path_parameters={"batch_id": batch["id"]})
+    call(
+        "GET /v1/ledger/province/batches/{batch_id}/file",
+        path_parameters={"batch_id": batch["id"]},
+    )
+    call(
+        "POST /v1/ledger/province/batches/{batch_id}/acknowledgement",
+        path_parameters={"batch_id": batch["id"]},
+        body=f"记录编号,结果,原因\n{reported['id']},退回,缺少结业证书\n",
+        media_type="text/csv",
+    )
+    call(
+        "GET /v1/teachers/{teacher_id}/province-discrepancies",
+        path_parameters={"teacher_id": trainee["id"]},
+    )
+    call("GET /v1/reports/province-discrepancies", query={"year": TODAY.year})
 
     # A roster import.
     roster = "姓名,学校ID,学段,学科,入职日期,身份证号,角色\n" + (

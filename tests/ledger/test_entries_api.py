@@ -198,7 +198,7 @@ async def test_references_are_unique_per_district_and_school_based_per_school(
         csv_text = (
             ",".join(COLUMNS)
             + "\n"
-            + (f"{record},{teacher},6.0,online,provincial,self_selected,2027-04-01,省平台\n")
+            + (f"{record},{teacher},6.0,online,provincial,self_selected,2026-04-01,省平台\n")
         )
         response = await district.client.post(
             "/v1/ledger/imports",
@@ -214,7 +214,7 @@ async def test_references_are_unique_per_district_and_school_based_per_school(
 
         job = await wait_for(done, timeout=30)
         assert (job["posted"], job["duplicates"]) == (1, 0), job
-        assert (await district.hours(teacher))["total_hours"] == "6.0"
+        assert (await district.hours(teacher, 2026))["total_hours"] == "6.0"
 
     other_school = uuid.uuid4()
     mine, theirs = await north.register(), await north.register(school_id=other_school)

@@ -28,7 +28,7 @@ def row(record: str, teacher: uuid.UUID, hours: str = "12.0", **kw: str) -> list
         "mode": "online",
         "level": "provincial",
         "category": "self_selected",
-        "occurred_on": "2027-04-01",
+        "occurred_on": "2026-04-01",
         "description": "省平台网络研修",
     } | kw
     return [record, str(teacher), hours, *(values[c] for c in COLUMNS[3:])]
@@ -59,29 +59,30 @@ async def test_rows_are_validated_and_posted_once(district: District) -> None:
         [
             row("P-1", teacher),
             row("P-2", teacher, hours="8.5", mode="centralized", level="district"),
-            row("P-2", teacher, hours="8.5"),  # the same record twice in one file
+            row("P-2", teacher, hours="8.5"),  # the same record again, changed: the later wins
             row("P-3", teacher, hours="1.25"),
             row("P-4", stranger),
             row("P-5", teacher, mode="walking"),
-            row("P-6", teacher, occurred_on="2027-02-30"),
+            row("P-6", teacher, occurred_on="2026-02-30"),
         ]
     )
     job = await upload(district, content)
     assert job["submitted_status"] == 202
     assert job["status"] == "done" and job["processed_rows"] == 7
-    assert (job["posted"], job["duplicates"], job["failed"]) == (2, 1, 4)
-    assert (await district.hours(teacher))["total_hours"] == "20.5"
+    assert (job["posted"], job["duplicates"], job["failed"]) == (2, 0, 4)
+    assert (await district.hours(teacher, 2026))["total_hours"] == "20.5"
     errors = await district.client.get(
         f"/v1/ledger/imports/{job['id']}/errors", headers=district.bureau()
     )
     lines = list(csv.reader(io.StringIO(errors.content.decode("utf-8-sig"))))
     assert [line[0] for line in lines[1:]] == ["5", "6", "7", "8"]
-    assert "one decimal place" in lines[1][1] and "not a teacher of this district" in lines[2][1]
+    assert "最多一位小数" in lines[1][1] and "不是本区（县）登记的教师" in lines[2][1]
+    assert "培训形式“walking”无法识别" in lines[3][1] and "不存在" in lines[4][1]
     again = await upload(district, content)
     assert again["submitted_status"] == 200 and again["id"] == job["id"]
     widened = await upload(district, csv_file([row("P-1", teacher), row("P-9", teacher)]))
     assert (widened["posted"], widened["duplicates"]) == (1, 1)
-    assert (await district.hours(teacher))["total_hours"] == "32.5"
+    assert (await district.hours(teacher, 2026))["total_hours"] == "32.5"
 
 
 async def test_xlsx_upload_and_export_round_trip(district: District) -> None:
@@ -94,9 +95,9 @@ async def test_xlsx_upload_and_export_round_trip(district: District) -> None:
     book.save(buffer)
     job = await upload(district, buffer.getvalue(), XLSX)
     assert (job["posted"], job["failed"]) == (1, 0)
-    await district.recognise(teacher, hours="4.0")
+    await district.recognise(teacher, hours="4.0", occurred_on="2026-03-01")
     exported = await district.client.get(
-        "/v1/ledger/export", params={"year": 2027}, headers=district.bureau()
+        "/v1/ledger/export", params={"year": 2026}, headers=district.bureau()
     )
     lines = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert lines[0] == list(COLUMNS)
@@ -119,7 +120,7 @@ async def test_only_the_bureau_imports(district: District) -> None:
         content=b"a,b\n1,2\n",
         headers=district.bureau() | {"Content-Type": "text/csv"},
     )
-    assert bad.status_code == 400 and "record_id" in bad.json()["detail"]
+    assert bad.status_code == 400 and "记录编号" in bad.json()["detail"]
 
 
 async def test_xlsx_beyond_the_limits_is_refused_before_it_is_stored(

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from services.ledger import transcript
+from services.ledger import province_export, transcript
 from services.ledger.config import Settings
 from services.ledger.models import LedgerEntry
 from services.ledger.risk import today
-from services.ledger.schemas import EntryRead, HoursSummary
+from services.ledger.schemas import EntryRead, HoursSummary, ProvinceRejection
 from services.ledger.spreadsheets import PDF, XLSX, file_responses, pick_format
 from services.ledger.summary import authorize_teacher, hours_summary, visible_to
 from shared.deps import Caller, Paging, Session
@@ -33,7 +33,7 @@ async def teacher_hours(
 ) -> HoursSummary:
     teacher = await authorize_teacher(session, caller, teacher_id, "hours:read")
     day = today()
-    return await hours_summary(
+    summary = await hours_summary(
         session,
         principal=caller,
         teacher_id=teacher_id,
@@ -41,6 +41,17 @@ async def teacher_hours(
         year=year or day.year,
         today=day,
     )
+    if teacher is not None:
+        summary.province_rejections = [
+            ProvinceRejection.model_validate(r)
+            for r in await province_export.rejections(
+                session,
+                district_id=teacher.district_id,
+                teacher_id=teacher_id,
+                visible=visible_to(caller),
+            )
+        ]
+    return summary
 
 
 @router.get("/teachers/{teacher_id}/ledger", response_model=Page[EntryRead])

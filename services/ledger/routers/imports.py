@@ -49,9 +49,18 @@ async def submit(
     caller: Caller,
     idem: Idem,
     filename: str = Query("upload", max_length=200),
+    mode: Literal["all_or_nothing", "valid_rows"] = Query(
+        "valid_rows",
+        description="all_or_nothing: nothing is written if any row is wrong; valid_rows: the "
+        "good rows are written and the others reported",
+    ),
+    column_map: str | None = Query(
+        None, max_length=40, description="a province's column map; default: found from the header"
+    ),
 ) -> JSONResponse:
-    """Upload a CSV (text/csv) or XLSX file as the body; rows are processed after it returns
-    (follow GET /v1/ledger/imports/{id} until its status is done)."""
+    """Upload a CSV (text/csv, UTF-8 or GBK) or XLSX file as the body, in a province's
+    columns (身份证号, 学时, 培训形式…) or the suite's own; rows are processed after it
+    returns (follow GET /v1/ledger/imports/{id} until its status is done or failed)."""
     if replay := await idem.replay():
         return replay
     content_type = request.headers.get("content-type", "text/csv")
@@ -60,9 +69,15 @@ async def submit(
     elif content_type.startswith(XLSX):
         fmt = "xlsx"
     else:
-        raise BadRequest("Send text/csv or an XLSX file as the body.", code="bad-file-type")
+        raise BadRequest("请以 text/csv 或 XLSX 文件作为请求体上传。", code="bad-file-type")
     job, created = await imports.submit(
-        session, principal=caller, content=await request.body(), filename=filename, fmt=fmt
+        session,
+        principal=caller,
+        content=await request.body(),
+        filename=filename,
+        fmt=fmt,
+        mode=mode,
+        column_map=column_map,
     )
     if created:  # this process's worker starts on it at once; else a replica's finds it
         wake_after_commit(session, request.app.state.workers.get(imports.LedgerImports.name))

@@ -2,7 +2,8 @@
 
 Records the world's `ledger_world` (tests/authz/conftest.py) adds: `entry_id`, a school-based
 entry of each side's teacher; `policy_id`, a policy version of the district effective far in
-the future (so no year is judged by it); `import_id`, a provincial import of the district.
+the future (so no year is judged by it); `import_id`, a provincial import of the district;
+`batch_id`, a batch of hours reported to the province.
 """
 
 import datetime as dt
@@ -72,6 +73,24 @@ RULES: dict[str, Rule] = {
     "GET /v1/ledger/imports": rule(Kind.LIST, own=(B,), record="import_id"),
     "GET /v1/ledger/imports/{import_id}": rule(own=(B,)),
     "GET /v1/ledger/imports/{import_id}/errors": rule(own=(B,)),
+    # The exchange with the province is the district's, like imports: batches of reported
+    # hours, their files (identity numbers in full) and the province's acknowledgements.
+    # Allowed callers get 201 or 422 (nothing new to report), 400 for an empty file.
+    "POST /v1/ledger/province/batches": rule(Kind.SELF, own=(B,)),
+    "GET /v1/ledger/province/batches": rule(Kind.LIST, own=(B,), record="batch_id"),
+    "GET /v1/ledger/province/batches/{batch_id}": rule(own=(B,)),
+    "GET /v1/ledger/province/batches/{batch_id}/file": rule(own=(B,)),
+    "POST /v1/ledger/province/batches/{batch_id}/acknowledgement": rule(own=(B,)),
+    # Reconciliation with the province: a teacher their own years, a school its teachers',
+    # the bureau its district's, a client with hours:read in its scope.
+    "GET /v1/teachers/{teacher_id}/province-discrepancies": rule(
+        own=(T, S, B, M), needs="hours:read"
+    ),
+    "GET /v1/reports/province-discrepancies": rule(
+        own=(S, B, M),
+        needs="hours:read",
+        query=lambda b: {"school_id": str(b.school_id), "year": dt.date.today().year},
+    ),
     # Entries out and the compliance report: the bureau for its district or one school of
     # it, a school for itself, a client with hours:read within its school or district.
     "GET /v1/ledger/export": rule(
