@@ -16,6 +16,7 @@ from services.enrolment.handlers import handlers
 from services.enrolment.models import EnrolmentModel, infra
 from services.enrolment.routers import (
     attendance,
+    catalogue,
     directory,
     enrolments,
     imports,
@@ -52,6 +53,7 @@ def create_app() -> FastAPI:
                 attendance.router,
                 enrolments.router,
                 programs.router,
+                catalogue.router,
             ],
             migrations=Path(__file__).parent / "migrations",
             settings=settings,

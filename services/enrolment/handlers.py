@@ -1,4 +1,4 @@
-"""What enrolment does with other services' events: funding answers and feedback."""
+"""What enrolment does with other services' events: funding answers, feedback, hours gaps."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.enrolment.enrolments import end_enrolment, facts, store_completion
+from services.enrolment.for_me import record_standing
 from services.enrolment.models import Enrolment, Program, ProgramRating, infra
 from shared.events.budget import FundingRefused, FundingReserved
 from shared.events.enrolment import EnrolmentConfirmed, EnrolmentRefused
 from shared.events.feedback import AssessmentSubmitted, RatingSubmitted
+from shared.events.ledger import TeacherStandingChanged
 from shared.messaging.inbox import HandlerRegistry
 from shared.messaging.outbox import add_event
 
@@ -79,4 +81,17 @@ async def on_assessment_submitted(session: AsyncSession, event: AssessmentSubmit
         program=program,
         attendance_rate=event.attendance_rate,
         passed=event.passed,
+    )
+
+
+@handlers.on(TeacherStandingChanged)
+async def on_standing_changed(session: AsyncSession, event: TeacherStandingChanged) -> None:
+    """The ledger's gaps of a teacher, kept where the catalogue ranks programs for them."""
+    await record_standing(
+        session,
+        teacher_id=event.teacher_id,
+        year=event.year,
+        policy_version=event.policy_version,
+        requirements=[item.model_dump(mode="json") for item in event.requirements],
+        as_of=event.occurred_at,
     )
