@@ -17,6 +17,11 @@ def changed_since(since: dt.datetime) -> ColumnElement[bool]:
     return func.coalesce(Enrolment.updated_at, Enrolment.created_at) >= since
 
 
+def ending_from(day: dt.date) -> ColumnElement[bool]:
+    """Enrolments of programs that end on or after `day` (the current ones, not history)."""
+    return Enrolment.program_id.in_(select(Program.id).where(Program.ends_on >= day))
+
+
 async def with_programs(session: AsyncSession, rows: list[Enrolment]) -> list[TeacherEnrolmentItem]:
     """Each enrolment with the title, dates and place of its program, in one more query."""
     ids = {row.program_id for row in rows}

@@ -193,7 +193,7 @@ async def test_updated_since_lists_only_what_changed(world: World) -> None:
     placed = ok(await world.enrol(second, teacher), 201)
     url = f"/v1/teachers/{teacher['id']}/enrolments"
     everything = ok(await world.api.get(url, headers=headers))["items"]
-    assert [(i["program_title"], i["place"]) for i in everything][0] == (first["title"], "一号楼")
+    assert (everything[0]["program_title"], everything[0]["place"]) == (first["title"], "一号楼")
     since = ok(
         await world.api.get(url, headers=headers, params={"updated_since": mark.isoformat()})
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Literal
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
@@ -76,11 +77,14 @@ async def teacher_enrolments(
     caller: Caller,
     paging: Paging,
     updated_since: AwareDatetime | None = UpdatedSince,
+    ends_from: dt.date | None = Query(None, description="programs ending on or after this day"),
 ) -> dict:
     """A teacher's enrolments with their programs' title, dates and place (the home screen)."""
     query = enrolments.enrolments_query(caller).where(Enrolment.teacher_id == teacher_id)
     if updated_since:
         query = query.where(home.changed_since(updated_since))
+    if ends_from:
+        query = query.where(home.ending_from(ends_from))
     rows = list((await session.scalars(paginate(query, Enrolment, paging))).all())
     page = page_of(rows, paging, EnrolmentRead)
     page["items"] = await home.with_programs(session, rows[: paging.limit])
