@@ -48,7 +48,7 @@ async def browse(
     open_now: bool = Query(False, description="published and inside its enrolment window"),
     seats_left: bool = Query(False, description="has a free seat"),
     sort: CatalogueSort = CatalogueSort.STARTS_ON,
-    limit: int = Query(20, ge=1, le=50),
+    limit: int = Query(20, ge=1, le=200),
     cursor: str | None = Query(None, description="next_cursor of the previous page"),
 ) -> dict:
     """Published programs (current ones unless `status` says otherwise), filtered and sorted;
