@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.enrolment import eligibility
@@ -77,28 +77,23 @@ def search_condition(q: str) -> ColumnElement[bool]:
         raise Unprocessable("搜索词需要包含汉字、字母或数字。", code="search-empty")
     conditions: list[ColumnElement[bool]] = []
     for word in words:
-        for run in RUN.findall(word):
+        runs = RUN.findall(word)
+        for run in runs:
             if is_cjk(run) and len(run) > 1:
                 conditions.extend(_has_term(run[i : i + 2]) for i in range(len(run) - 1))
             else:
                 conditions.append(_has_term(run[:MAX_TERM], prefix=True))
-        # The pairs say the characters are there; the substring says they are in order.
+        # One pair, one character or one ASCII word found by its term is the substring
+        # itself; longer words are only known to hold their pairs, so they are checked in order.
+        if len(runs) == 1 and (not is_cjk(runs[0]) or len(runs[0]) <= 2):
+            continue
         conditions.append(
             or_(
-                Program.title.contains(word, autoescape=True),
-                Program.description.contains(word, autoescape=True),
-            )
-            if not word.isascii()
-            else or_(
-                Program.title.ilike(f"%{_escape(word)}%", escape="\\"),
-                Program.description.ilike(f"%{_escape(word)}%", escape="\\"),
+                func.lower(Program.title).contains(word, autoescape=True),
+                func.lower(Program.description).contains(word, autoescape=True),
             )
         )
     return and_(*conditions)
-
-
-def _escape(word: str) -> str:
-    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def audience_condition(
