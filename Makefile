@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup run test lint format migrate bench-rush bench-ledger bench-budget bench-feedback bench-logins clean
+.PHONY: setup run test lint format migrate bench-rush bench-ledger bench-budget bench-feedback bench-logins bench-catalogue clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -46,6 +46,9 @@ bench-logins: setup  ## 10,000 teachers' logins in one roster import, to the cod
 
 bench-feedback: setup  ## the deadline scheduler over many evaluation tasks
 	$(BIN)/python bench/feedback_deadlines.py $(BENCH_ARGS)
+
+bench-catalogue: setup  ## the phone's catalogue over 5,000 programs: Chinese search, filters, for me
+	$(BIN)/python bench/catalogue_search.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

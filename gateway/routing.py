@@ -16,6 +16,7 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
         (r"^/v1/programs/[^/]+/(budget|budget/approval|expenses|final-accounts)$", "budget"),
         (r"^/v1/programs/[^/]+/(ratings|feedback-summary)$", "feedback"),
         (r"^/v1/programs(/.*)?$", "enrolment"),
+        (r"^/v1/catalogue(/.*)?$", "enrolment"),
         (r"^/v1/enrolments/[^/]+/assessment$", "feedback"),
         (r"^/v1/(enrolments|leave-requests|sessions)(/.*)?$", "enrolment"),
         (r"^/v1/(ledger|policies)(/.*)?$", "ledger"),

@@ -20,6 +20,7 @@ from pydantic import (
 from gateway.policy import SCOPES
 from shared.auth import Role
 from shared.events import EVENT_TYPES
+from shared.units import HoursValue
 
 Username = Annotated[
     str,
@@ -167,18 +168,109 @@ class DeliveryRead(BaseModel):
 
 
 class DashboardPart(BaseModel):
+    """One part of the home screen: `data` when `ok`, else why it is `unavailable`."""
+
     status: Literal["ok", "unavailable"]
     data: Any | None = None
     detail: str | None = Field(None, description="why the part is unavailable")
+
+
+class DashboardEnrolment(BaseModel):
+    id: uuid.UUID
+    status: str
+    program_id: uuid.UUID
+    program_title: str
+    starts_on: dt.date
+    ends_on: dt.date
+    place: str | None
+    hours: HoursValue
+    mode: str
+    waitlist_position: int | None = None
+    offer_expires_at: dt.datetime | None = None
+
+
+class NextSession(BaseModel):
+    """The next day of training the teacher holds a seat for (a program's days until the
+    program lifecycle adds sessions of their own)."""
+
+    program_id: uuid.UUID
+    program_title: str
+    on: dt.date
+    until: dt.date
+    place: str | None
+
+
+class RequirementProgress(BaseModel):
+    rule: str
+    label: str
+    unit: str
+    required: HoursValue
+    achieved: HoursValue
+    missing: HoursValue = Field(description="the gap")
+    met: bool
+
+
+class HoursProgress(BaseModel):
+    year: int
+    policy_version: str
+    total_hours: HoursValue
+    requirements: list[RequirementProgress]
+
+
+class PendingEvaluationItem(BaseModel):
+    task_id: uuid.UUID
+    kind: str
+    program_id: uuid.UUID
+    program_title: str
+    due_at: dt.datetime = Field(description="the deadline")
+    open_now: bool
+
+
+class ProgramForMe(BaseModel):
+    id: uuid.UUID
+    title: str
+    starts_on: dt.date
+    ends_on: dt.date
+    hours: HoursValue
+    mode: str
+    level: str
+    institution_name: str | None
+    place: str | None
+    seats_left: int
+    enrol_closes_at: dt.datetime
+    open_now: bool
+    reason: str = Field(description="why, in one line of Chinese")
+
+
+class EnrolmentsPart(DashboardPart):
+    data: list[DashboardEnrolment] | None = None
+
+
+class NextSessionsPart(DashboardPart):
+    data: list[NextSession] | None = None
+
+
+class HoursPart(DashboardPart):
+    data: HoursProgress | None = None
+
+
+class PendingEvaluationsPart(DashboardPart):
+    data: list[PendingEvaluationItem] | None = None
+
+
+class ForMePart(DashboardPart):
+    data: list[ProgramForMe] | None = None
 
 
 class Dashboard(BaseModel):
     teacher_id: uuid.UUID
     partial: bool = Field(description="true when some part could not be fetched")
     unavailable: list[str]
-    enrolments: DashboardPart
-    hours: DashboardPart
-    pending_evaluations: DashboardPart
+    next_sessions: NextSessionsPart
+    enrolments: EnrolmentsPart = Field(description="current ones: not ended a month ago")
+    hours: HoursPart
+    pending_evaluations: PendingEvaluationsPart
+    for_me: ForMePart = Field(description="up to three programs that close my gaps")
 
 
 class ServiceAccountRead(BaseModel):

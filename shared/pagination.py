@@ -73,3 +73,29 @@ def page_of(rows: list[Any], params: PageParams, read: Any) -> dict[str, Any]:
     rows = rows[: params.limit]
     cursor = _encode(rows[-1].created_at, rows[-1].id) if more and rows else None
     return {"items": [read.model_validate(r) for r in rows], "next_cursor": cursor}
+
+
+# Keyset over any sort: the cursor names the sort it was made for and the last row's key.
+def encode_key(sort: str, *values: Any) -> str:
+    raw = json.dumps([sort, *(v.isoformat() if hasattr(v, "isoformat") else v for v in values)])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_key(cursor: str, sort: str, length: int) -> list[Any]:
+    """The key values of a cursor made for `sort`; a cursor of another sort is a 400 too."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded))
+        if not isinstance(values, list) or len(values) != length + 1 or values[0] != sort:
+            raise ValueError("cursor of another listing")
+        return values[1:]
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise BadRequest(
+            "翻页标记不是本接口给出的，请从第一页重新获取。", code="bad-cursor"
+        ) from exc
+
+
+UpdatedSince = Query(
+    None,
+    description="only what changed at or after this time (ISO 8601 with a zone): the app's sync",
+)

@@ -17,6 +17,7 @@ from services.enrolment.handlers import handlers
 from services.enrolment.models import EnrolmentModel, infra
 from services.enrolment.routers import (
     attendance,
+    catalogue,
     directory,
     enrolments,
     imports,
@@ -59,6 +60,7 @@ def create_app(*, clock: Clock = utcnow) -> FastAPI:
                 enrolments.router,
                 lottery.router,
                 programs.router,
+                catalogue.router,
             ],
             migrations=Path(__file__).parent / "migrations",
             settings=settings,

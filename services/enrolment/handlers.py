@@ -1,4 +1,4 @@
-"""What enrolment does with other services' events: funding answers and feedback."""
+"""What enrolment does with other services' events: funding answers, feedback, hours gaps."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.enrolment.enrolments import end_enrolment, facts
+from services.enrolment.for_me import record_standing
 from services.enrolment.models import Enrolment, Program, ProgramRating, infra
 from services.enrolment.parked import on_assessment, retry_parked
 from shared.events.budget import FundingRefused, FundingReserved
 from shared.events.enrolment import EnrolmentConfirmed, EnrolmentRefused
 from shared.events.feedback import AssessmentSubmitted, RatingSubmitted, RatingWindowClosed
+from shared.events.ledger import TeacherStandingChanged
 from shared.messaging.inbox import HandlerRegistry
 from shared.messaging.outbox import add_event
 
@@ -88,3 +90,16 @@ async def on_assessment_submitted(session: AsyncSession, event: AssessmentSubmit
     """The institution's assessment (R24) completes the enrolment, once; one that cannot
     apply yet (the program not started, funding pending) is parked, never dropped."""
     await on_assessment(session, event)
+
+
+@handlers.on(TeacherStandingChanged)
+async def on_standing_changed(session: AsyncSession, event: TeacherStandingChanged) -> None:
+    """The ledger's gaps of a teacher, kept where the catalogue ranks programs for them."""
+    await record_standing(
+        session,
+        teacher_id=event.teacher_id,
+        year=event.year,
+        policy_version=event.policy_version,
+        requirements=[item.model_dump(mode="json") for item in event.requirements],
+        as_of=event.occurred_at,
+    )

@@ -12,6 +12,8 @@ from sqlalchemy import (
     Column,
     Index,
     LargeBinary,
+    String,
+    Text,
     UniqueConstraint,
     false,
     text,
@@ -88,10 +90,26 @@ class Teacher(EnrolmentModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=created_column())
 
 
+def updated_column(*, on_every_update: bool) -> Column:
+    # Null on rows written before it existed (and by the rush's own insert): read it with
+    # created_at. A program stamps it itself (programs.py), so the seat counter's UPDATE on
+    # the hot path stays one column.
+    return Column(
+        UtcDateTime, nullable=True, default=utcnow, onupdate=utcnow if on_every_update else None
+    )
+
+
 class Program(EnrolmentModel, table=True):
+    __table_args__ = (
+        # The catalogue walks a district's programs by start date (its default order).
+        Index("ix_program_district_starts", "district_id", "starts_on", "id"),
+    )
+
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     district_id: uuid.UUID = Field(foreign_key="district.id", index=True)
     title: str = Field(max_length=200)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    place: str | None = Field(default=None, max_length=200)
     hours: Decimal = Field(sa_type=HoursColumn)
     capacity: int
     seats_taken: int = 0
@@ -118,6 +136,39 @@ class Program(EnrolmentModel, table=True):
     # enrolment window opens (lottery.py).
     lottery_seed: str | None = Field(default=None, max_length=64)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=created_column())
+    updated_at: dt.datetime | None = Field(
+        default=None, sa_column=updated_column(on_every_update=False)
+    )
+
+
+class CatalogueTerm(EnrolmentModel, table=True):
+    """The catalogue's index: the words of a program's title and description (Chinese as
+    character bigrams) and its audience (`stage:…`, `subject:…`, `role:…`, `*` for all), so a
+    search or an audience filter is an index lookup on both databases (docs/decisions.md)."""
+
+    __tablename__ = "catalogue_term"
+
+    # Byte order on PostgreSQL whatever the database's collation, as on SQLite: a prefix is a
+    # range of the index.
+    term: str = Field(
+        sa_column=Column(
+            String(80).with_variant(String(80, collation="C"), "postgresql"), primary_key=True
+        )
+    )
+    program_id: uuid.UUID = Field(foreign_key="program.id", primary_key=True, index=True)
+
+
+class TeacherStanding(EnrolmentModel, table=True):
+    """Projection of ledger.teacher.standing_changed.v1: a teacher's gaps this year."""
+
+    __tablename__ = "teacher_standing"
+
+    teacher_id: uuid.UUID = Field(primary_key=True)
+    year: int
+    policy_version: str = Field(max_length=100)
+    requirements: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # When the ledger computed it: an older event delivered late never overwrites a newer one.
+    as_of: dt.datetime = Field(sa_type=UtcDateTime)
 
 
 class ProgramQuota(EnrolmentModel, table=True):
@@ -158,6 +209,10 @@ class Enrolment(EnrolmentModel, table=True):
     passed: bool | None = None
     completed_on: dt.date | None = None
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=created_column())
+    # The app's sync (`updated_since`): every ORM change of the row stamps it.
+    updated_at: dt.datetime | None = Field(
+        default=None, sa_column=updated_column(on_every_update=True)
+    )
 
 
 class LeaveRequest(EnrolmentModel, table=True):

@@ -275,3 +275,25 @@ def teacher_roles(
 def participation_met(expected: int, actual: int, policy: EnrolmentPolicy = POLICY) -> bool:
     """R5: nobody expected counts as met."""
     return expected == 0 or Decimal(actual) / Decimal(expected) >= policy.min_participation_rate
+
+
+@dataclass(frozen=True)
+class RecommendPolicy:
+    """How "for me" ranks programs by the hours gaps they close (R10–R15, from the ledger)."""
+
+    version: str
+    # Gaps of the whole cycle rank after this year's: a year's minimum is lost at its end.
+    long_term_rules: frozenset[str]
+    # Programs weighed per request, the soonest first.
+    candidates: int
+    reason: str  # {label} {hours}
+    reason_without_gap: str  # {hours}
+
+
+RECOMMEND = RecommendPolicy(
+    version="recommend-policy/1",
+    long_term_rules=frozenset({"R10.cycle_total", "R13.school_based_cycle_credits"}),
+    candidates=200,
+    reason="补足{label} {hours} 学时",
+    reason_without_gap="适合你的学段和学科，共 {hours} 学时",
+)

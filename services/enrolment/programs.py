@@ -10,9 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.enrolment.models import Institution, Program, ProgramQuota, School, infra
 from services.enrolment.policy import LIFECYCLE, POLICY, team_violation
 from services.enrolment.schemas import Mode, ProgramCreate, ProgramUpdate
+from services.enrolment.search_terms import index_program
 from services.enrolment.waitlist import promote
 from shared.access import in_scope
 from shared.auth import Principal, Role
+from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.events.enrolment import ProgramTransitioned
 from shared.messaging.outbox import add_event
@@ -56,6 +58,8 @@ async def create_program(
     program = Program(
         district_id=district_id,
         title=data.title,
+        description=data.description,
+        place=data.place,
         hours=data.hours,
         capacity=data.capacity,
         mode=data.mode.value,
@@ -75,6 +79,7 @@ async def create_program(
     )
     session.add(program)
     await session.flush()
+    await index_program(session, program)
     return program
 
 
@@ -191,6 +196,7 @@ async def advance(
     step = LIFECYCLE[action]
     before = program.status
     program.status = step.target
+    program.updated_at = utcnow()
     await session.flush()
     await add_event(
         session,
@@ -261,6 +267,7 @@ async def update_program(
     grew = changes.get("capacity", program.capacity) > program.capacity
     for key, value in changes.items():
         setattr(program, key, value)
+    program.updated_at = utcnow()
     if program.enrol_closes_at <= program.enrol_opens_at or program.ends_on < program.starts_on:
         raise Unprocessable("The dates are out of order.", code="dates-out-of-order")
     if program.cost_per_participant_fen and program.funded_by is None:
@@ -268,6 +275,8 @@ async def update_program(
             "A program with a cost per participant names who funds it.", code="funded-by-missing"
         )
     await session.flush()
+    if changes.keys() & {"title", "description", "audience"}:
+        await index_program(session, program)
     if grew:
         # New seats go to the waitlist first, in arrival order.
         await promote(session, program)

@@ -225,8 +225,14 @@ class FundedBy(StrEnum):
     BUREAU = "bureau"
 
 
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
 class ProgramCreate(Strict):
     title: Name
+    description: Description = Field("", description="what the program is about (searchable)")
+    place: Place | None = Field(None, description="where it runs (培训地点)")
     hours: PositiveHours
     capacity: int = Field(ge=1, le=100_000)
     mode: Mode
@@ -262,6 +268,8 @@ class ProgramUpdate(Strict):
     the end of its enrolment window."""
 
     title: Name | None = None
+    description: Description | None = None
+    place: Place | None = None
     hours: PositiveHours | None = None
     capacity: int | None = Field(None, ge=1, le=100_000)
     enrol_opens_at: AwareDatetime | None = None
@@ -278,6 +286,8 @@ class ProgramRead(Read):
     id: uuid.UUID
     district_id: uuid.UUID
     title: str
+    description: str = ""
+    place: str | None = None
     hours: PositiveHours
     capacity: int
     seats_taken: int
@@ -300,6 +310,7 @@ class ProgramRead(Read):
         None, description="lottery programs: the draw's seed, shown from publication on"
     )
     created_at: dt.datetime
+    updated_at: dt.datetime | None = None
 
 
 class TraineeResult(Strict):
@@ -529,3 +540,90 @@ class CheckInRead(Read):
     teacher_id: uuid.UUID
     checked_in_at: dt.datetime
     late: bool
+
+
+class CatalogueSort(StrEnum):
+    STARTS_ON = "starts_on"
+    CLOSING = "closing"
+    POPULARITY = "popularity"
+
+
+class CatalogueItem(BaseModel):
+    """One program of the catalogue, as a phone lists it."""
+
+    id: uuid.UUID
+    title: str
+    starts_on: dt.date
+    ends_on: dt.date
+    hours: PositiveHours
+    mode: Mode
+    level: Level
+    category: Category
+    status: str
+    institution_name: str | None
+    place: str | None
+    enrol_opens_at: dt.datetime
+    enrol_closes_at: dt.datetime
+    open_now: bool = Field(description="published and inside its enrolment window now")
+    seats_left: int
+    my_status: str | None = Field(None, description="the caller's enrolment status, if any")
+
+
+class RuleCheck(BaseModel):
+    """One enrolment rule as it stands for the asking teacher."""
+
+    code: str
+    label: str
+    ok: bool
+    detail: str | None = None
+
+
+class CatalogueDetail(CatalogueItem):
+    description: str
+    selection: Selection
+    capacity: int
+    audience: dict
+    expert_team: list[dict]
+    cost_per_participant_fen: int
+    funded_by: str | None
+    my_enrolment_id: uuid.UUID | None = None
+    rules: list[RuleCheck] = Field(
+        default_factory=list, description="for a teacher: each enrolment rule and whether it is met"
+    )
+
+
+class GapClosed(BaseModel):
+    rule: str
+    label: str
+    hours: Decimal = Field(description="of the hours missing for the rule, how many it closes")
+
+
+class ForMeItem(CatalogueItem):
+    reason: str = Field(description="one line in Chinese: why this program, for this teacher")
+    closes: list[GapClosed]
+
+
+class ForMeRead(BaseModel):
+    items: list[ForMeItem]
+    policy_version: str | None = Field(
+        None, description="the ledger policy the gaps were judged by; null before it reported"
+    )
+    gaps_as_of: dt.datetime | None = None
+
+
+class TeacherEnrolmentItem(BaseModel):
+    """A teacher's enrolment with what the home screen shows of its program."""
+
+    id: uuid.UUID
+    status: str
+    program_id: uuid.UUID
+    program_title: str
+    starts_on: dt.date
+    ends_on: dt.date
+    place: str | None
+    hours: PositiveHours
+    mode: Mode
+    waitlist_position: int | None
+    offer_expires_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime

@@ -15,9 +15,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger.models import LedgerEntry, TeacherBalance
-from services.ledger.policy import PolicyRules, Totals, cycle_of
+from services.ledger.policy import DISTRICT_LEVEL_OR_ABOVE, PolicyRules, Totals, cycle_of
 
-DISTRICT_LEVEL_OR_ABOVE = frozenset({"national", "provincial", "municipal", "district"})
 BUCKETS = ("total", "centralized", "self_selected", "district_level", "school_based", "credits")
 
 

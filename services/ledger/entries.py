@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ledger import balances, policies, risk
+from services.ledger import balances, policies, risk, standing
 from services.ledger.models import LedgerEntry, TeacherProjection, infra
 from services.ledger.policy import credits_for
 from shared.access import ensure_in_scope
@@ -115,6 +115,7 @@ async def post_entry(
     )
     if teacher is not None:
         await risk.check(session, teacher)
+        await standing.publish(session, teacher)
     return entry, True
 
 
@@ -197,4 +198,5 @@ async def reverse(
         ),
     )
     await risk.check(session, teacher)
+    await standing.publish(session, teacher)
     return reversal

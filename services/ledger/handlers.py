@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.ledger import standing
 from services.ledger.entries import post_entry
 from services.ledger.models import RatedProgram, TeacherIdNumber, TeacherProjection
 from shared.db import upsert
@@ -25,7 +26,7 @@ handlers = HandlerRegistry(service="ledger")
 @handlers.on(TeacherRegistered)
 @handlers.on(TeacherUpdated)
 async def on_teacher(session: AsyncSession, event: TeacherRegistered | TeacherUpdated) -> None:
-    await upsert(
+    teacher = await upsert(
         session,
         TeacherProjection,
         event.teacher_id,
@@ -36,6 +37,8 @@ async def on_teacher(session: AsyncSession, event: TeacherRegistered | TeacherUp
         hired_on=event.hired_on,
         hired_year=event.hired_on.year if event.hired_on else None,
     )
+    # A new teacher owes everything; a new hire date moves the cycle (R10, R11).
+    await standing.publish(session, teacher)
 
 
 @handlers.on(TeacherIdNumbersKeyed)

@@ -20,6 +20,8 @@ LEVELS = ("national", "provincial", "municipal", "district", "school")
 CATEGORIES = ("mandatory", "self_selected")
 STAGES = ("kindergarten", "primary", "junior", "senior", "vocational", "nine_year", "complete")
 DEGREES = ("none", "secondary", "associate", "bachelor", "master", "doctor")
+# R12: the levels whose hours count as district-level-or-above (区县级以上).
+DISTRICT_LEVEL_OR_ABOVE = frozenset({"national", "provincial", "municipal", "district"})
 
 
 class DegreeTarget(BaseModel):
@@ -273,3 +275,35 @@ def pace(rules: PolicyRules, *, first_year: int, cycle_total: int, today: dt.dat
         return Pace(elapsed.quantize(Decimal("0.01")), cycle_total, None)
     projected = int(cycle_total * rules.cycle_years / elapsed)
     return Pace(elapsed.quantize(Decimal("0.01")), projected, projected >= required)
+
+
+# What an entry must be to count toward each total a rule compares: the same facts
+# balances.Delta.add sorts entries by. The standing event carries it, so the catalogue learns
+# from the ledger which programs close which gap instead of knowing the buckets itself.
+COUNTS_TOWARD: dict[str, dict[str, tuple[str, ...]]] = {
+    "year_total": {},
+    "cycle_total": {},
+    "pre_service": {},
+    "year_centralized": {"modes": ("centralized",)},
+    "year_self_selected": {"categories": ("self_selected",), "exclude_modes": ("school_based",)},
+    "year_district_level": {"levels": tuple(sorted(DISTRICT_LEVEL_OR_ABOVE))},
+    "year_school_based": {"modes": ("school_based",)},
+    "cycle_school_based_credits": {"modes": ("school_based",)},
+}
+
+# How a teacher reads each requirement (zh-CN), in reasons and on the home screen.
+RULE_LABELS: dict[str, str] = {
+    "R10.cycle_total": "本周期学时",
+    "R11.pre_service_hours": "岗前培训学时",
+    "R12.annual_minimum": "本年度学时",
+    "R12.self_selected_hours": "本年度自主选学学时",
+    "R12.district_level_hours": "本年度区县级以上学时",
+    "R13.school_based_hours": "本年度校本研修学时",
+    "R13.school_based_cycle_credits": "本周期校本研修学分",
+    "R14.centralized_hours": "本年度集中培训学时",
+    "R15.trainer_hours": "本年度培训者学时",
+}
+
+# R14 is the district's target, not a teacher's duty, but the hours a teacher lacks to be
+# counted in it are a gap programs can close, so the standing names it beside RULE_TABLE.
+R14_SPEC = RuleSpec("R14.centralized_hours", "hours", "centralized_hours", "year_centralized")

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field
 
-from services.ledger.policy import Check, PolicyRules
+from services.ledger.policy import RULE_LABELS, Check, PolicyRules
 from shared.units import HoursValue, PositiveHours
 
 Strict = ConfigDict(extra="forbid")
@@ -17,6 +17,7 @@ Strict = ConfigDict(extra="forbid")
 
 class Requirement(BaseModel):
     rule: str
+    label: str = Field("", description="how a teacher reads the rule (zh-CN)")
     unit: str
     required: HoursValue
     achieved: HoursValue
@@ -27,6 +28,7 @@ class Requirement(BaseModel):
     def of(cls, check: Check) -> Requirement:
         return cls(
             rule=check.rule,
+            label=RULE_LABELS.get(check.rule, check.rule),
             unit=check.unit,
             required=Decimal(check.required) / 10,
             achieved=Decimal(check.achieved) / 10,

@@ -7,6 +7,8 @@ import uuid
 from decimal import Decimal
 from typing import ClassVar
 
+from pydantic import BaseModel, ConfigDict
+
 from shared.events.base import Event
 
 
@@ -76,3 +78,36 @@ class ImportCompleted(LedgerEvent):
     posted: int
     duplicates: int
     failed: int
+
+
+class StandingItem(BaseModel):
+    """One requirement of a teacher's year: hours needed, earned and missing, and what an
+    entry must be to count toward it (`modes`, `levels`, `categories`: one of them, when
+    given; `exclude_modes`: none of them). Credit rules are given in hours of the mode."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule: str
+    label: str
+    required_hours: Decimal
+    achieved_hours: Decimal
+    missing_hours: Decimal
+    modes: tuple[str, ...] = ()
+    levels: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    exclude_modes: tuple[str, ...] = ()
+
+
+class TeacherStandingChanged(LedgerEvent):
+    """A teacher's hours against this year's requirements, after their hours changed (R10–R15).
+
+    The catalogue keeps the latest one per teacher to rank programs that close the gaps; it
+    never asks the ledger at request time.
+    """
+
+    subject: ClassVar[str] = "ledger.teacher.standing_changed.v1"
+    teacher_id: uuid.UUID
+    district_id: uuid.UUID
+    year: int
+    policy_version: str
+    requirements: tuple[StandingItem, ...]

@@ -66,7 +66,7 @@ async def test_matrix(world: World, key: str, role: Any, scope: Scope) -> None:
     query = rule.query(binding) if rule.query else {}
     if rule.kind is Kind.LIST:
         assert rule.record is not None
-        status, ids = await listed(client, template, headers, query)
+        status, ids = await listed(client, fill_path(template, binding, rule), headers, query)
         record = str(binding.get(rule.record))
         if allowed:
             assert status == 200 and record in ids, f"{role} should see its {rule.record}"

@@ -251,6 +251,7 @@ def scenario(run: Run) -> None:
     as_school = account("school_admin", school_id=school["id"])
     as_institution = account("institution_admin", institution_id=institution["id"])
     call("GET /v1/me/dashboard", as_=as_trainee)
+    call("GET /v1/catalogue/for-me", as_=as_trainee)
 
     _, tokens = run.login("admin", PASSWORD)
     refreshed = call(

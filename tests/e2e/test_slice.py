@@ -168,6 +168,7 @@ async def run_slice(gw: httpx.AsyncClient, admin_password: str) -> None:
     assert annual == {
         "unit": "hours",
         "rule": "R12.annual_minimum",
+        "label": "本年度学时",
         "required": "72.0",
         "achieved": "24.0",
         "missing": "48.0",

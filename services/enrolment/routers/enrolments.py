@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Literal
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
 
-from services.enrolment import enrolments
+from services.enrolment import enrolments, home
 from services.enrolment.models import Enrolment
 from services.enrolment.schemas import (
     EnrolmentComplete,
@@ -16,9 +18,10 @@ from services.enrolment.schemas import (
     EnrolmentDecision,
     EnrolmentRead,
     StatusFilter,
+    TeacherEnrolmentItem,
 )
 from shared.deps import Caller, Idem, Paging, Session
-from shared.pagination import Page, page_of, paginate
+from shared.pagination import Page, UpdatedSince, page_of, paginate
 
 router = APIRouter(prefix="/v1", tags=["enrolments"])
 
@@ -50,8 +53,11 @@ async def list_enrolments(
     program_id: uuid.UUID | None = None,
     school_id: uuid.UUID | None = None,
     status: StatusFilter = None,
+    updated_since: AwareDatetime | None = UpdatedSince,
 ) -> dict:
     query = enrolments.enrolments_query(caller)
+    if updated_since:
+        query = query.where(home.changed_since(updated_since))
     for column, value in (
         (Enrolment.teacher_id, teacher_id),
         (Enrolment.program_id, program_id),
@@ -62,6 +68,27 @@ async def list_enrolments(
             query = query.where(column == value)
     rows = (await session.scalars(paginate(query, Enrolment, paging))).all()
     return page_of(list(rows), paging, EnrolmentRead)
+
+
+@router.get("/teachers/{teacher_id}/enrolments", response_model=Page[TeacherEnrolmentItem])
+async def teacher_enrolments(
+    teacher_id: uuid.UUID,
+    session: Session,
+    caller: Caller,
+    paging: Paging,
+    updated_since: AwareDatetime | None = UpdatedSince,
+    ends_from: dt.date | None = Query(None, description="programs ending on or after this day"),
+) -> dict:
+    """A teacher's enrolments with their programs' title, dates and place (the home screen)."""
+    query = enrolments.enrolments_query(caller).where(Enrolment.teacher_id == teacher_id)
+    if updated_since:
+        query = query.where(home.changed_since(updated_since))
+    if ends_from:
+        query = query.where(home.ending_from(ends_from))
+    rows = list((await session.scalars(paginate(query, Enrolment, paging))).all())
+    page = page_of(rows, paging, EnrolmentRead)
+    page["items"] = await home.with_programs(session, rows[: paging.limit])
+    return page
 
 
 @router.get("/enrolments/{enrolment_id}", response_model=EnrolmentRead)

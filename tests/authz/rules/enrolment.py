@@ -113,6 +113,23 @@ RULES: dict[str, Rule] = {
         needs="roster:read",
     ),
     "GET /v1/enrolments/{enrolment_id}": rule(own=(T, S, N, B, M), needs="roster:read"),
+    # A teacher's enrolments with their programs (the home screen): whoever sees them in
+    # GET /v1/enrolments, by the same predicate.
+    "GET /v1/teachers/{teacher_id}/enrolments": rule(
+        Kind.LIST, own=(T, S, N, B, M), record="enrolment_id", needs="roster:read"
+    ),
+    # The catalogue is the district's published offer, by the visibility of GET /v1/programs.
+    "GET /v1/catalogue": rule(
+        Kind.LIST,
+        own=(N, B),
+        both=(T, S, M),
+        record="program_id",
+        query=lambda b: {"institution_id": str(b.institution_id)},
+        needs="roster:read",
+    ),
+    "GET /v1/catalogue/{program_id}": rule(own=(N, B), both=(T, S, M), needs="roster:read"),
+    # Ranked by the caller's own hours gaps: a teacher's only.
+    "GET /v1/catalogue/for-me": rule(Kind.SELF, own=(T,)),
     "POST /v1/enrolments/{enrolment_id}/complete": rule(
         own=(N, B), body=lambda b: {"attendance_rate": "1.000", "passed": True}
     ),
