@@ -1,7 +1,7 @@
 """catalogue search terms, program description and place, teacher standing, updated_at
 
 Revision ID: 00d828d2baa7
-Revises: 5f2c8a1d7e64
+Revises: 0d1fbf537d92
 Create Date: 2026-12-07 23:45:32.719393
 """
 
@@ -15,7 +15,7 @@ import shared.db
 import shared.units
 
 revision: str = "00d828d2baa7"
-down_revision: str | None = "5f2c8a1d7e64"
+down_revision: str | None = "0d1fbf537d92"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
