@@ -7,10 +7,10 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 import httpx
-import swagger_ui_bundle
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -18,7 +18,9 @@ from gateway.events_doc import asyncapi
 from gateway.routing import service_for
 
 router = APIRouter(include_in_schema=False)
-ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
+# Swagger UI 5 (it reads OpenAPI 3.1; 4.x cannot) and ReDoc, as the fastapi-offline wheel
+# ships them: served from here, so /docs works with no internet.
+ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
 
 def mount_assets(app: FastAPI) -> None:
@@ -127,5 +129,16 @@ async def docs() -> HTMLResponse:
         title="shixun API",
         swagger_js_url="/docs/assets/swagger-ui-bundle.js",
         swagger_css_url="/docs/assets/swagger-ui.css",
-        swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        swagger_favicon_url="/docs/assets/favicon.png",
+    )
+
+
+@router.get("/redoc")
+async def redoc() -> HTMLResponse:
+    return get_redoc_html(
+        openapi_url="/openapi.json",
+        title="shixun API",
+        redoc_js_url="/docs/assets/redoc.standalone.js",
+        redoc_favicon_url="/docs/assets/favicon.png",
+        with_google_fonts=False,
     )

@@ -6,13 +6,36 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger.entries import post_entry
-from services.ledger.models import RatedProgram, TeacherProjection
+from services.ledger.models import (
+    DistrictProjection,
+    RatedProgram,
+    SchoolProjection,
+    TeacherProjection,
+)
 from shared.db import upsert
-from shared.events.enrolment import EnrolmentCompleted, TeacherRegistered, TeacherUpdated
+from shared.events.enrolment import (
+    DistrictNamed,
+    EnrolmentCompleted,
+    SchoolRegistered,
+    TeacherRegistered,
+    TeacherUpdated,
+)
 from shared.events.feedback import RatingSubmitted
 from shared.messaging.inbox import HandlerRegistry
 
 handlers = HandlerRegistry(service="ledger")
+
+
+@handlers.on(DistrictNamed)
+async def on_district_named(session: AsyncSession, event: DistrictNamed) -> None:
+    await upsert(session, DistrictProjection, event.district_id, name=event.name)
+
+
+@handlers.on(SchoolRegistered)
+async def on_school_registered(session: AsyncSession, event: SchoolRegistered) -> None:
+    await upsert(
+        session, SchoolProjection, event.school_id, district_id=event.district_id, name=event.name
+    )
 
 
 @handlers.on(TeacherRegistered)

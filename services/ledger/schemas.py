@@ -45,6 +45,8 @@ class PolicyRef(BaseModel):
     id: str | None
     version: str
     effective_from: dt.date
+    name: str = Field("", description="the policy's title as the bureau published it")
+    number: int = Field(1, description="the version's number within its district")
 
 
 class Outlook(BaseModel):
@@ -131,6 +133,11 @@ class PolicyCreate(BaseModel):
     model_config = Strict
 
     effective_from: dt.date
+    name: str = Field(
+        "",
+        max_length=100,
+        description="its title, printed on transcripts (教师继续教育学时管理办法)",
+    )
     note: str = Field("", max_length=300)
     rules: PolicyRules
 
@@ -146,6 +153,7 @@ class PolicyRead(BaseModel):
     district_id: uuid.UUID
     version: int
     effective_from: dt.date
+    name: str
     note: str
     rules: Annotated[PolicyRules, BeforeValidator(_rules)]
     published_by: str

@@ -89,13 +89,14 @@ async def teacher_transcript(
         )
     ).all()
     name = f"transcript-{teacher_id}-{summary.year}"
+    names = await transcript.names_of(session, teacher)
     if pick_format(format, accept, ("pdf", "xlsx")) == "xlsx":
-        body = transcript.xlsx(teacher=teacher, summary=summary, entries=entries, printed=day)
+        body = transcript.xlsx(names=names, summary=summary, entries=entries, printed=day)
         media, name = XLSX, f"{name}.xlsx"
     else:
-        font = transcript.font_path(Settings().transcript_font)
+        fonts = transcript.fonts(Settings().transcript_font)
         body = transcript.pdf(
-            teacher=teacher, summary=summary, entries=entries, printed=day, font=font
+            names=names, summary=summary, entries=entries, printed=day, fonts=fonts
         )
         media, name = PDF, f"{name}.pdf"
     return Response(
