@@ -61,6 +61,8 @@ async def merged_openapi(app: FastAPI) -> dict[str, Any]:
     if missing:
         document["info"]["x-missing-services"] = missing
     describe_errors_and_security(document)
+    describe_conditional_gets(document)
+    describe_files(document)
     return document
 
 
@@ -83,6 +85,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "status": {"type": "integer"},
         "detail": {"type": "string"},
         "instance": {"type": "string"},
+        "code": {
+            "type": "string",
+            "description": "stable and machine-readable: what refused (e.g. `quota-full`, "
+            "`R6.annual-limit`); the title and detail are for people",
+        },
     },
     "additionalProperties": True,
 }
@@ -109,6 +116,49 @@ def describe_errors_and_security(document: dict[str, Any]) -> None:
             responses.setdefault("default", {"description": "An error", "content": problem})
             if (method, path) not in PUBLIC_OPERATIONS:
                 operation.setdefault("security", [{"bearer": []}])
+
+
+IF_NONE_MATCH: dict[str, Any] = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "the ETag of the answer you hold: 304 with no body if it has not changed",
+}
+NOT_MODIFIED: dict[str, Any] = {
+    "description": "Not modified since the ETag sent in If-None-Match",
+    "headers": {"ETag": {"schema": {"type": "string"}}},
+}
+
+
+def describe_conditional_gets(document: dict[str, Any]) -> None:
+    """The gateway answers every GET it forwards (and the dashboard) with an ETag and a 304
+    for a matching If-None-Match (gateway/routes/proxy.py): say so where it happens."""
+    for path, item in document.get("paths", {}).items():
+        operation = item.get("get")
+        if operation is None or (service_for(path) is None and path != "/v1/me/dashboard"):
+            continue
+        parameters = operation.setdefault("parameters", [])
+        if not any(p.get("name", "").lower() == "if-none-match" for p in parameters):
+            parameters.append(IF_NONE_MATCH)
+        operation["responses"].setdefault("304", NOT_MODIFIED)
+
+
+def describe_files(document: dict[str, Any]) -> None:
+    """A PDF, XLSX or other file answer without a schema is binary, so generated clients
+    hand back its bytes instead of parsing it (text/* is text)."""
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for response in operation.get("responses", {}).values():
+                for media_type, content in response.get("content", {}).items():
+                    if "json" in media_type or content.get("schema"):
+                        continue
+                    binary = not media_type.startswith("text/")
+                    content["schema"] = {"type": "string"} | (
+                        {"format": "binary"} if binary else {}
+                    )
 
 
 @router.get("/openapi.json")

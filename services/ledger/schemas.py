@@ -7,7 +7,7 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from services.ledger.policy import Check, PolicyRules
 from shared.units import HoursValue, PositiveHours
@@ -158,11 +158,14 @@ class PolicyRead(BaseModel):
     rules: Annotated[PolicyRules, BeforeValidator(_rules)]
     published_by: str
     created_at: dt.datetime
+    # A field set from `version` rather than a computed one: FastAPI would then document the
+    # rules twice (PolicyRules-Input and -Output), and generated clients drop one of them.
+    label: str = Field("", description="how reports name it: district/<version>")
 
-    @computed_field
-    @property
-    def label(self) -> str:
-        return f"district/{self.version}"
+    @model_validator(mode="after")
+    def _label(self) -> PolicyRead:
+        self.label = f"district/{self.version}"
+        return self
 
 
 class ImportRead(BaseModel):

@@ -23,7 +23,7 @@ router = APIRouter(prefix="/v1", tags=["hours"])
 
 
 @router.get("/teachers/{teacher_id}/hours", response_model=HoursSummary)
-async def teacher_hours(
+async def get_teacher_hours(
     teacher_id: uuid.UUID,
     session: Session,
     caller: Caller,
@@ -44,9 +44,11 @@ async def teacher_hours(
 
 
 @router.get("/teachers/{teacher_id}/ledger", response_model=Page[EntryRead])
-async def teacher_ledger(
+async def list_teacher_ledger(
     teacher_id: uuid.UUID, session: Session, caller: Caller, paging: Paging
 ) -> dict:
+    """The teacher's ledger entries, keyset-paginated; a teacher's own view leaves out the
+    programs they have not rated yet (R17)."""
     await authorize_teacher(session, caller, teacher_id, "hours:read")
     query = paginate(
         select(LedgerEntry).where(LedgerEntry.teacher_id == teacher_id, visible_to(caller)),
@@ -56,8 +58,12 @@ async def teacher_ledger(
     return page_of(list((await session.scalars(query)).all()), paging, EntryRead)
 
 
-@router.get("/teachers/{teacher_id}/transcript", responses=file_responses(PDF, XLSX))
-async def teacher_transcript(
+@router.get(
+    "/teachers/{teacher_id}/transcript",
+    response_class=Response,
+    responses=file_responses(PDF, XLSX),
+)
+async def get_teacher_transcript(
     teacher_id: uuid.UUID,
     session: Session,
     caller: Caller,

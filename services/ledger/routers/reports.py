@@ -57,7 +57,11 @@ def teacher_lines(rows: list[compliance.TeacherRow]) -> list[list[object]]:
     ]
 
 
-@router.get("/compliance", responses=file_responses("application/json", "text/csv", XLSX))
+@router.get(
+    "/compliance",
+    response_class=Response,
+    responses=file_responses("application/json", "text/csv", XLSX),
+)
 async def compliance_report(
     session: Session,
     caller: Caller,
@@ -67,6 +71,8 @@ async def compliance_report(
     shortfall_limit: int = Query(1000, ge=0, le=100_000),
     accept: str | None = Header(None),
 ) -> Response:
+    """Who meets the requirements of the year (R10-R15, R18): per-rule shares and per-school lines
+    as JSON, or one line per teacher as CSV or XLSX."""
     body, per_teacher, policy = await compliance.report(
         session,
         principal=caller,
