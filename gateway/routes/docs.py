@@ -145,8 +145,8 @@ def describe_conditional_gets(document: dict[str, Any]) -> None:
 
 
 def describe_files(document: dict[str, Any]) -> None:
-    """A PDF, XLSX or other file answer without a schema is binary, so generated clients
-    hand back its bytes instead of parsing it (text/* is text)."""
+    """A PDF, XLSX, CSV or other file answer without a schema is binary, so generated
+    clients hand back its bytes instead of parsing it."""
     for item in document.get("paths", {}).values():
         for operation in item.values():
             if not isinstance(operation, dict):
@@ -155,10 +155,7 @@ def describe_files(document: dict[str, Any]) -> None:
                 for media_type, content in response.get("content", {}).items():
                     if "json" in media_type or content.get("schema"):
                         continue
-                    binary = not media_type.startswith("text/")
-                    content["schema"] = {"type": "string"} | (
-                        {"format": "binary"} if binary else {}
-                    )
+                    content["schema"] = {"type": "string", "format": "binary"}
 
 
 @router.get("/openapi.json")

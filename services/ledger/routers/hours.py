@@ -31,6 +31,8 @@ async def get_teacher_hours(
         None, ge=1990, le=2100, description="calendar year; default this year"
     ),
 ) -> HoursSummary:
+    """A teacher's hours of a year: totals by mode, level and category, credits, every
+    requirement of the policy in force with what is missing, and the cycle's projection."""
     teacher = await authorize_teacher(session, caller, teacher_id, "hours:read")
     day = today()
     return await hours_summary(
