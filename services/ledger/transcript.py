@@ -8,7 +8,7 @@ or the TTF/OTF named by SHIXUN_LEDGER_TRANSCRIPT_FONT; and XLSX.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,7 +163,7 @@ NO_LINE_START = set("，。、；：？！）」』】〕》〉”’…—·%�
 NO_LINE_END = set("（「『【〔《〈“‘([{")
 
 
-def wrap(text: str, width: float, measure) -> list[str]:
+def wrap(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
     """Lines of `text` no wider than `width`, broken between any two characters (Chinese has
     no spaces) but never before closing or after opening punctuation: the character that
     would break the rule moves down with its neighbour."""
@@ -195,7 +195,8 @@ class _Transcript(FPDF):
 
 
 CELL_PADDING = 1.0  # mm each side, fpdf2's table default
-_HEADINGS = FontFace(family="heading", emphasis="BOLD", fill_color=(238, 238, 238))
+# The sans face marks the heads ("" = no bold: a bold face would be one more font to load).
+_HEADINGS = FontFace(family="heading", emphasis="", fill_color=(238, 238, 238))
 
 
 def _table(doc: FPDF, widths: Sequence[float], header: Sequence[str], rows) -> None:
@@ -228,7 +229,6 @@ def pdf(
     doc.set_auto_page_break(auto=True, margin=18)
     doc.add_font("body", "", str(fonts.body))
     doc.add_font("heading", "", str(fonts.heading))
-    doc.add_font("heading", "B", str(fonts.heading))  # table headings ask for bold
     doc.add_page()
     doc.set_font("heading", size=18)
     doc.cell(0, 12, "中小学教师继续教育学时登记表", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)

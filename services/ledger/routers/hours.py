@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import uuid
 from typing import Literal
 
@@ -103,8 +105,16 @@ async def get_teacher_transcript(
         media, name = XLSX, f"{name}.xlsx"
     else:
         fonts = transcript.fonts(Settings().transcript_font)
-        body = transcript.pdf(
-            names=names, summary=summary, entries=entries, printed=day, fonts=fonts
+        # Seconds of font parsing and subsetting: off the event loop, which serves on.
+        body = await asyncio.to_thread(
+            functools.partial(
+                transcript.pdf,
+                names=names,
+                summary=summary,
+                entries=list(entries),
+                printed=day,
+                fonts=fonts,
+            )
         )
         media, name = PDF, f"{name}.pdf"
     return Response(
