@@ -34,6 +34,7 @@ from shared.logging import RequestIdMiddleware
 from shared.operations import operations_router
 from shared.paths import RefuseOddPathMiddleware
 from shared.runtime import Consuming, JobFactory, Part, Resource, lifespan_of
+from shared.service_app import operation_id
 
 
 def gateway_part(settings: Settings) -> Part:
@@ -138,6 +139,8 @@ def create_app() -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
+        separate_input_output_schemas=False,
     )
     app.add_middleware(ForwardMiddleware)
     # Outside the forwarding, so a body beyond the limit or holding NUL is never forwarded.
@@ -167,6 +170,7 @@ def create_app() -> FastAPI:
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
+        """Liveness: the gateway process answers (no dependency is checked)."""
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"])

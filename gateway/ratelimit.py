@@ -114,6 +114,7 @@ class RateLimitMiddleware:
                 "status": 429,
                 "detail": f"Slow down; try again in {retry_after} s.",
                 "instance": scope["path"],
+                "code": "rate-limited",
             }
         ).encode()
         await send(

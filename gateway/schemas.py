@@ -274,7 +274,9 @@ class Dashboard(BaseModel):
 
 
 class ServiceAccountRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    # Documented as it is sent: the one OpenAPI schema per model is the validation one, which
+    # would name the fields by the aliases they are read from (label, username).
+    model_config = ConfigDict(from_attributes=True, json_schema_mode_override="serialization")
 
     id: uuid.UUID
     name: str | None = Field(validation_alias="label")

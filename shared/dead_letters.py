@@ -125,7 +125,12 @@ def dead_letter_router(
     def subject_of(request: Request, row: Any) -> str:
         return request.app.state.nats.namespace.unprefix(row.subject)
 
-    @router.get("", response_model=Page[DeadLetterRead], summary=f"Dead letters of {part}")
+    @router.get(
+        "",
+        response_model=Page[DeadLetterRead],
+        summary=f"Dead letters of {part}",
+        operation_id=f"list_{part}_dead_letters",
+    )
     async def list_dead_letters(
         request: Request,
         principal: Principal = Depends(current_principal),
@@ -147,6 +152,7 @@ def dead_letter_router(
         "/{dead_letter_id}/replay",
         response_model=ReplayRead,
         summary=f"Replay a dead letter of {part}",
+        operation_id=f"replay_{part}_dead_letter",
     )
     async def replay_dead_letter(
         request: Request,

@@ -39,6 +39,7 @@ class Problem(Exception):
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
+            "code": self.code,  # the type's last segment, as a field clients read
         }
         if instance:
             body["instance"] = instance
@@ -120,6 +121,7 @@ def problem_response(
         "title": title,
         "status": status,
         "detail": detail,
+        "code": code,
     }
     if instance:
         body["instance"] = instance

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -119,12 +119,25 @@ def fingerprint_of(method: str, path: str, query: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
+# The header as a parameter, so that OpenAPI (and so generated clients) show it where it is
+# accepted; its value is checked by key_of.
+KeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        description=f"1 to {MAX_KEY_LENGTH} characters: the same key again answers the first "
+        "answer (marked Idempotent-Replayed) without doing it twice; with another request, 409.",
+    ),
+]
+
+
 async def idempotency(
     request: Request,
     principal: Principal = Depends(current_principal),
     session: AsyncSession = Depends(request_session, scope="function"),
+    header: KeyHeader = None,
 ) -> Idempotency:
-    key = key_of(request.headers.get(HEADER))
+    key = key_of(header)
     fingerprint = fingerprint_of(
         request.method, request.url.path, request.url.query, await request.body()
     )

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy import MetaData
 
 from shared.auth import TokenVerifier, audience_of
@@ -85,6 +86,12 @@ def part_of(spec: ServiceSpec) -> Part:
     )
 
 
+def operation_id(route: APIRoute) -> str:
+    """The endpoint function's name (`create_program`): what a generated client calls its
+    method. tests/gateway/test_generated_client.py keeps them unique across the API."""
+    return route.name
+
+
 def create_service_app(spec: ServiceSpec) -> FastAPI:
     env = common()
     app = FastAPI(
@@ -92,6 +99,9 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         description=spec.description,
         version="0.1.0",
         lifespan=lifespan_of(part_of(spec)),
+        generate_unique_id_function=operation_id,
+        # One schema per model, as clients read and send it (no Foo-Input / Foo-Output pairs).
+        separate_input_output_schemas=False,
     )
     for middleware in spec.inner_middleware:
         app.add_middleware(middleware)

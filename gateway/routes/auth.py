@@ -181,7 +181,8 @@ async def logout(session: Session, caller: Caller) -> Response:
 
 
 @router.get("/v1/me", response_model=Me)
-async def me(session: Session, caller: Caller) -> Me:
+async def get_me(session: Session, caller: Caller) -> Me:
+    """Who the token belongs to: role, district, school or teacher, and scopes."""
     account = await session.scalar(select(Account).where(Account.id == _account_id(caller)))
     return Me(
         id=caller.subject,
@@ -297,6 +298,8 @@ async def create_service_account(
 
 @router.get("/v1/service-accounts", response_model=Page[ServiceAccountRead])
 async def list_service_accounts(session: Session, caller: Caller, paging: Paging) -> dict:
+    """The district's service accounts (school systems, the provincial platform) and their scopes;
+    bureau only."""
     caller.require(Role.BUREAU_ADMIN)
     query = select(Account).where(
         Account.role == Role.SERVICE.value, Account.district_id == caller.district_id

@@ -7,10 +7,10 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 import httpx
-import swagger_ui_bundle
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -18,7 +18,9 @@ from gateway.events_doc import asyncapi
 from gateway.routing import service_for
 
 router = APIRouter(include_in_schema=False)
-ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
+# Swagger UI 5 (it reads OpenAPI 3.1; 4.x cannot) and ReDoc, as the fastapi-offline wheel
+# ships them: served from here, so /docs works with no internet.
+ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
 
 def mount_assets(app: FastAPI) -> None:
@@ -59,6 +61,8 @@ async def merged_openapi(app: FastAPI) -> dict[str, Any]:
     if missing:
         document["info"]["x-missing-services"] = missing
     describe_errors_and_security(document)
+    describe_conditional_gets(document)
+    describe_files(document)
     return document
 
 
@@ -81,6 +85,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "status": {"type": "integer"},
         "detail": {"type": "string"},
         "instance": {"type": "string"},
+        "code": {
+            "type": "string",
+            "description": "stable and machine-readable: what refused (e.g. `quota-full`, "
+            "`R6.annual-limit`); the title and detail are for people",
+        },
     },
     "additionalProperties": True,
 }
@@ -109,6 +118,46 @@ def describe_errors_and_security(document: dict[str, Any]) -> None:
                 operation.setdefault("security", [{"bearer": []}])
 
 
+IF_NONE_MATCH: dict[str, Any] = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "the ETag of the answer you hold: 304 with no body if it has not changed",
+}
+NOT_MODIFIED: dict[str, Any] = {
+    "description": "Not modified since the ETag sent in If-None-Match",
+    "headers": {"ETag": {"schema": {"type": "string"}}},
+}
+
+
+def describe_conditional_gets(document: dict[str, Any]) -> None:
+    """The gateway answers every GET it forwards (and the dashboard) with an ETag and a 304
+    for a matching If-None-Match (gateway/routes/proxy.py): say so where it happens."""
+    for path, item in document.get("paths", {}).items():
+        operation = item.get("get")
+        if operation is None or (service_for(path) is None and path != "/v1/me/dashboard"):
+            continue
+        parameters = operation.setdefault("parameters", [])
+        if not any(p.get("name", "").lower() == "if-none-match" for p in parameters):
+            parameters.append(IF_NONE_MATCH)
+        operation["responses"].setdefault("304", NOT_MODIFIED)
+
+
+def describe_files(document: dict[str, Any]) -> None:
+    """A PDF, XLSX, CSV or other file answer without a schema is binary, so generated
+    clients hand back its bytes instead of parsing it."""
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for response in operation.get("responses", {}).values():
+                for media_type, content in response.get("content", {}).items():
+                    if "json" in media_type or content.get("schema"):
+                        continue
+                    content["schema"] = {"type": "string", "format": "binary"}
+
+
 @router.get("/openapi.json")
 async def openapi(request: Request) -> JSONResponse:
     return JSONResponse(await merged_openapi(request.app))
@@ -127,5 +176,16 @@ async def docs() -> HTMLResponse:
         title="shixun API",
         swagger_js_url="/docs/assets/swagger-ui-bundle.js",
         swagger_css_url="/docs/assets/swagger-ui.css",
-        swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        swagger_favicon_url="/docs/assets/favicon.png",
+    )
+
+
+@router.get("/redoc")
+async def redoc() -> HTMLResponse:
+    return get_redoc_html(
+        openapi_url="/openapi.json",
+        title="shixun API",
+        redoc_js_url="/docs/assets/redoc.standalone.js",
+        redoc_favicon_url="/docs/assets/favicon.png",
+        with_google_fonts=False,
     )

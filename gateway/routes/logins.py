@@ -96,7 +96,7 @@ XLSX_RESPONSE: dict[int | str, dict[str, Any]] = {
     responses=XLSX_RESPONSE,
     summary="Hand out activation codes (XLSX)",
 )
-async def activation_codes(
+async def create_activation_codes(
     request: Request, body: CodeSheetRequest, session: Session, caller: Caller, idem: Idem
 ) -> Response:
     """New codes for the caller's teachers whose logins wait for activation, as a sheet to
@@ -177,6 +177,7 @@ async def disable_login(
 async def enable_login(
     account_id: uuid.UUID, session: Session, caller: Caller, idem: Idem
 ) -> JSONResponse:
+    """Let a disabled login sign in again."""
     return await _set_disabled(account_id, session, caller, idem, False)
 
 

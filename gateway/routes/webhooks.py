@@ -38,6 +38,7 @@ async def create_webhook(
 
 @router.get("", response_model=Page[WebhookRead])
 async def list_webhooks(session: Session, caller: Caller, paging: Paging) -> dict:
+    """The caller's webhook subscriptions."""
     webhooks.may_subscribe(caller)
     query = select(WebhookSubscription).where(
         WebhookSubscription.owner == caller.subject, WebhookSubscription.active.is_(True)
@@ -58,7 +59,7 @@ async def list_deliveries(
 
 
 @router.post("/{webhook_id}/deliveries/{delivery_id}/redeliver", response_model=DeliveryRead)
-async def redeliver(
+async def redeliver_webhook_delivery(
     webhook_id: uuid.UUID, delivery_id: uuid.UUID, session: Session, caller: Caller, idem: Idem
 ) -> JSONResponse:
     """Queue a delivery again now, e.g. one that failed for good while the receiver was away."""

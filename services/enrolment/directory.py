@@ -23,6 +23,7 @@ from shared.auth import Principal, Role
 from shared.config import DEFAULT_DISTRICT_ID
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.events.enrolment import (
+    DistrictNamed,
     InstitutionRegistered,
     KeyedIdNumber,
     SchoolRegistered,
@@ -37,9 +38,17 @@ from shared.messaging.outbox import add_event
 
 
 async def ensure_default_district(session: AsyncSession, *, name: str) -> None:
-    if await session.get(District, DEFAULT_DISTRICT_ID) is None:
+    """The default district under its configured name, announced so that other services'
+    documents name the bureau (an event each start: a rename or a new consumer catches up)."""
+    district = await session.get(District, DEFAULT_DISTRICT_ID)
+    if district is None:
         session.add(District(id=DEFAULT_DISTRICT_ID, name=name))
-        await session.flush()
+    else:
+        district.name = name
+    await session.flush()
+    await add_event(
+        session, infra.outbox, DistrictNamed(district_id=DEFAULT_DISTRICT_ID, name=name)
+    )
 
 
 async def _district_for(

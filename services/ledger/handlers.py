@@ -7,11 +7,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger import standing
 from services.ledger.entries import post_entry
-from services.ledger.models import RatedProgram, TeacherIdNumber, TeacherProjection
+from services.ledger.models import (
+    DistrictProjection,
+    RatedProgram,
+    SchoolProjection,
+    TeacherIdNumber,
+    TeacherProjection,
+)
 from shared.db import upsert
 from shared.events.enrolment import (
+    DistrictNamed,
     EnrolmentCompleted,
     KeyedIdNumber,
+    SchoolRegistered,
     TeacherIdNumbersKeyed,
     TeacherLoginsRequested,
     TeacherRegistered,
@@ -21,6 +29,18 @@ from shared.events.feedback import RatingSubmitted, RatingWindowClosed
 from shared.messaging.inbox import HandlerRegistry
 
 handlers = HandlerRegistry(service="ledger")
+
+
+@handlers.on(DistrictNamed)
+async def on_district_named(session: AsyncSession, event: DistrictNamed) -> None:
+    await upsert(session, DistrictProjection, event.district_id, name=event.name)
+
+
+@handlers.on(SchoolRegistered)
+async def on_school_registered(session: AsyncSession, event: SchoolRegistered) -> None:
+    await upsert(
+        session, SchoolProjection, event.school_id, district_id=event.district_id, name=event.name
+    )
 
 
 @handlers.on(TeacherRegistered)

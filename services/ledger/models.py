@@ -43,6 +43,25 @@ class TeacherProjection(LedgerModel, table=True):
     at_risk_cycle: int | None = None
 
 
+class DistrictProjection(LedgerModel, table=True):
+    """A district's bureau by name, from enrolment's events: it issues the transcripts."""
+
+    __tablename__ = "district"
+
+    id: uuid.UUID = Field(primary_key=True)
+    name: str = Field(max_length=200)
+
+
+class SchoolProjection(LedgerModel, table=True):
+    """A school by name, from enrolment's events, so documents name it."""
+
+    __tablename__ = "school"
+
+    id: uuid.UUID = Field(primary_key=True)
+    district_id: uuid.UUID = Field(index=True)
+    name: str = Field(max_length=200)
+
+
 class LedgerEntry(LedgerModel, table=True):
     """One posting of hours. Never updated or deleted: a correction is a reversal (R16)."""
 
@@ -110,6 +129,8 @@ class RequirementPolicyVersion(LedgerModel, table=True):
     district_id: uuid.UUID = Field(index=True)
     version: int
     effective_from: dt.date
+    # What the bureau calls it (e.g. 教师继续教育学时管理办法), printed on transcripts.
+    name: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})
     note: str = Field(default="", max_length=300)
     rules: str = Field(sa_column=Column(Text, nullable=False))
     published_by: str = Field(max_length=200)

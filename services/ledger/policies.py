@@ -22,6 +22,8 @@ def as_policy(row: RequirementPolicyVersion) -> Policy:
         label=f"district/{row.version}",
         effective_from=row.effective_from,
         rules=PolicyRules.model_validate_json(row.rules),
+        name=row.name or "中小学教师继续教育学时要求",
+        number=row.version,
     )
 
 
@@ -69,6 +71,7 @@ async def publish(
     effective_from: dt.date,
     rules: PolicyRules,
     note: str,
+    name: str = "",
 ) -> RequirementPolicyVersion:
     """A new version for the bureau's own district; earlier versions stay as they were."""
     principal.require(Role.BUREAU_ADMIN)
@@ -83,6 +86,7 @@ async def publish(
         district_id=district_id,
         version=(latest or 0) + 1,
         effective_from=effective_from,
+        name=name,
         note=note,
         rules=rules.model_dump_json(),
         published_by=principal.subject,

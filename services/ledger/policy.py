@@ -113,10 +113,17 @@ class Policy:
     label: str
     effective_from: dt.date
     rules: PolicyRules
+    # How a person reads it: the bureau's title and the version's number.
+    name: str = ""
+    number: int = 1
 
 
 DEFAULT_POLICY = Policy(
-    id=None, label="seeds-default/1", effective_from=dt.date(2026, 1, 1), rules=PolicyRules()
+    id=None,
+    label="seeds-default/1",
+    effective_from=dt.date(2026, 1, 1),
+    rules=PolicyRules(),
+    name="中小学教师继续教育学时要求（系统默认）",
 )
 
 

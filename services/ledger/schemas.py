@@ -7,7 +7,7 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from services.ledger.policy import RULE_LABELS, Check, PolicyRules
 from shared.units import HoursValue, PositiveHours
@@ -47,6 +47,8 @@ class PolicyRef(BaseModel):
     id: str | None
     version: str
     effective_from: dt.date
+    name: str = Field("", description="the policy's title as the bureau published it")
+    number: int = Field(1, description="the version's number within its district")
 
 
 class Outlook(BaseModel):
@@ -149,6 +151,11 @@ class PolicyCreate(BaseModel):
     model_config = Strict
 
     effective_from: dt.date
+    name: str = Field(
+        "",
+        max_length=100,
+        description="its title, printed on transcripts (教师继续教育学时管理办法)",
+    )
     note: str = Field("", max_length=300)
     rules: PolicyRules
 
@@ -164,15 +171,19 @@ class PolicyRead(BaseModel):
     district_id: uuid.UUID
     version: int
     effective_from: dt.date
+    name: str
     note: str
     rules: Annotated[PolicyRules, BeforeValidator(_rules)]
     published_by: str
     created_at: dt.datetime
+    # A field set from `version` rather than a computed one: FastAPI would then document the
+    # rules twice (PolicyRules-Input and -Output), and generated clients drop one of them.
+    label: str = Field("", description="how reports name it: district/<version>")
 
-    @computed_field
-    @property
-    def label(self) -> str:
-        return f"district/{self.version}"
+    @model_validator(mode="after")
+    def _label(self) -> PolicyRead:
+        self.label = f"district/{self.version}"
+        return self
 
 
 class ImportRead(BaseModel):

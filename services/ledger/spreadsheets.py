@@ -21,8 +21,21 @@ CSV = "text/csv; charset=utf-8"
 
 
 def file_responses(*media_types: str) -> dict[int | str, dict]:
-    """OpenAPI `responses` of an endpoint that answers in these formats (by Accept/format)."""
-    return {200: {"content": {media: {} for media in media_types}, "description": "the file"}}
+    """OpenAPI `responses` of an endpoint that answers in these formats (by Accept/format),
+    the default first; files are binary, so generated clients download them as bytes. The
+    route takes `response_class=Response`, or FastAPI lists a JSON answer first."""
+    return {
+        200: {
+            "description": "the file, in the format asked for (the first by default)",
+            "content": {media: {"schema": _schema(media)} for media in media_types},
+        }
+    }
+
+
+def _schema(media_type: str) -> dict[str, str]:
+    if media_type == "application/json":
+        return {"type": "object"}
+    return {"type": "string", "format": "binary"}  # CSV too: bytes, a BOM or GBK kept
 
 
 PDF = "application/pdf"

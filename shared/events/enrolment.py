@@ -16,6 +16,16 @@ class EnrolmentEvent(Event):
     stream: ClassVar[str] = "ENROLMENT"
 
 
+class DistrictNamed(EnrolmentEvent):
+    """A district and its bureau's name, announced when the directory starts (and so after a
+    rename): documents the bureau issues (transcripts) print it."""
+
+    subject: ClassVar[str] = "enrolment.district.named.v1"
+    webhook: ClassVar[bool] = False
+    district_id: uuid.UUID
+    name: str
+
+
 class SchoolRegistered(EnrolmentEvent):
     subject: ClassVar[str] = "enrolment.school.registered.v1"
     school_id: uuid.UUID

@@ -41,6 +41,7 @@ async def test_make_run_serves_the_slice_survives_a_crash_and_stops_cleanly(
         await run_slice(gw, password)
         docs = await gw.get("/docs")
         assert docs.status_code == 200 and "/docs/assets/swagger-ui-bundle.js" in docs.text
+        assert (await gw.get("/docs/assets/swagger-ui-bundle.js")).status_code == 200
         spec = (await gw.get("/openapi.json")).json()
         assert "/v1/teachers/{teacher_id}/hours" in spec["paths"]
         assert "/v1/programs/{program_id}/enrolments" in spec["paths"]

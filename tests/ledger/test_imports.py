@@ -151,3 +151,30 @@ async def test_xlsx_beyond_the_limits_is_refused_before_it_is_stored(
     assert listed.json()["items"] == []
     job = await upload(district, xlsx_of_rows(list(COLUMNS), sample, 100), XLSX)
     assert (job["status"], job["posted"], job["duplicates"]) == ("done", 1, 99)
+
+
+async def test_a_multipart_form_uploads_and_its_retry_replays(district: District) -> None:
+    """The form's `file` (what browsers and generated clients send): its name and ending
+    decide the format; a retry with the same key replays, whatever the form's boundary."""
+    teacher = await district.register()
+    content = csv_file([row(f"M-{uuid.uuid4().hex[:8]}", teacher)])
+    bureau = district.bureau() | {"Idempotency-Key": uuid.uuid4().hex}  # one caller, one key
+    answers = [
+        await district.client.post(
+            "/v1/ledger/imports",
+            files={"file": ("省平台导出.csv", content, "application/vnd.ms-excel")},
+            headers=bureau,
+        )
+        for _ in range(2)  # httpx draws a new boundary for each form
+    ]
+    first, retry = answers
+    assert first.status_code == 202, first.text
+    assert first.json()["filename"] == "省平台导出.csv" and first.json()["format"] == "csv"
+    assert retry.status_code == 202 and retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.json()["id"] == first.json()["id"]
+    refused = await district.client.post(
+        "/v1/ledger/imports",
+        files={"upload": ("x.csv", content, "text/csv")},
+        headers=district.bureau(),
+    )
+    assert refused.status_code == 400 and refused.json()["code"] == "bad-file-type"

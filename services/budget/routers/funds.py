@@ -27,6 +27,7 @@ router = APIRouter(prefix="/v1", tags=["funds"])
 async def create_fund(
     body: FundCreate, session: Session, caller: Caller, idem: Idem
 ) -> JSONResponse:
+    """Open a fund pool of a fiscal year by its source (R19/R20), or allot one to a school."""
     if replay := await idem.replay():
         return replay
     pool, created = await pools.create_pool(session, principal=caller, data=body)
@@ -42,6 +43,7 @@ async def list_funds(
     fiscal_year: int | None = Query(None, ge=2000, le=2100),
     school_id: uuid.UUID | None = None,
 ) -> dict:
+    """The fund pools the caller may see with their balances in fen."""
     query = pools.pools_query(caller)
     if fiscal_year is not None:
         query = query.where(FundPool.fiscal_year == fiscal_year)
@@ -55,6 +57,7 @@ async def list_funds(
 
 @router.get("/funds/{pool_id}", response_model=FundRead)
 async def get_fund(pool_id: uuid.UUID, session: Session, caller: Caller) -> FundRead:
+    """One fund pool: allotted, committed, spent and available, in fen."""
     pool = await pools.get_pool(session, principal=caller, pool_id=pool_id)
     (read,) = await pools.read_pools(session, [pool])
     return read
@@ -81,6 +84,7 @@ async def fund_journal(
 async def pay_institution(
     pool_id: uuid.UUID, body: PaymentCreate, session: Session, caller: Caller, idem: Idem
 ) -> JSONResponse:
+    """Pay a training institution from a pool, in fen; never more than the pool holds."""
     if replay := await idem.replay():
         return replay
     read, created = await payments.pay(session, principal=caller, pool_id=pool_id, data=body)

@@ -28,6 +28,7 @@ router = APIRouter(prefix="/v1/programs/{program_id}", tags=["program budgets"])
 async def put_budget(
     program_id: uuid.UUID, body: BudgetPut, session: Session, caller: Caller
 ) -> BudgetRead:
+    """Set the program's budget lines in fen, by category; the bureau then approves them."""
     program = await programs.authorize_program(session, caller, program_id, write=True)
     await programs.set_budget(session, principal=caller, program=program, data=body)
     return await programs.read_budget(session, program)
@@ -45,6 +46,7 @@ async def approve_budget(
 
 @router.get("/budget", response_model=BudgetRead)
 async def get_budget(program_id: uuid.UUID, session: Session, caller: Caller) -> BudgetRead:
+    """The program's budget lines and approval, in fen."""
     program = await programs.authorize_program(session, caller, program_id, write=False)
     return await programs.read_budget(session, program)
 
@@ -53,6 +55,7 @@ async def get_budget(program_id: uuid.UUID, session: Session, caller: Caller) ->
 async def create_expense(
     program_id: uuid.UUID, body: ExpenseCreate, session: Session, caller: Caller, idem: Idem
 ) -> JSONResponse:
+    """Record an expense of the program in fen by its category, or correct one (reverses_id)."""
     if replay := await idem.replay():
         return replay
     program = await programs.authorize_program(session, caller, program_id, write=True)
@@ -66,6 +69,7 @@ async def create_expense(
 async def list_expenses(
     program_id: uuid.UUID, session: Session, caller: Caller, paging: Paging
 ) -> dict:
+    """The program's expenses and their corrections."""
     await programs.authorize_program(session, caller, program_id, write=False)
     query = paginate(select(Expense).where(Expense.program_id == program_id), Expense, paging)
     return page_of(list((await session.scalars(query)).all()), paging, ExpenseRead)
@@ -75,5 +79,6 @@ async def list_expenses(
 async def get_final_accounts(
     program_id: uuid.UUID, session: Session, caller: Caller
 ) -> FinalAccounts:
+    """The program's final accounts (决算): budget against spending per line, in fen."""
     program = await programs.authorize_program(session, caller, program_id, write=False)
     return await programs.final_accounts(session, program)

@@ -36,6 +36,7 @@ async def budget_execution(
     ),
     format: Literal["json", "xlsx"] | None = Query(None, description="or send Accept"),
 ) -> BudgetExecution | Response:
+    """Budget execution of the district or a school for a fiscal year, as JSON or XLSX."""
     year = year or utcnow().astimezone(ZoneInfo(DISTRICT_TZ)).year
     report = await reports.budget_execution(
         session, principal=caller, year=year, school_id=school_id, threshold=threshold

@@ -28,12 +28,16 @@ async def record_attendance(
 
 
 @router.get("/programs/{program_id}/roster", response_model=list[RosterEntry])
-async def roster(program_id: uuid.UUID, session: Session, caller: Caller) -> list[RosterEntry]:
+async def get_program_roster(
+    program_id: uuid.UUID, session: Session, caller: Caller
+) -> list[RosterEntry]:
+    """The program's confirmed trainees and their attendance so far (institution, bureau)."""
     return await attendance.roster(session, principal=caller, program_id=program_id)
 
 
 @router.get("/programs/{program_id}/participation", response_model=ParticipationRead)
-async def participation(
+async def get_program_participation(
     program_id: uuid.UUID, session: Session, caller: Caller
 ) -> ParticipationRead:
+    """Per school: places allotted, taken and completed in the program (R3)."""
     return await attendance.participation(session, principal=caller, program_id=program_id)

@@ -30,6 +30,7 @@ router = APIRouter(prefix="/v1", tags=["directory"])
 async def create_school(
     body: SchoolCreate, session: Session, caller: Caller, idem: Idem
 ) -> JSONResponse:
+    """Register a school in the bureau's district (bureau only)."""
     if replay := await idem.replay():
         return replay
     school = await directory.create_school(session, principal=caller, data=body)
@@ -38,12 +39,14 @@ async def create_school(
 
 @router.get("/schools", response_model=Page[SchoolRead])
 async def list_schools(session: Session, caller: Caller, paging: Paging) -> dict:
+    """The schools the caller may see: the bureau's district, a school admin's own school."""
     rows = (await session.scalars(paginate(directory.schools_query(caller), School, paging))).all()
     return page_of(list(rows), paging, SchoolRead)
 
 
 @router.get("/schools/{school_id}", response_model=SchoolRead)
 async def get_school(school_id: uuid.UUID, session: Session, caller: Caller) -> School:
+    """One school."""
     return await directory.get_school(session, principal=caller, school_id=school_id)
 
 
@@ -51,6 +54,7 @@ async def get_school(school_id: uuid.UUID, session: Session, caller: Caller) -> 
 async def update_school(
     school_id: uuid.UUID, body: SchoolUpdate, session: Session, caller: Caller
 ) -> School:
+    """Set how many of the school's teachers may be away on training at once (R7)."""
     return await directory.update_school(session, principal=caller, school_id=school_id, data=body)
 
 
@@ -58,6 +62,7 @@ async def update_school(
 async def create_institution(
     body: InstitutionCreate, session: Session, caller: Caller, idem: Idem
 ) -> JSONResponse:
+    """Register a training institution in the bureau's district (bureau only)."""
     if replay := await idem.replay():
         return replay
     institution = await directory.create_institution(session, principal=caller, data=body)
@@ -66,6 +71,7 @@ async def create_institution(
 
 @router.get("/institutions", response_model=Page[InstitutionRead])
 async def list_institutions(session: Session, caller: Caller, paging: Paging) -> dict:
+    """The district's training institutions."""
     query = paginate(directory.institutions_query(caller), Institution, paging)
     return page_of(list((await session.scalars(query)).all()), paging, InstitutionRead)
 
@@ -74,6 +80,7 @@ async def list_institutions(session: Session, caller: Caller, paging: Paging) ->
 async def get_institution(
     institution_id: uuid.UUID, session: Session, caller: Caller
 ) -> Institution:
+    """One training institution."""
     return await directory.get_institution(session, principal=caller, institution_id=institution_id)
 
 
@@ -81,6 +88,8 @@ async def get_institution(
 async def create_teacher(
     body: TeacherCreate, session: Session, caller: Caller, idem: Idem
 ) -> JSONResponse:
+    """Register a teacher at a school (bureau, or the school's admin); the identity number is kept
+    encrypted and shown masked."""
     if replay := await idem.replay():
         return replay
     teacher = await directory.create_teacher(session, principal=caller, data=body)
@@ -91,6 +100,7 @@ async def create_teacher(
 async def list_teachers(
     session: Session, caller: Caller, paging: Paging, school_id: uuid.UUID | None = None
 ) -> dict:
+    """The teachers the caller may see: the bureau's district, or a school admin's school."""
     query = directory.teachers_query(caller)
     if school_id:
         query = query.where(Teacher.school_id == school_id)
@@ -121,6 +131,7 @@ async def list_id_number_conflicts(session: Session, caller: Caller, paging: Pag
 
 @router.get("/teachers/{teacher_id}", response_model=TeacherRead)
 async def get_teacher(teacher_id: uuid.UUID, session: Session, caller: Caller) -> Teacher:
+    """One teacher (a teacher may read their own record)."""
     return await directory.get_teacher(session, principal=caller, teacher_id=teacher_id)
 
 
@@ -128,6 +139,7 @@ async def get_teacher(teacher_id: uuid.UUID, session: Session, caller: Caller) -
 async def update_teacher(
     teacher_id: uuid.UUID, body: TeacherUpdate, session: Session, caller: Caller
 ) -> Teacher:
+    """Change a teacher's name, stage, subject, hire date or roles."""
     return await directory.update_teacher(
         session, principal=caller, teacher_id=teacher_id, data=body
     )

@@ -34,6 +34,8 @@ async def enrol(
     caller: Caller,
     idem: Idem,
 ) -> JSONResponse:
+    """A teacher applies for a program, or a school recommends one of its teachers, within the
+    window and quotas; the answer says whether the place is confirmed, offered or waitlisted."""
     # On PostgreSQL the request came here past services/enrolment/fast_lane.py, which ran
     # the rush already and handed over what only the general path does.
     if replay := await idem.replay():
@@ -55,6 +57,7 @@ async def list_enrolments(
     status: StatusFilter = None,
     updated_since: AwareDatetime | None = UpdatedSince,
 ) -> dict:
+    """The enrolments the caller may see, by teacher, program, school or status."""
     query = enrolments.enrolments_query(caller)
     if updated_since:
         query = query.where(home.changed_since(updated_since))
@@ -93,6 +96,7 @@ async def teacher_enrolments(
 
 @router.get("/enrolments/{enrolment_id}", response_model=EnrolmentRead)
 async def get_enrolment(enrolment_id: uuid.UUID, session: Session, caller: Caller) -> Enrolment:
+    """One enrolment and its status."""
     enrolment, _ = await enrolments.get_enrolment(
         session, principal=caller, enrolment_id=enrolment_id
     )
@@ -100,9 +104,11 @@ async def get_enrolment(enrolment_id: uuid.UUID, session: Session, caller: Calle
 
 
 @router.post("/enrolments/{enrolment_id}/complete", response_model=EnrolmentRead)
-async def complete(
+async def complete_enrolment(
     enrolment_id: uuid.UUID, body: EnrolmentComplete, session: Session, caller: Caller, idem: Idem
 ) -> JSONResponse:
+    """Close a trainee's enrolment as passed or failed with the attendance rate; a pass credits the
+    program's hours."""
     if replay := await idem.replay():
         return replay
     enrolment = await enrolments.complete(

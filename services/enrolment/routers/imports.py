@@ -15,7 +15,7 @@ from services.enrolment.roster_import import RosterImports
 from services.enrolment.schemas import ImportMode, RosterImportRead
 from shared.deps import Caller, Session
 from shared.errors import BadRequest
-from shared.idempotency import HEADER, MAX_KEY_LENGTH, Idempotency
+from shared.idempotency import HEADER, MAX_KEY_LENGTH, Idempotency, KeyHeader
 from shared.worker import wake_after_commit
 
 router = APIRouter(prefix="/v1", tags=["directory"])
@@ -27,6 +27,7 @@ async def import_roster(
     request: Request,
     session: Session,
     caller: Caller,
+    idempotency_key: KeyHeader = None,
     mode: Annotated[ImportMode, Form()] = ImportMode.ALL_OR_NOTHING,
     create_logins: Annotated[
         bool, Form(description="also make each teacher's login (with an activation code)")
@@ -37,7 +38,7 @@ async def import_roster(
     The same file uploaded again for the same scope and mode answers 200 with the first job.
     """
     content = await file.read()
-    idem = _idempotency(request, session, caller, content, mode, create_logins)
+    idem = _idempotency(request, session, caller, content, mode, create_logins, idempotency_key)
     if replay := await idem.replay():
         return replay
     job, created = await roster_import.start_import(
@@ -54,7 +55,8 @@ async def import_roster(
 
 
 @router.get("/teachers/imports/{import_id}", response_model=RosterImportRead)
-async def get_import(import_id: uuid.UUID, session: Session, caller: Caller) -> RosterImport:
+async def get_roster_import(import_id: uuid.UUID, session: Session, caller: Caller) -> RosterImport:
+    """A roster import's progress and, when done, its per-row report."""
     return await roster_import.get_import(session, principal=caller, import_id=import_id)
 
 
@@ -65,9 +67,9 @@ def _idempotency(
     content: bytes,
     mode: ImportMode,
     create_logins: bool,
+    key: str | None,
 ) -> Idempotency:
     """Idempotency-Key for a multipart upload, whose raw body the form parser has consumed."""
-    key = request.headers.get(HEADER)
     if key is not None and not 0 < len(key.strip()) <= MAX_KEY_LENGTH:
         raise BadRequest(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
     digest = hashlib.sha256(

@@ -21,6 +21,7 @@ router = APIRouter(prefix="/v1", tags=["leave"])
 async def request_leave(
     enrolment_id: uuid.UUID, body: LeaveRequestCreate, session: Session, caller: Caller, idem: Idem
 ) -> JSONResponse:
+    """Ask for leave from a confirmed enrolment, or for a substitute to go instead."""
     if replay := await idem.replay():
         return replay
     request = await leave.request_leave(
@@ -30,13 +31,14 @@ async def request_leave(
 
 
 @router.get("/leave-requests/{leave_id}", response_model=LeaveRequestRead)
-async def get_leave(leave_id: uuid.UUID, session: Session, caller: Caller) -> LeaveRequest:
+async def get_leave_request(leave_id: uuid.UUID, session: Session, caller: Caller) -> LeaveRequest:
+    """One leave request and its decision."""
     request, _ = await leave.get_leave(session, principal=caller, leave_id=leave_id)
     return request
 
 
 @router.post("/leave-requests/{leave_id}/decisions", response_model=LeaveRequestRead)
-async def decide(
+async def decide_leave_request(
     leave_id: uuid.UUID, body: LeaveDecision, session: Session, caller: Caller, idem: Idem
 ) -> JSONResponse:
     """The school and the institution each decide; both approvals make it take effect."""

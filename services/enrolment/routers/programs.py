@@ -35,6 +35,7 @@ Action = Literal[
 async def create_program(
     body: ProgramCreate, session: Session, caller: Caller, idem: Idem
 ) -> JSONResponse:
+    """Plan a training program (a draft until it is submitted and approved)."""
     if replay := await idem.replay():
         return replay
     program = await programs.create_program(session, principal=caller, data=body)
@@ -45,6 +46,7 @@ async def create_program(
 async def list_programs(
     session: Session, caller: Caller, paging: Paging, status: StatusFilter = None
 ) -> dict:
+    """The programs the caller may see; teachers see those open to them."""
     query = programs.programs_query(caller)
     if status:
         query = query.where(Program.status == status)
@@ -54,6 +56,7 @@ async def list_programs(
 
 @router.get("/programs/{program_id}", response_model=ProgramRead)
 async def get_program(program_id: uuid.UUID, session: Session, caller: Caller) -> Program:
+    """One program."""
     return await programs.get_program(session, principal=caller, program_id=program_id)
 
 
@@ -71,6 +74,7 @@ async def update_program(
 async def put_quotas(
     program_id: uuid.UUID, body: QuotasPut, session: Session, caller: Caller
 ) -> QuotasRead:
+    """Allot the program's places among schools (R3); replaces the previous allotment."""
     rows = await quotas.set_quotas(
         session, principal=caller, program_id=program_id, items=body.quotas
     )
@@ -79,6 +83,7 @@ async def put_quotas(
 
 @router.get("/programs/{program_id}/quotas", response_model=QuotasRead)
 async def get_quotas(program_id: uuid.UUID, session: Session, caller: Caller) -> QuotasRead:
+    """The program's places per school and how many each has used."""
     rows = await quotas.list_quotas(session, principal=caller, program_id=program_id)
     return QuotasRead(program_id=program_id, quotas=[QuotaRead.model_validate(r) for r in rows])
 

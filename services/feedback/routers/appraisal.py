@@ -29,6 +29,7 @@ TemplateId = Annotated[
 async def create_template(
     body: AppraisalTemplateCreate, session: Session, caller: Caller, idem: Idem
 ) -> JSONResponse:
+    """Define an appraisal template: its questions and when questionnaires go out."""
     if replay := await idem.replay():
         return replay
     template = await appraisal.create_template(session, principal=caller, body=body)
@@ -46,6 +47,7 @@ async def list_templates(session: Session, caller: Caller, paging: Paging) -> di
 async def get_template(
     template_id: TemplateId, session: Session, caller: Caller
 ) -> AppraisalTemplateRead:
+    """One appraisal template."""
     return await appraisal.get_template(session, principal=caller, template_id=template_id)
 
 
@@ -56,6 +58,7 @@ async def template_schedule(
     caller: Caller,
     term_starts_on: dt.date = Query(description="first day of term (week 1)"),
 ) -> dict:
+    """When the template's questionnaires go out and are due."""
     template = await appraisal.get_template(session, principal=caller, template_id=template_id)
     rounds = [AppraisalRound(**r.model_dump()) for r in template.rounds]
     return {

@@ -43,6 +43,8 @@ async def rate_program(
     policy: Policy,
     now: Now,
 ) -> JSONResponse:
+    """A trainee rates the program they attended (once); their hours of it then show in their own
+    views (R17)."""
     if replay := await idem.replay():
         return replay
     rating = await ratings.submit_rating(
@@ -63,6 +65,7 @@ async def assess_trainee(
     policy: Policy,
     now: Now,
 ) -> JSONResponse:
+    """The institution assesses a trainee of its program."""
     if replay := await idem.replay():
         return replay
     assessment = await assessments.submit_assessment(
@@ -75,6 +78,7 @@ async def assess_trainee(
 async def teacher_pending_evaluations(
     teacher_id: uuid.UUID, session: Session, caller: Caller, paging: Paging, now: Now
 ) -> dict:
+    """The ratings and follow-up questionnaires the teacher still owes, with their deadlines."""
     await authorize_teacher(session, caller, teacher_id)
     return await pending_evaluations(session, teacher_id=teacher_id, paging=paging, now=now)
 
@@ -100,6 +104,7 @@ async def teacher_training_results(
 async def get_follow_up(
     task_id: uuid.UUID, session: Session, caller: Caller, policy: Policy
 ) -> FollowUpRead:
+    """One follow-up questionnaire sent after a program."""
     return await follow_ups.get_follow_up(session, principal=caller, policy=policy, task_id=task_id)
 
 
@@ -115,6 +120,7 @@ async def answer_follow_up(
     policy: Policy,
     now: Now,
 ) -> JSONResponse:
+    """Answer a follow-up questionnaire (once, before its deadline)."""
     if replay := await idem.replay():
         return replay
     response = await follow_ups.answer_follow_up(

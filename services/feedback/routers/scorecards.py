@@ -25,6 +25,7 @@ YEAR = Query(None, ge=1990, le=2100, description="calendar year of the programs'
 async def program_feedback_summary(
     program_id: uuid.UUID, session: Session, caller: Caller, policy: Policy
 ) -> dict:
+    """What trainees said of a program: ratings per question and their averages."""
     return await feedback_summary(session, principal=caller, policy=policy, program_id=program_id)
 
 
@@ -33,9 +34,10 @@ async def program_feedback_summary(
     response_model=InstitutionScorecard,
     response_model_by_alias=True,
 )
-async def scorecard(
+async def get_institution_scorecard(
     institution_id: uuid.UUID, session: Session, caller: Caller, now: Now, year: int | None = YEAR
 ) -> dict:
+    """A training institution's scorecard: its programs' ratings, assessments and completion."""
     year = year or now.astimezone(ZoneInfo(DISTRICT_TZ)).year
     return await institution_scorecard(
         session, principal=caller, institution_id=institution_id, year=year
@@ -47,7 +49,7 @@ async def scorecard(
     response_model=InstitutionRanking,
     responses={200: {"content": {XLSX: {}}}},
 )
-async def ranking(
+async def rank_institutions(
     request: Request,
     session: Session,
     caller: Caller,

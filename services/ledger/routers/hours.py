@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import uuid
 from typing import Literal
 
@@ -23,7 +25,7 @@ router = APIRouter(prefix="/v1", tags=["hours"])
 
 
 @router.get("/teachers/{teacher_id}/hours", response_model=HoursSummary)
-async def teacher_hours(
+async def get_teacher_hours(
     teacher_id: uuid.UUID,
     session: Session,
     caller: Caller,
@@ -31,6 +33,8 @@ async def teacher_hours(
         None, ge=1990, le=2100, description="calendar year; default this year"
     ),
 ) -> HoursSummary:
+    """A teacher's hours of a year: totals by mode, level and category, credits, every
+    requirement of the policy in force with what is missing, and the cycle's projection."""
     teacher = await authorize_teacher(session, caller, teacher_id, "hours:read")
     day = today()
     summary = await hours_summary(
@@ -55,9 +59,11 @@ async def teacher_hours(
 
 
 @router.get("/teachers/{teacher_id}/ledger", response_model=Page[EntryRead])
-async def teacher_ledger(
+async def list_teacher_ledger(
     teacher_id: uuid.UUID, session: Session, caller: Caller, paging: Paging
 ) -> dict:
+    """The teacher's ledger entries, keyset-paginated; a teacher's own view leaves out the
+    programs they have not rated yet (R17)."""
     await authorize_teacher(session, caller, teacher_id, "hours:read")
     query = paginate(
         select(LedgerEntry).where(LedgerEntry.teacher_id == teacher_id, visible_to(caller)),
@@ -67,8 +73,12 @@ async def teacher_ledger(
     return page_of(list((await session.scalars(query)).all()), paging, EntryRead)
 
 
-@router.get("/teachers/{teacher_id}/transcript", responses=file_responses(PDF, XLSX))
-async def teacher_transcript(
+@router.get(
+    "/teachers/{teacher_id}/transcript",
+    response_class=Response,
+    responses=file_responses(PDF, XLSX),
+)
+async def get_teacher_transcript(
     teacher_id: uuid.UUID,
     session: Session,
     caller: Caller,
@@ -100,13 +110,22 @@ async def teacher_transcript(
         )
     ).all()
     name = f"transcript-{teacher_id}-{summary.year}"
+    names = await transcript.names_of(session, teacher)
     if pick_format(format, accept, ("pdf", "xlsx")) == "xlsx":
-        body = transcript.xlsx(teacher=teacher, summary=summary, entries=entries, printed=day)
+        body = transcript.xlsx(names=names, summary=summary, entries=entries, printed=day)
         media, name = XLSX, f"{name}.xlsx"
     else:
-        font = transcript.font_path(Settings().transcript_font)
-        body = transcript.pdf(
-            teacher=teacher, summary=summary, entries=entries, printed=day, font=font
+        fonts = transcript.fonts(Settings().transcript_font)
+        # Seconds of font parsing and subsetting: off the event loop, which serves on.
+        body = await asyncio.to_thread(
+            functools.partial(
+                transcript.pdf,
+                names=names,
+                summary=summary,
+                entries=list(entries),
+                printed=day,
+                fonts=fonts,
+            )
         )
         media, name = PDF, f"{name}.pdf"
     return Response(

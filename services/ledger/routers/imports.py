@@ -7,6 +7,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from services.ledger import export, imports
 from services.ledger.models import LedgerImport
@@ -21,16 +22,31 @@ from services.ledger.spreadsheets import (
 )
 from shared.deps import Caller, Idem, Paging, Session
 from shared.errors import BadRequest
+from shared.idempotency import fingerprint_of
 from shared.pagination import Page, page_of, paginate
 from shared.worker import wake_after_commit
 
 router = APIRouter(prefix="/v1/ledger", tags=["imports"])
 
 
-# The file is the body, read raw; documented so that clients (and fuzzers) send one.
+# The file as a multipart form's `file` (what generated clients and browsers send), or as
+# the raw body; documented so that clients (and fuzzers) send one.
 UPLOAD_BODY = {
     "required": True,
     "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "the CSV (.csv) or XLSX (.xlsx) file",
+                    }
+                },
+            }
+        },
         "text/csv": {"schema": {"type": "string"}},
         XLSX: {"schema": {"type": "string", "format": "binary"}},
     },
@@ -43,7 +59,7 @@ UPLOAD_BODY = {
     response_model=ImportRead,
     openapi_extra={"requestBody": UPLOAD_BODY},
 )
-async def submit(
+async def submit_ledger_import(
     request: Request,
     session: Session,
     caller: Caller,
@@ -58,12 +74,19 @@ async def submit(
         None, max_length=40, description="a province's column map; default: found from the header"
     ),
 ) -> JSONResponse:
-    """Upload a CSV (text/csv, UTF-8 or GBK) or XLSX file as the body, in a province's
-    columns (身份证号, 学时, 培训形式…) or the suite's own; rows are processed after it
-    returns (follow GET /v1/ledger/imports/{id} until its status is done or failed)."""
+    """Upload a CSV (UTF-8 or GBK) or XLSX file, as a multipart form's `file` or as the body
+    itself, in a province's columns (身份证号, 学时, 培训形式…) or the suite's own; rows are
+    processed after it returns (follow GET /v1/ledger/imports/{id} until its status is done
+    or failed). The same file again answers 200 with the first import."""
+    content_type = request.headers.get("content-type", "text/csv")
+    if content_type.startswith("multipart/form-data"):
+        content, filename, content_type = await _form_file(request, filename)
+        # The same file is the same request, whatever boundary the form was sent with.
+        idem.fingerprint = fingerprint_of(request.method, request.url.path, "", content)
+    else:
+        content = await request.body()
     if replay := await idem.replay():
         return replay
-    content_type = request.headers.get("content-type", "text/csv")
     if content_type.startswith("text/csv"):
         fmt = "csv"
     elif content_type.startswith(XLSX):
@@ -73,7 +96,7 @@ async def submit(
     job, created = await imports.submit(
         session,
         principal=caller,
-        content=await request.body(),
+        content=content,
         filename=filename,
         fmt=fmt,
         mode=mode,
@@ -86,19 +109,41 @@ async def submit(
     return response
 
 
+async def _form_file(request: Request, filename: str) -> tuple[bytes, str, str]:
+    """The form's `file`: its bytes, its name and its type (by the name when the part has
+    none: browsers send .csv as application/vnd.ms-excel)."""
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, StarletteUploadFile):
+        raise BadRequest("Send the file as the form field `file`.", code="bad-file-type")
+    content = await upload.read()
+    name = upload.filename or filename
+    if name.lower().endswith(".xlsx"):
+        return content, name, XLSX
+    if name.lower().endswith(".csv"):
+        return content, name, "text/csv"
+    return content, name, upload.content_type or ""
+
+
 @router.get("/imports", response_model=Page[ImportRead])
-async def listing(session: Session, caller: Caller, paging: Paging) -> dict:
+async def list_ledger_imports(session: Session, caller: Caller, paging: Paging) -> dict:
+    """The provincial imports of the district, newest first."""
     query = paginate(imports.listing(caller), LedgerImport, paging)
     return page_of(list((await session.scalars(query)).all()), paging, ImportRead)
 
 
 @router.get("/imports/{import_id}", response_model=ImportRead)
-async def progress(import_id: uuid.UUID, session: Session, caller: Caller) -> LedgerImport:
+async def get_ledger_import(import_id: uuid.UUID, session: Session, caller: Caller) -> LedgerImport:
+    """An import's status and progress: rows processed, posted, duplicates and refused."""
     return await imports.get(session, principal=caller, import_id=import_id)
 
 
-@router.get("/imports/{import_id}/errors", responses=file_responses("text/csv"))
-async def errors(import_id: uuid.UUID, session: Session, caller: Caller) -> Response:
+@router.get(
+    "/imports/{import_id}/errors", response_class=Response, responses=file_responses("text/csv")
+)
+async def get_ledger_import_errors(
+    import_id: uuid.UUID, session: Session, caller: Caller
+) -> Response:
     """The rows that were refused and why, as CSV."""
     await imports.get(session, principal=caller, import_id=import_id)
     rows = await imports.errors_of(session, import_id)
@@ -109,7 +154,7 @@ async def errors(import_id: uuid.UUID, session: Session, caller: Caller) -> Resp
     )
 
 
-@router.get("/export", responses=file_responses("text/csv", XLSX))
+@router.get("/export", response_class=Response, responses=file_responses("text/csv", XLSX))
 async def export_entries(
     session: Session,
     caller: Caller,
@@ -118,6 +163,7 @@ async def export_entries(
     format: Literal["csv", "xlsx"] | None = Query(None, description="or by Accept"),
     accept: str | None = Header(None),
 ) -> Response:
+    """Standing entries (no reversals, nothing reversed) in the import's columns, as CSV or XLSX."""
     rows = await export.standing_entries(session, principal=caller, year=year, school_id=school_id)
     if pick_format(format, accept, ("csv", "xlsx")) == "xlsx":
         return Response(

@@ -17,7 +17,11 @@ router = APIRouter(prefix="/v1/policies", tags=["policies"])
 
 
 @router.post("", status_code=201, response_model=PolicyRead)
-async def publish(body: PolicyCreate, session: Session, caller: Caller, idem: Idem) -> JSONResponse:
+async def publish_policy(
+    body: PolicyCreate, session: Session, caller: Caller, idem: Idem
+) -> JSONResponse:
+    """Publish a new version of the district's requirement policy (bureau only). Rules not
+    given keep the seeds' defaults; earlier versions stay as they were."""
     if replay := await idem.replay():
         return replay
     row = await policies.publish(
@@ -26,16 +30,21 @@ async def publish(body: PolicyCreate, session: Session, caller: Caller, idem: Id
         effective_from=body.effective_from,
         rules=body.rules,
         note=body.note,
+        name=body.name,
     )
     return await idem.respond(201, PolicyRead.model_validate(row))
 
 
 @router.get("", response_model=Page[PolicyRead])
-async def listing(session: Session, caller: Caller, paging: Paging) -> dict:
+async def list_policies(session: Session, caller: Caller, paging: Paging) -> dict:
+    """The district's policy versions; everyone in the district may read them."""
     query = paginate(policies.listing(caller), RequirementPolicyVersion, paging)
     return page_of(list((await session.scalars(query)).all()), paging, PolicyRead)
 
 
 @router.get("/{policy_id}", response_model=PolicyRead)
-async def get(policy_id: uuid.UUID, session: Session, caller: Caller) -> RequirementPolicyVersion:
+async def get_policy(
+    policy_id: uuid.UUID, session: Session, caller: Caller
+) -> RequirementPolicyVersion:
+    """One policy version with its rules."""
     return await policies.get(session, principal=caller, policy_id=policy_id)

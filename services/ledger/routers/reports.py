@@ -61,7 +61,11 @@ def teacher_lines(rows: list[compliance.TeacherRow]) -> list[list[object]]:
     ]
 
 
-@router.get("/compliance", responses=file_responses("application/json", "text/csv", XLSX))
+@router.get(
+    "/compliance",
+    response_class=Response,
+    responses=file_responses("application/json", "text/csv", XLSX),
+)
 async def compliance_report(
     request: Request,
     session: Session,
@@ -72,6 +76,8 @@ async def compliance_report(
     shortfall_limit: int = Query(1000, ge=0, le=100_000),
     accept: str | None = Header(None),
 ) -> Response:
+    """Who meets the requirements of the year (R10-R15, R18): per-rule shares and per-school lines
+    as JSON, or one line per teacher as CSV (streamed) or XLSX."""
     chosen = pick_format(format, accept, ("json", "csv", "xlsx"))
     if chosen == "csv":
         return await _streamed_csv(request, session, caller, year or today().year, school_id)
