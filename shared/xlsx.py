@@ -50,15 +50,14 @@ def _check_zip(content: bytes, limits: SheetLimits) -> None:
         members = zipfile.ZipFile(io.BytesIO(content)).infolist()
     except (zipfile.BadZipFile, ValueError) as exc:
         raise Unprocessable(
-            "文件不是可读的 XLSX 表格 (the file is not a readable XLSX workbook).",
+            "The file is not a readable XLSX workbook.",
             code="import-file",
         ) from exc
     unpacked = sum(m.file_size for m in members)
     if unpacked > limits.max_unpacked_bytes:
         raise TooLarge(
-            f"表格解压后超过 {limits.max_unpacked_bytes // MB} MB，请拆分后再上传 (the workbook "
-            f"unpacks to {unpacked // MB} MB, more than {limits.max_unpacked_bytes // MB} MB; "
-            "split it).",
+            f"The workbook unpacks to {unpacked // MB} MB, more than "
+            f"{limits.max_unpacked_bytes // MB} MB; split it.",
             code="import-too-large",
             max_unpacked_bytes=limits.max_unpacked_bytes,
         )
@@ -86,7 +85,7 @@ def _xlsx_rows(content: bytes) -> Iterator[list[str]]:
         raise
     except Exception as exc:  # openpyxl raises many kinds for a broken workbook
         raise Unprocessable(
-            f"XLSX 表格无法读取 (the XLSX file cannot be read: {type(exc).__name__}).",
+            f"The XLSX file cannot be read ({type(exc).__name__}).",
             code="import-file",
         ) from exc
 
@@ -98,7 +97,7 @@ def _decode(content: bytes, encodings: Sequence[str]) -> str:
         except UnicodeDecodeError:
             continue
     raise Unprocessable(
-        f"文件编码无法识别 (the file is not text in {' or '.join(encodings)}).",
+        f"The file is not text in {' or '.join(encodings)}.",
         code="import-encoding",
     )
 
@@ -116,15 +115,14 @@ def iter_rows(
         text = _decode(content, encodings)
         if "\x00" in text:  # no text of the suite holds NUL; PostgreSQL cannot store it
             raise Unprocessable(
-                "文件含有 NUL 字符 (the file holds NUL characters; is it UTF-16?).",
+                "The file holds NUL characters; is it UTF-16?",
                 code="import-encoding",
             )
         rows = csv.reader(io.StringIO(text))
     for number, row in enumerate(rows):
         if number > limits.max_rows:  # number 0 is the header
             raise TooLarge(
-                f"文件超过 {limits.max_rows} 行，请拆分后再上传 (the file has more than "
-                f"{limits.max_rows} rows; split it).",
+                f"The file has more than {limits.max_rows} rows; split it.",
                 code="import-too-many-rows",
                 max_rows=limits.max_rows,
             )

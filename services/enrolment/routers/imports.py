@@ -69,7 +69,11 @@ def _idempotency(
     """Idempotency-Key for a multipart upload, whose raw body the form parser has consumed."""
     key = request.headers.get(HEADER)
     if key is not None and not 0 < len(key.strip()) <= MAX_KEY_LENGTH:
-        raise BadRequest(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
+        raise BadRequest(
+            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.",
+            code="bad-idempotency-key",
+            params={"max_length": MAX_KEY_LENGTH},
+        )
     digest = hashlib.sha256(
         f"{request.method} {request.url.path} {mode.value} {create_logins} ".encode()
     )
