@@ -471,8 +471,8 @@ ROWS: dict[str, tuple[str, str]] = {
     ),
     "invalid": ("{column}：{message}", "{column}: {message}"),
     "changed": (
-        "导入过程中数据发生变化，整个文件未导入：{message}",
-        "changed while importing, nothing imported: {message}",
+        "导入过程中数据发生变化，整个文件未导入；请按下列错误修改后重新上传",
+        "changed while importing, nothing imported; fix the errors below and upload again",
     ),
     "given-up": (
         "多次导入失败，已放弃；请联系管理员查看日志",

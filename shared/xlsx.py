@@ -30,7 +30,25 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from shared.errors import TooLarge, Unprocessable
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV = "text/csv; charset=utf-8"
+PDF = "application/pdf"
 MB = 1024 * 1024
+
+
+def file_responses(*media_types: str) -> dict[int | str, dict]:
+    """OpenAPI `responses` of an endpoint that answers in these formats (by Accept/format)."""
+    return {200: {"content": {media: {} for media in media_types}, "description": "the file"}}
+
+
+def pick_format(requested: str | None, accept: str | None, allowed: Sequence[str]) -> str:
+    """The `format` query parameter wins; otherwise the Accept header; otherwise the first."""
+    if requested:
+        return requested
+    accept = accept or ""
+    for name, mime in (("csv", "text/csv"), ("xlsx", XLSX), ("pdf", PDF), ("json", "json")):
+        if mime in accept and name in allowed:
+            return name
+    return allowed[0]
 
 
 @dataclass(frozen=True)

@@ -452,6 +452,12 @@ class RosterImportRead(Read):
     processed_rows: int
     created_count: int
     skipped_count: int
-    errors: list[dict]
+    errors: list[dict] = Field(
+        description="every error of every refused row: row (the file's line), column (the "
+        "file's own header), code (stable), error (the sentence, in Accept-Language)"
+    )
+    ignored_columns: list[str] = Field(description="columns of the file the import does not read")
+    warnings: list[str] = Field(default_factory=list, description="ignored columns, told")
+    vocabulary: str | None = Field(None, description="the version of the words read")
     created_at: dt.datetime
     finished_at: dt.datetime | None

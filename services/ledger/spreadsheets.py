@@ -2,29 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from shared.xlsx import XLSX, csv_bytes, xlsx_bytes
+from shared.xlsx import CSV, PDF, XLSX, csv_bytes, file_responses, pick_format, xlsx_bytes
 
 __all__ = ["CSV", "PDF", "XLSX", "csv_bytes", "file_responses", "pick_format", "xlsx_bytes"]
-
-CSV = "text/csv; charset=utf-8"
-
-
-def file_responses(*media_types: str) -> dict[int | str, dict]:
-    """OpenAPI `responses` of an endpoint that answers in these formats (by Accept/format)."""
-    return {200: {"content": {media: {} for media in media_types}, "description": "the file"}}
-
-
-PDF = "application/pdf"
-
-
-def pick_format(requested: str | None, accept: str | None, allowed: Sequence[str]) -> str:
-    """The `format` query parameter wins; otherwise the Accept header; otherwise the first."""
-    if requested:
-        return requested
-    accept = accept or ""
-    for name, mime in (("csv", "text/csv"), ("xlsx", XLSX), ("pdf", PDF), ("json", "json")):
-        if mime in accept and name in allowed:
-            return name
-    return allowed[0]
