@@ -54,6 +54,10 @@ class Header:
     fields: list[str | None]
     ignored: list[str]
 
+    def position(self, title: str | None) -> int:
+        """Where a column stands in the file: a row's errors are told left to right."""
+        return self.titles.index(title) if title in self.titles else len(self.titles)
+
     def column(self, name: str) -> str:
         """The user's own header of a field."""
         return self.titles[self.fields.index(name)] if name in self.fields else name

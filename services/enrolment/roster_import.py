@@ -298,7 +298,7 @@ async def _check_row(
         # Held elsewhere: kept, not as a login, and counted like any row (nothing told).
         mobile_elsewhere = bool(holders)
     if errors or data is None:
-        return _Row(errors=errors)
+        return _Row(errors=sorted(errors, key=lambda e: header.position(e["column"])))
     return _Row(data, school, known=known, holder=holder, mobile_elsewhere=mobile_elsewhere)
 
 
