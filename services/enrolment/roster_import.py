@@ -89,6 +89,12 @@ async def read_rows(content: bytes) -> RosterFile:
     return RosterFile(header, rows)
 
 
+def ensure_importer(principal: Principal) -> None:
+    if principal.role not in (Role.BUREAU_ADMIN, Role.SCHOOL_ADMIN, Role.SERVICE):
+        raise Forbidden("Rosters are imported by the bureau, a school or a roster system.")
+    principal.require_scope("roster:write")
+
+
 async def start_import(
     session: AsyncSession,
     *,
@@ -103,9 +109,7 @@ async def start_import(
     With `create_logins` every teacher of the file gets a login, those already registered
     too (a district that imported its roster before asks for logins with the same file).
     """
-    if principal.role not in (Role.BUREAU_ADMIN, Role.SCHOOL_ADMIN, Role.SERVICE):
-        raise Forbidden("Rosters are imported by the bureau, a school or a roster system.")
-    principal.require_scope("roster:write")
+    ensure_importer(principal)
     if len(content) > MAX_BYTES:
         raise TooLarge("The file is larger than 20 MB.", code="import-too-large")
     parsed = await read_rows(content)

@@ -11,8 +11,17 @@ from shared.office_values import CellError, check_digit, parse_date, parse_id_nu
 
 @pytest.mark.parametrize(
     "text",
-    ["2008-09-01", "2008/9/1", "2008.09.01", "2008年9月1日", "2008 年 9 月 1 日", "20080901"]
-    + ["39692", "39692.0", "2008-09-01 00:00:00"],
+    [
+        "2008-09-01",
+        "2008/9/1",
+        "2008.09.01",
+        "2008年9月1日",
+        "2008 年 9 月 1 日",
+        "20080901",
+        "39692",
+        "39692.0",
+        "2008-09-01 00:00:00",
+    ],
 )
 def test_the_common_date_forms_and_excel_serials_are_read(text: str) -> None:
     assert parse_date(text) == dt.date(2008, 9, 1)

@@ -64,7 +64,7 @@ async def roster_template(
     accept: str | None = Header(None),
 ) -> Response:
     """An empty roster with the columns the import reads, and a sheet saying what each takes."""
-    caller.require_scope("roster:write")
+    roster_import.ensure_importer(caller)
     header, notes = roster_import.template()
     if pick_format(format, accept, ("xlsx", "csv")) == "csv":
         return _file(csv_bytes(header, []), CSV, "教师名单模板.csv")
