@@ -6,9 +6,11 @@ sizes are checked before parsing (zipfile never inflates past a member's declare
 the declared sizes bound the work), it is parsed streaming (openpyxl read_only), in a worker
 thread so the event loop keeps serving, and it stops at a row limit.
 
-Writing: text a person typed may start with = + - @ (or a tab or CR), which a spreadsheet
-program runs as a formula (`=HYPERLINK(...)`); such cells get a leading apostrophe (OWASP's
-advice), and the control characters XLSX cannot hold are taken out.
+Writing: Chinese headers, bold and kept in view; money as `Yuan` (元, two decimals, a
+number); dates, hours and counts as real cells; CSV with a BOM or in GBK. Text a person typed
+may start with = + - @ (or a tab or CR), which a spreadsheet program runs as a formula
+(`=HYPERLINK(...)`); such cells get a leading apostrophe (OWASP's advice), and the control
+characters XLSX cannot hold are taken out.
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ import re
 import zipfile
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 from shared.errors import TooLarge, Unprocessable
 
@@ -184,28 +190,102 @@ def cells(values: Iterable[Any]) -> list[Any]:
     return [safe_text(v) if isinstance(v, str) else v for v in values]
 
 
+@dataclass(frozen=True)
+class Yuan:
+    """Money for people: integer fen shown in 元 with two decimals, a number in a worksheet
+    ("1234.50" in CSV). JSON keeps integer fen; only the files a person opens say 元."""
+
+    fen: int
+
+    @property
+    def value(self) -> Decimal:
+        return (Decimal(self.fen) / 100).quantize(Decimal("0.01"))
+
+
+def yes_no(value: bool) -> str:
+    return "是" if value else "否"
+
+
 Sheet = tuple[str, Sequence[Any], Iterable[Sequence[Any]]]
+_FORMATS = {Yuan: "#,##0.00", dt.date: "yyyy-mm-dd", dt.datetime: "yyyy-mm-dd hh:mm"}
 
 
-def csv_bytes(header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> bytes:
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, Yuan):
+        return f"{value.value:.2f}"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def csv_bytes(
+    header: Sequence[Any], rows: Iterable[Sequence[Any]], *, encoding: str = "utf-8"
+) -> bytes:
+    """A CSV as spreadsheet programs on Chinese Windows read it: UTF-8 with a BOM, or GBK
+    (gb18030, its superset) when asked; text neutralised."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(cells(header))
-    writer.writerows(cells(row) for row in rows)
+    writer.writerows(cells(_csv_value(v) for v in row) for row in rows)
+    if encoding.lower() in ("gbk", "gb18030"):
+        return out.getvalue().encode("gb18030")
     # The BOM lets spreadsheet programs on Chinese Windows read UTF-8 correctly.
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def xlsx_bytes(sheets: Sequence[Sheet], *, freeze_header: bool = False) -> bytes:
-    """A workbook of (title, header, rows) sheets, written streaming."""
+def _width(value: Any) -> int:
+    text = _csv_value(value.value if isinstance(value, Yuan) else value)
+    text = f"{text:,.2f}" if isinstance(text, Decimal) else str(text)
+    # A CJK character is as wide as two Latin ones.
+    return sum(2 if ord(c) > 0x2E80 else 1 for c in text)
+
+
+def _cell(sheet: Any, value: Any, *, bold: bool = False) -> Any:
+    if isinstance(value, str):
+        value = safe_text(value)
+    number_format = None
+    if isinstance(value, Yuan):
+        value, number_format = value.value, _FORMATS[Yuan]
+    elif isinstance(value, dt.datetime):
+        number_format = _FORMATS[dt.datetime]
+        value = value.replace(tzinfo=None)  # XLSX holds no zone: times are written local
+    elif isinstance(value, dt.date):
+        number_format = _FORMATS[dt.date]
+    elif isinstance(value, Decimal) and value == value.quantize(Decimal("0.1")):
+        number_format = "0.0"  # hours and credits, one place as everywhere
+    if number_format is None and not bold:
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    if number_format:
+        cell.number_format = number_format
+    if bold:
+        cell.font = Font(bold=True)
+    return cell
+
+
+def xlsx_bytes(sheets: Sequence[Sheet], *, freeze_header: bool = True) -> bytes:
+    """A workbook of (title, header, rows) sheets, written streaming: a bold header that
+    stays in view, columns as wide as their first rows need, money (Yuan), dates and
+    numbers as real cells a person can sum and sort."""
     book = Workbook(write_only=True)
     for title, header, rows in sheets:
         sheet = book.create_sheet(title)
         if freeze_header:
             sheet.freeze_panes = "A2"
-        sheet.append(cells(header))
-        for row in rows:
-            sheet.append(cells(row))
+        rows = iter(rows)
+        first = list(itertools.islice(rows, 200))  # the widths are read off the first rows
+        widths = [_width(h) for h in header]
+        for row in first:
+            for k, value in enumerate(row):
+                if k < len(widths):
+                    widths[k] = max(widths[k], _width(value))
+        for k, width in enumerate(widths):
+            sheet.column_dimensions[get_column_letter(k + 1)].width = min(max(width, 6), 60) + 2
+        sheet.append([_cell(sheet, h, bold=True) for h in header])
+        for row in itertools.chain(first, rows):
+            sheet.append([_cell(sheet, v) for v in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -102,7 +102,7 @@ def _file(content: bytes, media_type: str, filename: str) -> Response:
         content,
         media_type=media_type,
         headers={
-            "Content-Disposition": f"attachment; filename=\"{fallback}\"; "
+            "Content-Disposition": f'attachment; filename="{fallback}"; '
             f"filename*=UTF-8''%{quoted}"
         },
     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Literal
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
 
 from services.ledger import compliance
+from services.ledger.policy import RULE_NAMES
 from services.ledger.risk import today
 from services.ledger.spreadsheets import (
     CSV,
@@ -19,41 +21,63 @@ from services.ledger.spreadsheets import (
     xlsx_bytes,
 )
 from shared.deps import Caller, Session
+from shared.xlsx import yes_no
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 TEACHER_HEADER = (
-    "teacher_id",
-    "school_id",
-    "name",
-    "year_hours",
-    "cycle_hours",
-    "centralized_hours",
-    "self_selected_hours",
-    "district_level_hours",
-    "school_based_hours",
-    "compliant",
-    "missing",
+    "姓名",
+    "年度学时",
+    "周期累计学时",
+    "集中培训学时",
+    "自主选学学时",
+    "区级及以上学时",
+    "校本研修学时",
+    "是否达标",
+    "未达标项（尚差）",
+    "教师ID",
+    "学校ID",
 )
 
 
+def _hours(tenths_value: int) -> Decimal:
+    return Decimal(tenths_value) / 10
+
+
 def teacher_lines(rows: list[compliance.TeacherRow]) -> list[list[object]]:
-    h = compliance.hours_text
     return [
         [
+            r.name,
+            _hours(r.totals.year_total),
+            _hours(r.totals.cycle_total),
+            _hours(r.totals.year_centralized),
+            _hours(r.totals.year_self_selected),
+            _hours(r.totals.year_district_level),
+            _hours(r.totals.year_school_based),
+            yes_no(not r.missing),
+            "；".join(
+                f"{RULE_NAMES.get(rule, rule)} {_hours(v):.1f}"
+                for rule, v in sorted(r.missing.items())
+            ),
             str(r.teacher_id),
             str(r.school_id),
-            r.name,
-            h(r.totals.year_total),
-            h(r.totals.cycle_total),
-            h(r.totals.year_centralized),
-            h(r.totals.year_self_selected),
-            h(r.totals.year_district_level),
-            h(r.totals.year_school_based),
-            "yes" if not r.missing else "no",
-            "; ".join(f"{rule} {h(v)}" for rule, v in sorted(r.missing.items())),
         ]
         for r in rows
+    ]
+
+
+def summary_lines(body: dict) -> list[tuple[str, object]]:
+    """The report's head figures, shares as numbers (0.8500 is 85 %)."""
+    return [
+        ("政策版本", body["policy"]["version"]),
+        ("年度", body["year"]),
+        ("教师人数", body["teachers"]),
+        ("达标比例", Decimal(body["compliant_share"])),
+        ("集中培训满 90 学时的教师比例（R14）", Decimal(body["r14"]["share"])),
+        *(
+            (f"{RULE_NAMES.get(r['rule'], r['rule'])}达标比例", Decimal(r["share"]))
+            for r in body["rules"]
+        ),
     ]
 
 
@@ -82,19 +106,11 @@ async def compliance_report(
     )
     name = f"compliance-{body['year']}"
     if chosen == "xlsx":
-        summary = [
-            ("policy", body["policy"]["version"]),
-            ("year", body["year"]),
-            ("teachers", body["teachers"]),
-            ("compliant_share", body["compliant_share"]),
-            ("r14_share", body["r14"]["share"]),
-            *((f"{r['rule']} share", r["share"]) for r in body["rules"]),
-        ]
         return Response(
             xlsx_bytes(
                 [
-                    ("summary", ("item", "value"), summary),
-                    ("teachers", TEACHER_HEADER, teacher_lines(rows)),
+                    ("概况", ("项目", "数值"), summary_lines(body)),
+                    ("教师学时", TEACHER_HEADER, teacher_lines(rows)),
                 ]
             ),
             media_type=XLSX,
