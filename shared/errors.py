@@ -221,25 +221,27 @@ def validation_errors(errors: Any, language: i18n.Language) -> list[dict[str, An
     return out
 
 
+_SECTIONS = ("body", "query", "path", "header", "cookie")
+
+
 def _field_path(location: list[str]) -> str:
-    where = (
-        location[1:] if location[:1] in (["body"], ["query"], ["path"], ["header"]) else location
-    )
+    where = location[1:] if location[:1] and location[0] in _SECTIONS else location
     return ".".join(where)
 
 
 def validation_message(err: Any, language: i18n.Language) -> str:
     """One error as "label: what is wrong"; the label is the nearest named field."""
     location = [str(p) for p in err.get("loc", ())]
-    named = [
-        p for p in location if not p.isdigit() and p not in ("body", "query", "path", "header")
-    ]
-    field = named[-1] if named else ""
-    label = messages.field_label(field, language) if field else ""
-    # Indexes of a list ("lines.3") are told too: which item of a list is wrong.
-    index = next((int(p) for p in reversed(location) if p.isdigit()), None)
-    if label and index is not None and location.index(str(index)) > location.index(field):
-        label += f"（第 {index + 1} 项）" if language == "zh" else f" (item {index + 1})"
+    if language == "en":
+        label = _field_path(location)
+    else:
+        named = [p for p in location if not p.isdigit() and p not in _SECTIONS]
+        field = named[-1] if named else ""
+        label = messages.field_label(field) if field else ""
+        # Which item of a list is wrong ("lines.3"): told too.
+        index = next((int(p) for p in reversed(location) if p.isdigit()), None)
+        if label and index is not None and location.index(str(index)) > location.index(field):
+            label += f"（第 {index + 1} 项）"
     kind = err.get("type", "")
     templates = messages.VALIDATION.get(kind, messages.UNKNOWN_VALIDATION)
     template = templates[0] if language == "zh" else templates[1]
