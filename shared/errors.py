@@ -33,14 +33,17 @@ class Problem(Exception):
         *,
         code: str | None = None,
         params: dict[str, Any] | None = None,
+        message: str | None = None,
         **extra: Any,
     ) -> None:
-        """`detail` is the English sentence; the Chinese one is the catalogue's for `code`
-        (shared/messages.py), filled from `params` and the extra members."""
+        """`detail` is the English sentence; the Chinese one is the catalogue's for `message`
+        or else `code` (shared/messages.py), filled from `params` and the extra members.
+        `message` tells apart what one code covers ("not-found": which thing)."""
         super().__init__(detail)
         self.detail = detail
         if code:
             self.code = code
+        self.message = message
         self.params = params or {}
         self.extra = extra
         self.headers: dict[str, str] = {}
@@ -57,6 +60,7 @@ class Problem(Exception):
             english_title=self.title,
             instance=instance,
             params={**self.extra, **self.params},
+            message=self.message,
             **self.extra,
         )
 
@@ -131,12 +135,18 @@ def problem_body(
     english_title: str | None = None,
     instance: str | None = None,
     params: dict[str, Any] | None = None,
+    message: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """A problem's members in `language`: `detail` is the English sentence, the Chinese one
-    comes from the catalogue by `code`; `code` itself is a member clients branch on."""
-    if language == "zh" and code in messages.PROBLEMS:
-        detail = i18n.render(messages.PROBLEMS[code], params)
+    comes from the catalogue by `message` or `code`; `code` itself is a member clients
+    branch on."""
+    key = message if message in messages.PROBLEMS else code
+    if language == "zh" and key in messages.PROBLEMS:
+        shown = dict(params or {})
+        if "status_now" in shown:
+            shown["status_now"] = messages.STATUSES.get(shown["status_now"], shown["status_now"])
+        detail = i18n.render(messages.PROBLEMS[key], shown)
     body: dict[str, Any] = {
         "type": TYPE_BASE + code,
         "title": messages.title(status, language, english_title),

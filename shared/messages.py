@@ -93,7 +93,7 @@ PROBLEMS: dict[str, str] = {
     "dates-out-of-order": "日期先后顺序不正确。",
     "enrolment-window-closed": "报名时间已截止或尚未开始。",
     "funded-by-missing": "有人均费用的项目须注明经费来源。",
-    "invalid-transition": "当前状态下不能执行此操作。",
+    "invalid-transition": "当前状态为“{status_now}”，不能执行此操作。",
     "leave-decided": "该请假申请已经处理。",
     "leave-pending": "已有一份待处理的请假申请。",
     "offer-expired": "递补名额的确认期限已过。",
@@ -170,6 +170,53 @@ PROBLEMS: dict[str, str] = {
     "score-out-of-scale": "评分超出了允许的范围。",
     "unknown-follow-up": "回访不存在。",
     "unknown-question": "存在未知的题目。",
+}
+
+# Problems a code covers several of (raised with message=...): which thing, which refusal.
+PROBLEMS.update(
+    {
+        "not-found.appraisal-template": "考核模板不存在。",
+        "not-found.teacher": "教师不存在。",
+        "not-found.entry": "学时记录不存在。",
+        "not-found.policy": "政策不存在。",
+        "not-found.import": "导入任务不存在。",
+        "not-found.enrolment": "报名记录不存在。",
+        "not-found.action": "没有该操作。",
+        "not-found.program": "项目不存在。",
+        "not-found.leave": "请假申请不存在。",
+        "not-found.school": "学校不存在。",
+        "not-found.institution": "培训机构不存在。",
+        "not-found.login": "在您管理的账号中没有该账号。",
+        "not-found.webhook": "Webhook 不存在。",
+        "not-found.endpoint": "没有该接口地址。",
+        "not-found.service-account": "服务账号不存在。",
+        "not-found.delivery": "投递记录不存在。",
+        "not-found.dead-letter": "死信不存在。",
+        "not-found.federated-login": "本区县未启用统一身份认证登录，请使用密码登录。",
+    }
+)
+
+# The states of programs, enrolments and requests, as a person reads them.
+STATUSES: dict[str, str] = {
+    "draft": "草稿",
+    "submitted": "已提交",
+    "approved": "已批准",
+    "rejected": "已驳回",
+    "published": "已发布",
+    "enrolment_closed": "报名已截止",
+    "running": "进行中",
+    "finished": "已结业",
+    "cancelled": "已取消",
+    "applied": "已报名",
+    "pending_bureau": "待教育局审批",
+    "confirmed": "已确认",
+    "waitlisted": "候补中",
+    "offered": "递补待确认",
+    "offer_expired": "递补已过期",
+    "withdrawn": "已退出",
+    "completed": "已结业",
+    "substituted": "已替换",
+    "pending": "待处理",
 }
 
 TITLES: dict[int, tuple[str, str]] = {

@@ -159,7 +159,7 @@ async def get_import(
         or (principal.role is Role.SCHOOL_ADMIN and principal.school_id == job.school_scope)
     )
     if not visible:
-        raise NotFound("No such import.")
+        raise NotFound("No such import.", message="not-found.import")
     return job
 
 

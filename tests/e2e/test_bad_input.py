@@ -115,7 +115,7 @@ async def test_a_refused_transition_changes_nothing(suite: Suite) -> None:
     ).json()
     before = await counts(suite)
     response = await gw.post(f"/v1/programs/{program['id']}/publish", headers=admin)
-    assert_problem(response, 409, mentions="draft")
+    assert_problem(response, 409, mentions="草稿")  # the state as a person reads it
     assert response.json()["status_now"] == "draft"
     assert (await gw.get(f"/v1/programs/{program['id']}", headers=admin)).json()[
         "status"
@@ -137,7 +137,8 @@ async def test_idempotency_key_replays_the_first_response_and_refuses_another_bo
     assert again.headers.get("idempotent-replayed") == "true"
     before = await counts(suite)
     other = await gw.post("/v1/schools", headers=admin, json={**body, "name": name + "分校"})
-    assert_problem(other, 409, mentions="different request")
+    assert_problem(other, 409, mentions="不同的请求")
+    assert other.json()["code"] == "idempotency-key-reused"
     assert await counts(suite) == before
     names, cursor = [], None
     while True:  # every page: the suite's other tests make schools too

@@ -66,7 +66,7 @@ def raised_codes() -> dict[str, str]:
             if not named_class and name not in ("problem_response", "problem_body"):
                 continue
             for keyword in node.keywords:
-                if keyword.arg == "code" and isinstance(keyword.value, ast.Constant):
+                if keyword.arg in ("code", "message") and isinstance(keyword.value, ast.Constant):
                     found.setdefault(keyword.value.value, f"{path}:{node.lineno}")
             if name in PROBLEM_CLASSES:
                 found.setdefault(PROBLEM_CLASSES[name], f"{path}:{node.lineno}")

@@ -41,7 +41,7 @@ TEACHER_HEADER = (
 
 
 def _hours(tenths_value: int) -> Decimal:
-    return Decimal(tenths_value) / 10
+    return (Decimal(tenths_value) / 10).quantize(Decimal("0.1"))
 
 
 def teacher_lines(rows: list[compliance.TeacherRow]) -> list[list[object]]:
