@@ -128,7 +128,10 @@ PROBLEMS: dict[str, str] = {
     "amount-computed": "工资总额提取的经费按工资总额计算（R19），请勿填写金额。",
     "bad-parent-pool": "只能从本区县教育局同一财政年度的经费池中分配。",
     "bad-reversal": "冲销记录不能再冲销，请重新登记该笔支出。",
-    "below-minimum": "学校须将公用经费预算的至少 {rate} 用于教师培训（R20）：至少 {minimum} 元。",
+    "below-minimum": (
+        "学校须将公用经费预算的至少 {rate} 用于教师培训（R20）：至少 {minimum} 元，"
+        "而不是 {amount} 元。"
+    ),
     "budget-changed": "预算已被修改，请重新读取后再审批。",
     "budget-not-approved": "该项目预算尚待教育局审批。",
     "id-reused": "该编号已被另一条记录使用。",
@@ -283,6 +286,7 @@ FIELDS: dict[str, str] = {
     "district_id": "区县",
     "district_level_hours": "区级及以上学时",
     "effective_from": "生效日期",
+    "encoding": "文件编码",
     "ends_on": "结束日期",
     "enrol_closes_at": "报名截止时间",
     "enrol_opens_at": "报名开始时间",

@@ -25,7 +25,8 @@ import zipfile
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
@@ -39,6 +40,15 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = "text/csv; charset=utf-8"
 PDF = "application/pdf"
 MB = 1024 * 1024
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+CsvEncoding = Literal["utf-8", "gbk"]
+ENCODING_HELP = "CSV only: utf-8 (with a BOM, the default) or gbk for older spreadsheet programs"
+
+
+def csv_type(encoding: str) -> str:
+    return CSV if encoding == "utf-8" else "text/csv; charset=gb18030"
 
 
 def file_responses(*media_types: str) -> dict[int | str, dict]:
@@ -214,6 +224,8 @@ def _csv_value(value: Any) -> Any:
     if isinstance(value, Yuan):
         return f"{value.value:.2f}"
     if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(SHANGHAI)
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, dt.date):
         return value.isoformat()
@@ -250,7 +262,8 @@ def _cell(sheet: Any, value: Any, *, bold: bool = False) -> Any:
         value, number_format = value.value, _FORMATS[Yuan]
     elif isinstance(value, dt.datetime):
         number_format = _FORMATS[dt.datetime]
-        value = value.replace(tzinfo=None)  # XLSX holds no zone: times are written local
+        if value.tzinfo is not None:  # XLSX holds no zone: a person reads Beijing time
+            value = value.astimezone(SHANGHAI).replace(tzinfo=None)
     elif isinstance(value, dt.date):
         number_format = _FORMATS[dt.date]
     elif isinstance(value, Decimal) and value == value.quantize(Decimal("0.1")):

@@ -18,7 +18,16 @@ from shared.deps import Caller, Session
 from shared.errors import BadRequest
 from shared.idempotency import HEADER, MAX_KEY_LENGTH, Idempotency
 from shared.worker import wake_after_commit
-from shared.xlsx import CSV, XLSX, csv_bytes, file_responses, pick_format, xlsx_bytes
+from shared.xlsx import (
+    ENCODING_HELP,
+    XLSX,
+    CsvEncoding,
+    csv_bytes,
+    csv_type,
+    file_responses,
+    pick_format,
+    xlsx_bytes,
+)
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 
@@ -62,12 +71,15 @@ async def roster_template(
     caller: Caller,
     format: Literal["xlsx", "csv"] | None = Query(None, description="or by Accept"),
     accept: str | None = Header(None),
+    encoding: CsvEncoding = Query("utf-8", description=ENCODING_HELP),
 ) -> Response:
     """An empty roster with the columns the import reads, and a sheet saying what each takes."""
     roster_import.ensure_importer(caller)
     header, notes = roster_import.template()
     if pick_format(format, accept, ("xlsx", "csv")) == "csv":
-        return _file(csv_bytes(header, []), CSV, "教师名单模板.csv")
+        return _file(
+            csv_bytes(header, [], encoding=encoding), csv_type(encoding), "教师名单模板.csv"
+        )
     book = xlsx_bytes([("教师名单", header, []), ("填写说明", ["列", "说明"], notes)])
     return _file(book, XLSX, "教师名单模板.xlsx")
 
@@ -85,13 +97,15 @@ async def import_errors(
     caller: Caller,
     format: Literal["xlsx", "csv"] | None = Query(None, description="or by Accept"),
     accept: str | None = Header(None),
+    encoding: CsvEncoding = Query("utf-8", description=ENCODING_HELP),
 ) -> Response:
     """The refused rows as the file had them, each with every error of it: fix them in the
     sheet and upload it again (the added row and error columns are ignored then)."""
     job = await roster_import.get_import(session, principal=caller, import_id=import_id)
     header, rows = roster_import.error_report(job, i18n.current())
     if pick_format(format, accept, ("xlsx", "csv")) == "csv":
-        return _file(csv_bytes(header, rows), CSV, "导入错误报告.csv")
+        content = csv_bytes(header, rows, encoding=encoding)
+        return _file(content, csv_type(encoding), "导入错误报告.csv")
     return _file(xlsx_bytes([("错误报告", header, rows)]), XLSX, "导入错误报告.xlsx")
 
 

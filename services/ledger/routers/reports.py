@@ -13,7 +13,6 @@ from services.ledger import compliance
 from services.ledger.policy import RULE_NAMES
 from services.ledger.risk import today
 from services.ledger.spreadsheets import (
-    CSV,
     XLSX,
     csv_bytes,
     file_responses,
@@ -21,7 +20,7 @@ from services.ledger.spreadsheets import (
     xlsx_bytes,
 )
 from shared.deps import Caller, Session
-from shared.xlsx import yes_no
+from shared.xlsx import ENCODING_HELP, CsvEncoding, csv_type, yes_no
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -90,6 +89,7 @@ async def compliance_report(
     format: Literal["json", "csv", "xlsx"] | None = Query(None, description="or by Accept"),
     shortfall_limit: int = Query(1000, ge=0, le=100_000),
     accept: str | None = Header(None),
+    encoding: CsvEncoding = Query("utf-8", description=ENCODING_HELP),
 ) -> Response:
     body, per_teacher, policy = await compliance.report(
         session,
@@ -117,7 +117,7 @@ async def compliance_report(
             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
         )
     return Response(
-        csv_bytes(TEACHER_HEADER, teacher_lines(rows)),
-        media_type=CSV,
+        csv_bytes(TEACHER_HEADER, teacher_lines(rows), encoding=encoding),
+        media_type=csv_type(encoding),
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
