@@ -223,7 +223,7 @@ async def managed_account(
         select(Account).where(Account.id == account_id, managed(principal))
     )
     if account is None:
-        raise NotFound("No such login among those you manage.")
+        raise NotFound("No such login among those you manage.", message="not-found.login")
     return account
 
 
@@ -294,7 +294,7 @@ async def issue_codes(
             )
         school = await session.get(KnownSchool, school_id)
         if school is None or school.district_id != principal.district_id:
-            raise NotFound("No such school in your district.")
+            raise NotFound("No such school in your district.", message="not-found.school")
         condition = and_(condition, Account.school_id == school_id)
     query = select(Account).where(
         condition,

@@ -48,7 +48,10 @@ _providers: dict[str, Provider] = {}
 
 def configured(settings: Settings) -> None:
     if not (settings.oidc_issuer and settings.oidc_client_id and settings.oidc_redirect_uri):
-        raise NotFound("This district has no federated login; log in with a password.")
+        raise NotFound(
+            "This district has no federated login; log in with a password.",
+            message="not-found.federated-login",
+        )
 
 
 async def provider(settings: Settings, *, refresh: bool = False) -> Provider:

@@ -17,7 +17,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.policy import RateLimitPolicy
 from shared.auth import TokenVerifier
-from shared.errors import PROBLEM_JSON, TYPE_BASE, Problem
+from shared.errors import PROBLEM_JSON, Problem, problem_body
+from shared.i18n import language_of
 
 EXEMPT_PREFIXES = ("/healthz", "/readyz", "/docs", "/.well-known/")
 
@@ -108,14 +109,14 @@ class RateLimitMiddleware:
             return
         retry_after = str(max(1, math.ceil(wait)))
         body = json.dumps(
-            {
-                "type": TYPE_BASE + "rate-limited",
-                "title": "Too many requests",
-                "status": 429,
-                "detail": f"Slow down; try again in {retry_after} s.",
-                "instance": scope["path"],
-                "code": "rate-limited",
-            }
+            problem_body(
+                429,
+                "rate-limited",
+                f"Slow down; try again in {retry_after} s.",
+                language_of(scope),
+                instance=scope["path"],
+                params={"retry_after": retry_after},
+            )
         ).encode()
         await send(
             {

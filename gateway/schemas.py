@@ -19,6 +19,7 @@ from pydantic import (
 
 from gateway.policy import SCOPES
 from shared.auth import Role
+from shared.errors import LocalizedError
 from shared.events import EVENT_TYPES
 from shared.units import HoursValue
 
@@ -65,10 +66,15 @@ class AccountCreate(BaseModel):
             Role.INSTITUTION_ADMIN: "institution_id",
         }
         if self.role is Role.SERVICE:
-            raise ValueError("service accounts are made at /v1/service-accounts")
+            raise LocalizedError(
+                "服务账号请在 /v1/service-accounts 创建",
+                "service accounts are made at /v1/service-accounts",
+            )
         field = needs.get(self.role)
         if field and getattr(self, field) is None:
-            raise ValueError(f"a {self.role.value} account names its {field}")
+            raise LocalizedError(
+                f"该角色的账号须填写{field}", f"a {self.role.value} account names its {field}"
+            )
         return self
 
 

@@ -188,7 +188,7 @@ async def own_subscription(
     may_subscribe(principal)  # a client whose events:subscribe was taken away loses its hooks
     subscription = await session.get(WebhookSubscription, subscription_id)
     if subscription is None or subscription.owner != principal.subject:
-        raise NotFound("No such webhook.")
+        raise NotFound("No such webhook.", message="not-found.webhook")
     return subscription
 
 

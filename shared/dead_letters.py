@@ -167,7 +167,7 @@ def dead_letter_router(
         async with database.sessions() as session:
             row = (await session.execute(select(dead).where(dead.c.id == dead_letter_id))).first()
         if row is None:
-            raise NotFound("No such dead letter.")
+            raise NotFound("No such dead letter.", message="not-found.dead-letter")
         subject = subject_of(request, row)
         registry = by_consumer.get(row.consumer)
         handler = registry.handlers.get(subject) if registry else None

@@ -67,9 +67,9 @@ def body_limit(path: str, default: int) -> int:
 
 def _too_large(limit: int) -> TooLarge:
     return TooLarge(
-        f"请求体超过 {limit // 1024} KB 的上限 (the request body is larger than this "
-        f"endpoint's limit of {limit} bytes).",
+        f"The request body is larger than this endpoint's limit of {limit} bytes.",
         code="body-too-large",
+        params={"limit_kb": limit // 1024},
         max_bytes=limit,
     )
 

@@ -12,6 +12,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared import i18n, messages
+
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://shixun.dev/problems/"
 
@@ -25,31 +27,49 @@ class Problem(Exception):
     code: str = "bad-request"
     title: str = "Bad request"
 
-    def __init__(self, detail: str, *, code: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        params: dict[str, Any] | None = None,
+        message: str | None = None,
+        **extra: Any,
+    ) -> None:
+        """`detail` is the English sentence; the Chinese one is the catalogue's for `message`
+        or else `code` (shared/messages.py), filled from `params` and the extra members.
+        `message` tells apart what one code covers ("not-found": which thing)."""
         super().__init__(detail)
         self.detail = detail
         if code:
             self.code = code
+        self.message = message
+        self.params = params or {}
         self.extra = extra
         self.headers: dict[str, str] = {}
 
-    def body(self, instance: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "type": TYPE_BASE + self.code,
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-            "code": self.code,  # the type's last segment, as a field clients read
-        }
-        if instance:
-            body["instance"] = instance
-        body.update(self.extra)
-        return body
+    def body(
+        self, instance: str | None = None, language: i18n.Language | None = None
+    ) -> dict[str, Any]:
+        language = language or i18n.current()
+        return problem_body(
+            self.status,
+            self.code,
+            self.detail,
+            language,
+            english_title=self.title,
+            instance=instance,
+            params={**self.extra, **self.params},
+            message=self.message,
+            **self.extra,
+        )
 
-    def response(self, instance: str | None = None) -> JSONResponse:
+    def response(
+        self, instance: str | None = None, language: i18n.Language | None = None
+    ) -> JSONResponse:
         """The problem+json answer, wherever it is raised: an endpoint or a middleware."""
         return JSONResponse(
-            self.body(instance),
+            self.body(instance, language),
             status_code=self.status,
             media_type=PROBLEM_JSON,
             headers=self.headers or None,
@@ -106,6 +126,40 @@ class DatabaseUnavailable(Unavailable):
         self.headers = {"Retry-After": "2"}
 
 
+def problem_body(
+    status: int,
+    code: str,
+    detail: str,
+    language: i18n.Language,
+    *,
+    english_title: str | None = None,
+    instance: str | None = None,
+    params: dict[str, Any] | None = None,
+    message: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A problem's members in `language`: `detail` is the English sentence, the Chinese one
+    comes from the catalogue by `message` or `code`; `code` itself is a member clients
+    branch on."""
+    key = message if message in messages.PROBLEMS else code
+    if language == "zh" and key in messages.PROBLEMS:
+        shown = dict(params or {})
+        if "status_now" in shown:
+            shown["status_now"] = messages.STATUSES.get(shown["status_now"], shown["status_now"])
+        detail = i18n.render(messages.PROBLEMS[key], shown)
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + code,
+        "title": messages.title(status, language, english_title),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return body
+
+
 def problem_response(
     status: int,
     title: str,
@@ -114,18 +168,21 @@ def problem_response(
     code: str,
     instance: str | None = None,
     headers: dict[str, str] | None = None,
+    params: dict[str, Any] | None = None,
+    language: i18n.Language | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": TYPE_BASE + code,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
-    if instance:
-        body["instance"] = instance
-    body.update(extra)
+    """`title` and `detail` in English; the Chinese ones come from the catalogue."""
+    body = problem_body(
+        status,
+        code,
+        detail,
+        language or i18n.current(),
+        english_title=title,
+        instance=instance,
+        params={**extra, **(params or {})},
+        **extra,
+    )
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -158,29 +215,104 @@ _CONNECT_FAILURES = frozenset(
 )
 
 
+def validation_errors(errors: Any, language: i18n.Language) -> list[dict[str, Any]]:
+    """Pydantic's errors as sentences naming each field by its label, in `language`."""
+    out = []
+    for err in errors:
+        location = [str(p) for p in err.get("loc", ())]
+        out.append(
+            {
+                "location": location,
+                "field": _field_path(location),
+                "message": validation_message(err, language),
+                "type": err.get("type", ""),
+            }
+        )
+    return out
+
+
+_SECTIONS = ("body", "query", "path", "header", "cookie")
+
+
+def _field_path(location: list[str]) -> str:
+    where = location[1:] if location[:1] and location[0] in _SECTIONS else location
+    return ".".join(where)
+
+
+def validation_message(err: Any, language: i18n.Language) -> str:
+    """One error as "label: what is wrong"; the label is the nearest named field."""
+    location = [str(p) for p in err.get("loc", ())]
+    if language == "en":
+        label = _field_path(location)
+    else:
+        named = [p for p in location if not p.isdigit() and p not in _SECTIONS]
+        field = named[-1] if named else ""
+        label = messages.field_label(field) if field else ""
+        # Which item of a list is wrong ("lines.3"): told too.
+        index = next((int(p) for p in reversed(location) if p.isdigit()), None)
+        if label and index is not None and location.index(str(index)) > location.index(field):
+            label += f"（第 {index + 1} 项）"
+    kind = err.get("type", "")
+    templates = messages.VALIDATION.get(kind, messages.UNKNOWN_VALIDATION)
+    template = templates[0] if language == "zh" else templates[1]
+    context = dict(err.get("ctx") or {})
+    if "error" in context:
+        context["error"] = _value_error(context["error"], language)
+    if "expected" in context:
+        expected = str(context["expected"]).replace("'", "")
+        if language == "zh":
+            expected = expected.replace(" or ", ", ").replace(", ", "、")
+        context["expected"] = expected
+    sentence = i18n.render(template, context)
+    if not label:
+        return sentence
+    return f"{label}：{sentence}" if language == "zh" else f"{label}: {sentence}"
+
+
+def _value_error(error: Any, language: i18n.Language) -> str:
+    """A validator's own message: a LocalizedError carries both languages."""
+    if isinstance(error, LocalizedError):
+        return error.zh if language == "zh" else error.en
+    text = str(error)
+    if language == "zh" and text.isascii():
+        return messages.UNKNOWN_VALIDATION[0]
+    return text
+
+
+class LocalizedError(ValueError):
+    """A validator's refusal in both languages (Pydantic passes it on in `ctx`)."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(en)
+        self.zh, self.en = zh, en
+
+
+def _language(request: Request) -> i18n.Language:
+    # Handlers of the outermost middleware run outside LanguageMiddleware: read the header.
+    return i18n.negotiate(request.headers.get("accept-language"))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    app.add_middleware(i18n.LanguageMiddleware)  # added last: outermost, seen by all
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return exc.response(instance=request.url.path)
+        return exc.response(instance=request.url.path, language=_language(request))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {
-                "location": [str(p) for p in err.get("loc", ())],
-                "message": err.get("msg", ""),
-                "type": err.get("type", ""),
-            }
-            for err in exc.errors()
-        ]
-        first = errors[0] if errors else {"location": [], "message": "invalid input"}
-        where = ".".join(first["location"][1:]) or ".".join(first["location"])
+        language = _language(request)
+        errors = validation_errors(exc.errors(), language)
+        said = [e["message"] for e in errors[:5]] or [messages.UNKNOWN_VALIDATION[language == "en"]]
+        detail = ("；" if language == "zh" else "; ").join(said)
         return problem_response(
             422,
             "Invalid input",
-            f"{where}: {first['message']}" if where else first["message"],
+            detail,
             code="validation",
             instance=request.url.path,
+            params={"detail": detail},
+            language=language,
             errors=_json_safe(errors),
         )
 
@@ -194,6 +326,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             code={404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http"),
             instance=request.url.path,
             headers=getattr(exc, "headers", None),
+            language=_language(request),
         )
 
     @app.exception_handler(PoolTimeout)
@@ -206,6 +339,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail,
             code="busy",
             instance=request.url.path,
+            language=_language(request),
             headers={"Retry-After": "2"},
         )
 
@@ -214,7 +348,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         if not _cannot_connect(exc):
             return await _unexpected(request, exc)
         log.warning("database unavailable", path=request.url.path, error=str(exc.orig))
-        return DatabaseUnavailable().response(instance=request.url.path)
+        return DatabaseUnavailable().response(
+            instance=request.url.path, language=_language(request)
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -225,4 +361,5 @@ def install_problem_handlers(app: FastAPI) -> None:
             "An unexpected error occurred; it has been logged with the request id.",
             code="internal",
             instance=request.url.path,
+            language=_language(request),
         )

@@ -106,7 +106,9 @@ def key_of(header: str | None) -> str | None:
     key = header.strip()
     if not key or len(key) > MAX_KEY_LENGTH:
         raise BadRequest(
-            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.", code="bad-idempotency-key"
+            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.",
+            code="bad-idempotency-key",
+            params={"max_length": MAX_KEY_LENGTH},
         )
     return key
 

@@ -35,7 +35,9 @@ def check_metrics_reader(request: Request) -> None:
             raise Unauthorized("The metrics token is required here.")
         return
     if settings.shixun_env == "production":
-        raise NotFound("No endpoint /metrics.")  # off until a token is set
+        raise NotFound(
+            "No endpoint /metrics.", message="not-found.endpoint"
+        )  # off until a token is set
     client = request.client.host if request.client else ""
     if client not in LOOPBACK:
         raise Forbidden("Metrics are served to this machine only; set SHIXUN_METRICS_TOKEN.")

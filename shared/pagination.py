@@ -12,7 +12,7 @@ from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import Select, and_, or_
 
-from shared.errors import BadRequest
+from shared.errors import BadRequest, LocalizedError
 
 T = TypeVar("T")
 MAX_LIMIT = 500
@@ -49,7 +49,7 @@ def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
             raise TypeError("cursor parts are not text")
         when = datetime.fromisoformat(created)
         if when.tzinfo is None:
-            raise ValueError("cursor time without a zone")
+            raise LocalizedError("翻页标记无效", "cursor time without a zone")
         return when, uuid.UUID(row_id)
     except (ValueError, TypeError, OverflowError) as exc:
         raise BadRequest("The cursor is not one this API gave out.", code="bad-cursor") from exc

@@ -38,7 +38,9 @@ def path_segments(raw_path: bytes) -> list[str]:
             )
         if "/" in text or text in (".", ".."):
             # A service would read these as other segments than the ones sent.
-            raise NotFound("No endpoint has an encoded slash or a dot segment.")
+            raise NotFound(
+                "No endpoint has an encoded slash or a dot segment.", message="not-found.endpoint"
+            )
         segments.append(text)
     return segments
 

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 from sqlalchemy import BigInteger, TypeDecorator
 
+from shared.errors import LocalizedError
+
 ONE_PLACE = Decimal("0.1")
 # Bounds hours given as input: far above any program's or entry's, far below what integer
 # tenths can hold once summed.
@@ -22,14 +24,14 @@ def to_hours(value: Any) -> Decimal:
     try:
         number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError) as exc:
-        raise ValueError(f"{value!r} is not a number of hours") from exc
+        raise LocalizedError(f"“{value}”不是学时数", f"{value!r} is not a number of hours") from exc
     if not number.is_finite():
-        raise ValueError("hours must be a finite number")
+        raise LocalizedError("学时须为有限的数字", "hours must be a finite number")
     if number.adjusted() >= 15:
         # quantize() raises InvalidOperation past the context's 28 digits.
-        raise ValueError(f"{value!r} is too large a number of hours")
+        raise LocalizedError(f"学时数“{value}”过大", f"{value!r} is too large a number of hours")
     if number != number.quantize(ONE_PLACE, rounding=ROUND_HALF_UP):
-        raise ValueError("hours have at most one decimal place")
+        raise LocalizedError("学时最多一位小数", "hours have at most one decimal place")
     return number.quantize(ONE_PLACE)
 
 
@@ -43,9 +45,9 @@ def format_hours(value: Decimal) -> str:
 
 def _within_bounds(value: Decimal) -> Decimal:
     if value < 0:
-        raise ValueError("hours cannot be negative")
+        raise LocalizedError("学时不能为负数", "hours cannot be negative")
     if value > MAX_HOURS:
-        raise ValueError(f"hours are at most {MAX_HOURS}")
+        raise LocalizedError(f"学时最多为 {MAX_HOURS}", f"hours are at most {MAX_HOURS}")
     return value
 
 

@@ -6,9 +6,11 @@ sizes are checked before parsing (zipfile never inflates past a member's declare
 the declared sizes bound the work), it is parsed streaming (openpyxl read_only), in a worker
 thread so the event loop keeps serving, and it stops at a row limit.
 
-Writing: text a person typed may start with = + - @ (or a tab or CR), which a spreadsheet
-program runs as a formula (`=HYPERLINK(...)`); such cells get a leading apostrophe (OWASP's
-advice), and the control characters XLSX cannot hold are taken out.
+Writing: Chinese headers, bold and kept in view; money as `Yuan` (元, two decimals, a
+number); dates, hours and counts as real cells; CSV with a BOM or in GBK. Text a person typed
+may start with = + - @ (or a tab or CR), which a spreadsheet program runs as a formula
+(`=HYPERLINK(...)`); such cells get a leading apostrophe (OWASP's advice), and the control
+characters XLSX cannot hold are taken out.
 """
 
 from __future__ import annotations
@@ -22,15 +24,60 @@ import re
 import zipfile
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 from shared.errors import TooLarge, Unprocessable
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV = "text/csv; charset=utf-8"
+PDF = "application/pdf"
 MB = 1024 * 1024
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+CsvEncoding = Literal["utf-8", "gbk"]
+ENCODING_HELP = "CSV only: utf-8 (with a BOM, the default) or gbk for older spreadsheet programs"
+
+
+def csv_type(encoding: str) -> str:
+    return CSV if encoding == "utf-8" else "text/csv; charset=gb18030"
+
+
+def file_responses(*media_types: str) -> dict[int | str, dict]:
+    """OpenAPI `responses` of an endpoint that answers in these formats (by Accept/format),
+    the default first; files are binary, so generated clients download them as bytes. The
+    route takes `response_class=Response`, or FastAPI lists a JSON answer first."""
+    return {
+        200: {
+            "description": "the file, in the format asked for (the first by default)",
+            "content": {media: {"schema": _schema(media)} for media in media_types},
+        }
+    }
+
+
+def _schema(media_type: str) -> dict[str, str]:
+    if media_type == "application/json":
+        return {"type": "object"}
+    return {"type": "string", "format": "binary"}  # CSV too: bytes, a BOM or GBK kept
+
+
+def pick_format(requested: str | None, accept: str | None, allowed: Sequence[str]) -> str:
+    """The `format` query parameter wins; otherwise the Accept header; otherwise the first."""
+    if requested:
+        return requested
+    accept = accept or ""
+    for name, mime in (("csv", "text/csv"), ("xlsx", XLSX), ("pdf", PDF), ("json", "json")):
+        if mime in accept and name in allowed:
+            return name
+    return allowed[0]
 
 
 @dataclass(frozen=True)
@@ -50,15 +97,14 @@ def _check_zip(content: bytes, limits: SheetLimits) -> None:
         members = zipfile.ZipFile(io.BytesIO(content)).infolist()
     except (zipfile.BadZipFile, ValueError) as exc:
         raise Unprocessable(
-            "文件不是可读的 XLSX 表格 (the file is not a readable XLSX workbook).",
+            "The file is not a readable XLSX workbook.",
             code="import-file",
         ) from exc
     unpacked = sum(m.file_size for m in members)
     if unpacked > limits.max_unpacked_bytes:
         raise TooLarge(
-            f"表格解压后超过 {limits.max_unpacked_bytes // MB} MB，请拆分后再上传 (the workbook "
-            f"unpacks to {unpacked // MB} MB, more than {limits.max_unpacked_bytes // MB} MB; "
-            "split it).",
+            f"The workbook unpacks to {unpacked // MB} MB, more than "
+            f"{limits.max_unpacked_bytes // MB} MB; split it.",
             code="import-too-large",
             max_unpacked_bytes=limits.max_unpacked_bytes,
         )
@@ -86,7 +132,7 @@ def _xlsx_rows(content: bytes) -> Iterator[list[str]]:
         raise
     except Exception as exc:  # openpyxl raises many kinds for a broken workbook
         raise Unprocessable(
-            f"XLSX 表格无法读取 (the XLSX file cannot be read: {type(exc).__name__}).",
+            f"The XLSX file cannot be read ({type(exc).__name__}).",
             code="import-file",
         ) from exc
 
@@ -98,7 +144,7 @@ def _decode(content: bytes, encodings: Sequence[str]) -> str:
         except UnicodeDecodeError:
             continue
     raise Unprocessable(
-        f"文件编码无法识别 (the file is not text in {' or '.join(encodings)}).",
+        f"The file is not text in {' or '.join(encodings)}.",
         code="import-encoding",
     )
 
@@ -116,15 +162,14 @@ def iter_rows(
         text = _decode(content, encodings)
         if "\x00" in text:  # no text of the suite holds NUL; PostgreSQL cannot store it
             raise Unprocessable(
-                "文件含有 NUL 字符 (the file holds NUL characters; is it UTF-16?).",
+                "The file holds NUL characters; is it UTF-16?",
                 code="import-encoding",
             )
         rows = csv.reader(io.StringIO(text))
     for number, row in enumerate(rows):
         if number > limits.max_rows:  # number 0 is the header
             raise TooLarge(
-                f"文件超过 {limits.max_rows} 行，请拆分后再上传 (the file has more than "
-                f"{limits.max_rows} rows; split it).",
+                f"The file has more than {limits.max_rows} rows; split it.",
                 code="import-too-many-rows",
                 max_rows=limits.max_rows,
             )
@@ -168,14 +213,49 @@ def cells(values: Iterable[Any]) -> list[Any]:
     return [safe_text(v) if isinstance(v, str) else v for v in values]
 
 
+@dataclass(frozen=True)
+class Yuan:
+    """Money for people: integer fen shown in 元 with two decimals, a number in a worksheet
+    ("1234.50" in CSV). JSON keeps integer fen; only the files a person opens say 元."""
+
+    fen: int
+
+    @property
+    def value(self) -> Decimal:
+        return (Decimal(self.fen) / 100).quantize(Decimal("0.01"))
+
+
+def yes_no(value: bool) -> str:
+    return "是" if value else "否"
+
+
 Sheet = tuple[str, Sequence[Any], Iterable[Sequence[Any]]]
+_FORMATS = {Yuan: "#,##0.00", dt.date: "yyyy-mm-dd", dt.datetime: "yyyy-mm-dd hh:mm"}
 
 
-def csv_bytes(header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> bytes:
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, Yuan):
+        return f"{value.value:.2f}"
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(SHANGHAI)
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def csv_bytes(
+    header: Sequence[Any], rows: Iterable[Sequence[Any]], *, encoding: str = "utf-8"
+) -> bytes:
+    """A CSV as spreadsheet programs on Chinese Windows read it: UTF-8 with a BOM, or GBK
+    (gb18030, its superset) when asked; text neutralised."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(cells(header))
-    writer.writerows(cells(row) for row in rows)
+    writer.writerows(cells(_csv_value(v) for v in row) for row in rows)
+    if encoding.lower() in ("gbk", "gb18030"):
+        return out.getvalue().encode("gb18030")
     # The BOM lets spreadsheet programs on Chinese Windows read UTF-8 correctly.
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
@@ -188,20 +268,62 @@ def csv_part(rows: Iterable[Sequence[Any]], *, header: Sequence[Any] | None = No
     if header is not None:
         out.write("\ufeff")
         writer.writerow(cells(header))
-    writer.writerows(cells(row) for row in rows)
+    writer.writerows(cells(_csv_value(v) for v in row) for row in rows)
     return out.getvalue().encode("utf-8")
 
 
-def xlsx_bytes(sheets: Sequence[Sheet], *, freeze_header: bool = False) -> bytes:
-    """A workbook of (title, header, rows) sheets, written streaming."""
+def _width(value: Any) -> int:
+    text = _csv_value(value.value if isinstance(value, Yuan) else value)
+    text = f"{text:,.2f}" if isinstance(text, Decimal) else str(text)
+    # A CJK character is as wide as two Latin ones.
+    return sum(2 if ord(c) > 0x2E80 else 1 for c in text)
+
+
+def _cell(sheet: Any, value: Any, *, bold: bool = False) -> Any:
+    if isinstance(value, str):
+        value = safe_text(value)
+    number_format = None
+    if isinstance(value, Yuan):
+        value, number_format = value.value, _FORMATS[Yuan]
+    elif isinstance(value, dt.datetime):
+        number_format = _FORMATS[dt.datetime]
+        if value.tzinfo is not None:  # XLSX holds no zone: a person reads Beijing time
+            value = value.astimezone(SHANGHAI).replace(tzinfo=None)
+    elif isinstance(value, dt.date):
+        number_format = _FORMATS[dt.date]
+    elif isinstance(value, Decimal) and value == value.quantize(Decimal("0.1")):
+        number_format = "0.0"  # hours and credits, one place as everywhere
+    if number_format is None and not bold:
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    if number_format:
+        cell.number_format = number_format
+    if bold:
+        cell.font = Font(bold=True)
+    return cell
+
+
+def xlsx_bytes(sheets: Sequence[Sheet], *, freeze_header: bool = True) -> bytes:
+    """A workbook of (title, header, rows) sheets, written streaming: a bold header that
+    stays in view, columns as wide as their first rows need, money (Yuan), dates and
+    numbers as real cells a person can sum and sort."""
     book = Workbook(write_only=True)
     for title, header, rows in sheets:
         sheet = book.create_sheet(title)
         if freeze_header:
             sheet.freeze_panes = "A2"
-        sheet.append(cells(header))
-        for row in rows:
-            sheet.append(cells(row))
+        rows = iter(rows)
+        first = list(itertools.islice(rows, 200))  # the widths are read off the first rows
+        widths = [_width(h) for h in header]
+        for row in first:
+            for k, value in enumerate(row):
+                if k < len(widths):
+                    widths[k] = max(widths[k], _width(value))
+        for k, width in enumerate(widths):
+            sheet.column_dimensions[get_column_letter(k + 1)].width = min(max(width, 6), 60) + 2
+        sheet.append([_cell(sheet, h, bold=True) for h in header])
+        for row in itertools.chain(first, rows):
+            sheet.append([_cell(sheet, v) for v in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

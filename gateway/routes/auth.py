@@ -320,7 +320,7 @@ async def disable_service_account(
         or account.role != Role.SERVICE.value
         or account.district_id != caller.district_id
     ):
-        raise NotFound("No such service account.")
+        raise NotFound("No such service account.", message="not-found.service-account")
     account.disabled = True
     await accounts.revoke_all(session, account.id)
     return Response(status_code=204)

@@ -62,7 +62,10 @@ router = APIRouter()
 @router.api_route(CATCH_ALL, methods=METHODS, include_in_schema=False)
 async def no_endpoint(request: Request) -> None:
     """A /v1 path that neither a service nor the gateway answers."""
-    raise NotFound(f"No endpoint {decoded_path(path_segments(raw_path_of(request.scope)))}.")
+    raise NotFound(
+        f"No endpoint {decoded_path(path_segments(raw_path_of(request.scope)))}.",
+        message="not-found.endpoint",
+    )
 
 
 class ForwardMiddleware:

@@ -68,7 +68,7 @@ async def redeliver_webhook_delivery(
     await webhooks.own_subscription(session, principal=caller, subscription_id=webhook_id)
     delivery = await session.get(WebhookDelivery, delivery_id)
     if delivery is None or delivery.subscription_id != webhook_id:
-        raise NotFound("No such delivery.")
+        raise NotFound("No such delivery.", message="not-found.delivery")
     delivery.status = "pending"
     delivery.next_attempt_at = utcnow()
     await session.flush()

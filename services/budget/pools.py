@@ -173,6 +173,11 @@ def _public_funds_pool(
             f"A school sets aside at least {rules.school_public_funds_rate:.0%} of its "
             f"public-funds budget for training (R20): {minimum} fen, not {amount}.",
             code="below-minimum",
+            params={
+                "rate": f"{rules.school_public_funds_rate:.0%}",
+                "minimum": f"{minimum / 100:,.2f}",
+                "amount": f"{amount / 100:,.2f}",
+            },
             minimum_fen=minimum,
         )
     return FundPool(

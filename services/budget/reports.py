@@ -22,7 +22,7 @@ from services.budget.programs import spent_by_category
 from services.budget.schemas import BudgetExecution, ExecutionRow, SpotCheckRow
 from shared.auth import Principal, Role
 from shared.errors import Forbidden
-from shared.xlsx import xlsx_bytes
+from shared.xlsx import Yuan, xlsx_bytes
 
 COLUMNS = ("allocated_fen", "committed_fen", "spent_fen", "paid_fen", "balance_fen")
 
@@ -162,27 +162,38 @@ async def spot_checks(
     return out
 
 
+# The columns of COLUMNS as a person reads them: money in 元.
+MONEY_HEADER = {
+    "allocated_fen": "已分配（元）",
+    "committed_fen": "已承诺（元）",
+    "spent_fen": "已支出（元）",
+    "paid_fen": "已支付（元）",
+    "balance_fen": "余额（元）",
+}
+
+
 def to_xlsx(report: BudgetExecution) -> bytes:
-    """The same report as a workbook: schools, districts, spot checks; money in fen."""
-    header = ["id", "name", *COLUMNS, "execution_rate"]
+    """The same report as a workbook: schools, districts, spot checks; money in 元 with
+    two decimals (the JSON keeps integer fen), rates as numbers (0.85 is 85 %)."""
+    header = ["名称", *(MONEY_HEADER[c] for c in COLUMNS), "执行率", "ID"]
 
     def lines(rows: list) -> list[list]:
         return [
-            [str(r.id), r.name, *(getattr(r, c) for c in COLUMNS), float(r.execution_rate)]
+            [r.name, *(Yuan(getattr(r, c)) for c in COLUMNS), r.execution_rate, str(r.id)]
             for r in rows
         ]
 
     checks = [
-        [str(c.program_id), c.title, c.planned_fen, c.actual_fen, float(c.deviation)]
+        [c.title, Yuan(c.planned_fen), Yuan(c.actual_fen), c.deviation, str(c.program_id)]
         for c in report.spot_checks
     ]
     return xlsx_bytes(
         [
-            ("schools", header, lines(report.schools)),
-            ("districts", header, lines(report.districts)),
+            ("学校", ["学校", *header[1:]], lines(report.schools)),
+            ("区县", ["区县", *header[1:]], lines(report.districts)),
             (
-                "spot_checks",
-                ["program_id", "title", "planned_fen", "actual_fen", "deviation"],
+                "抽查",
+                ["项目", "预算（元）", "实际支出（元）", "偏差率", "项目ID"],
                 checks,
             ),
         ]

@@ -10,6 +10,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
+from shared.errors import LocalizedError
+
 Fen = Annotated[int, Field(ge=0, le=10**15)]
 PositiveFen = Annotated[int, Field(gt=0, le=10**15)]
 Rate = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.4f}", return_type=str, when_used="json")]
@@ -48,11 +50,20 @@ class FundCreate(Strict):
         }[self.source]
         missing = [name for name in needs if getattr(self, name) is None]
         if missing:
-            raise ValueError(f"a {self.source.value} pool needs {', '.join(missing)}")
+            raise LocalizedError(
+                f"该类经费池须填写：{'、'.join(missing)}",
+                f"a {self.source.value} pool needs {', '.join(missing)}",
+            )
         if self.source is Source.PAYROLL and self.school_id is not None:
-            raise ValueError("a payroll pool belongs to the bureau, not a school")
+            raise LocalizedError(
+                "工资总额提取的经费池属于教育局，不属于学校",
+                "a payroll pool belongs to the bureau, not a school",
+            )
         if self.source is not Source.BUREAU_ALLOCATION and self.parent_pool_id is not None:
-            raise ValueError("only a bureau_allocation pool has a parent_pool_id")
+            raise LocalizedError(
+                "只有教育局下拨的经费池才有上级经费池",
+                "only a bureau_allocation pool has a parent_pool_id",
+            )
         return self
 
 
@@ -173,9 +184,14 @@ class ExpenseCreate(Strict):
     @model_validator(mode="after")
     def _expense_or_reversal(self) -> ExpenseCreate:
         if self.reverses_id is None and (self.category is None or self.amount_fen is None):
-            raise ValueError("an expense needs category and amount_fen")
+            raise LocalizedError(
+                "支出须填写支出科目和金额", "an expense needs category and amount_fen"
+            )
         if self.reverses_id is not None and (self.category or self.amount_fen):
-            raise ValueError("a reversal takes category and amount from the expense it reverses")
+            raise LocalizedError(
+                "冲销记录的科目和金额取自被冲销的支出，请勿填写",
+                "a reversal takes category and amount from the expense it reverses",
+            )
         return self
 
 

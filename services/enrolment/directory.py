@@ -88,7 +88,7 @@ async def get_school(
     principal.require_scope("roster:read")
     school = await session.get(School, school_id)
     if school is None:
-        raise NotFound("No such school.")
+        raise NotFound("No such school.", message="not-found.school")
     ensure_in_scope(principal, "school", district_id=school.district_id, school_id=school.id)
     return school
 
@@ -142,7 +142,7 @@ async def get_institution(
     principal.require_scope("roster:read")
     institution = await session.get(Institution, institution_id)
     if institution is None:
-        raise NotFound("No such institution.")
+        raise NotFound("No such institution.", message="not-found.institution")
     if principal.role is Role.INSTITUTION_ADMIN:
         ensure_in_scope(principal, "institution", district_id=None, institution_id=institution.id)
     elif institution.district_id != principal.district_id:
@@ -368,7 +368,7 @@ async def get_teacher(
     principal.require_scope(needs)
     teacher = await session.get(Teacher, teacher_id)
     if teacher is None:
-        raise NotFound("No such teacher.")
+        raise NotFound("No such teacher.", message="not-found.teacher")
     ensure_in_scope(
         principal,
         "teacher",

@@ -267,7 +267,7 @@ async def act(
         case "accept":
             await _accept(session, principal, program, enrolment)
         case _:
-            raise NotFound(f"No enrolment action {action!r}.")
+            raise NotFound(f"No enrolment action {action!r}.", message="not-found.action")
     return enrolment
 
 
@@ -402,7 +402,7 @@ async def get_enrolment(
     enrolment = await session.scalar(query)
     program = await session.get(Program, enrolment.program_id) if enrolment else None
     if enrolment is None or program is None or not can_see_enrolment(principal, enrolment, program):
-        raise NotFound("No such enrolment.")
+        raise NotFound("No such enrolment.", message="not-found.enrolment")
     return enrolment, program
 
 

@@ -41,6 +41,7 @@ async def request_leave(
         raise Conflict(
             f"A {enrolment.status} enrolment of a {program.status} program takes no leave.",
             code="invalid-transition",
+            status_now=enrolment.status,
         )
     pending = await session.scalar(
         select(LeaveRequest.id).where(
@@ -130,7 +131,7 @@ async def get_leave(
             institution_id=program.institution_id,
         )
     ):
-        raise NotFound("No such leave request.")
+        raise NotFound("No such leave request.", message="not-found.leave")
     return leave, program
 
 
@@ -182,7 +183,11 @@ async def _take_effect(session: AsyncSession, leave: LeaveRequest, program: Prog
     )
     assert enrolment is not None
     if enrolment.status not in LEAVE_STATUSES:
-        raise Conflict(f"The enrolment is {enrolment.status} now.", code="invalid-transition")
+        raise Conflict(
+            f"The enrolment is {enrolment.status} now.",
+            code="invalid-transition",
+            status_now=enrolment.status,
+        )
     if leave.kind == "leave":
         reason = f"leave: {leave.reason}"
         await end_enrolment(session, program, enrolment, status="on_leave", reason=reason)

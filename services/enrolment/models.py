@@ -361,6 +361,15 @@ class RosterImport(EnrolmentModel, table=True):
     created_count: int = 0
     skipped_count: int = 0
     errors: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Columns of the file the import does not read (序号, 性别, …), told as warnings.
+    ignored_columns: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    # The vocabulary (shared/vocabulary.py) the file's words were read with.
+    vocabulary: str | None = Field(default=None, max_length=40)
+    # The refused rows as the file had them, for the error report to fix and re-upload:
+    # sealed like the upload (they hold identity numbers).
+    refused_rows: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=created_column())
     finished_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)

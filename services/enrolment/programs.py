@@ -125,7 +125,7 @@ async def get_program(
         query = query.with_for_update()
     program = await session.scalar(query)
     if program is None or not can_see_program(principal, program):
-        raise NotFound("No such program.")
+        raise NotFound("No such program.", message="not-found.program")
     return program
 
 
@@ -170,7 +170,10 @@ async def checked_transition(
     and the program where the step starts. calendar.step takes it, for them or the calendar."""
     step = LIFECYCLE.get(action)
     if step is None:
-        raise NotFound(f"No program action {action!r}; one of {', '.join(LIFECYCLE)}.")
+        raise NotFound(
+            f"No program action {action!r}; one of {', '.join(LIFECYCLE)}.",
+            message="not-found.action",
+        )
     program = await get_program(
         session, principal=principal, program_id=program_id, for_update=True
     )

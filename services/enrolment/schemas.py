@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from shared.errors import LocalizedError
 from shared.units import PositiveHours, rate_schema
 
 # A status to filter a listing by: a status name only, so no stray text (a NUL) reaches SQL.
@@ -79,7 +80,10 @@ class Strict(BaseModel):
     @classmethod
     def _no_nul(cls, data: object) -> object:
         if _has_nul(data):
-            raise ValueError("text must not contain NUL (U+0000) characters")
+            raise LocalizedError(
+                "文本中不能含有 NUL（U+0000）字符",
+                "text must not contain NUL (U+0000) characters",
+            )
         return data
 
 
@@ -253,13 +257,17 @@ class ProgramCreate(Strict):
     @model_validator(mode="after")
     def _dates(self) -> ProgramCreate:
         if self.enrol_closes_at <= self.enrol_opens_at:
-            raise ValueError("enrol_closes_at must be after enrol_opens_at")
+            raise LocalizedError(
+                "报名截止时间须晚于报名开始时间", "enrol_closes_at must be after enrol_opens_at"
+            )
         if self.ends_on < self.starts_on:
-            raise ValueError("ends_on must not be before starts_on")
+            raise LocalizedError(
+                "结束日期（ends_on）不能早于开始日期", "ends_on must not be before starts_on"
+            )
         if self.hours <= 0:
-            raise ValueError("hours must be positive")
+            raise LocalizedError("学时须大于零", "hours must be positive")
         if self.mode is Mode.SCHOOL_BASED and self.school_id is None:
-            raise ValueError("a school-based program names its school_id")
+            raise LocalizedError("校本项目须指定学校", "a school-based program names its school_id")
         return self
 
 
@@ -384,7 +392,10 @@ class LeaveRequestCreate(Strict):
     @model_validator(mode="after")
     def _substitute(self) -> LeaveRequestCreate:
         if (self.kind is LeaveKind.SUBSTITUTION) != (self.substitute_teacher_id is not None):
-            raise ValueError("a substitution, and only a substitution, names substitute_teacher_id")
+            raise LocalizedError(
+                "只有替换申请才填写替换教师，且必须填写",
+                "a substitution, and only a substitution, names substitute_teacher_id",
+            )
         return self
 
 
@@ -468,7 +479,13 @@ class RosterImportRead(Read):
     processed_rows: int
     created_count: int
     skipped_count: int
-    errors: list[dict]
+    errors: list[dict] = Field(
+        description="every error of every refused row: row (the file's line), column (the "
+        "file's own header), code (stable), error (the sentence, in Accept-Language)"
+    )
+    ignored_columns: list[str] = Field(description="columns of the file the import does not read")
+    warnings: list[str] = Field(default_factory=list, description="ignored columns, told")
+    vocabulary: str | None = Field(None, description="the version of the words read")
     created_at: dt.datetime
     finished_at: dt.datetime | None
 

@@ -104,8 +104,10 @@ async def get_template(
     try:
         key = uuid.UUID(template_id)
     except ValueError as exc:
-        raise NotFound("No such appraisal template.") from exc
+        raise NotFound(
+            "No such appraisal template.", message="not-found.appraisal-template"
+        ) from exc
     template = await session.scalar(templates_query(principal).where(AppraisalTemplate.id == key))
     if template is None:
-        raise NotFound("No such appraisal template.")
+        raise NotFound("No such appraisal template.", message="not-found.appraisal-template")
     return AppraisalTemplateRead.model_validate(template)

@@ -13,7 +13,7 @@ from services.feedback.policy import FeedbackPolicy
 from services.feedback.scorecards import institution_figures, metrics, score
 from shared.auth import Principal, Role
 from shared.errors import Forbidden
-from shared.xlsx import xlsx_bytes
+from shared.xlsx import Yuan, xlsx_bytes
 
 
 async def institution_ranking(
@@ -74,7 +74,7 @@ COLUMNS = (
     ("programs_planned", "计划项目数"),
     ("programs_finished", "完成项目数"),
     ("assessments_overdue", "逾期考核数"),
-    ("committed_fen", "已承诺经费(元)"),
+    ("committed_fen", "已承诺经费（元）"),
     ("institution_id", "机构ID"),
 )
 
@@ -86,7 +86,7 @@ def ranking_xlsx(ranking: dict[str, Any]) -> bytes:
         for key, _ in COLUMNS:
             value = row[key]
             if key == "committed_fen":
-                value = value / 100  # yuan for people; the API keeps integer fen
+                value = Yuan(value)  # 元 for people; the API keeps integer fen
             elif isinstance(value, uuid.UUID):
                 value = str(value)
             elif value is not None and not isinstance(value, (int, str)):
@@ -94,4 +94,6 @@ def ranking_xlsx(ranking: dict[str, Any]) -> bytes:
             values.append(value)
         rows.append(values)
     title = f"{ranking['year']}年机构排名"
-    return xlsx_bytes([(title, [t for _, t in COLUMNS], rows)], freeze_header=True)
+    return xlsx_bytes(
+        [(title, [t for _, t in COLUMNS], rows)],
+    )

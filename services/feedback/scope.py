@@ -51,7 +51,7 @@ async def authorize_teacher(
     if principal.role is Role.TEACHER:
         raise Forbidden("A teacher sees only their own evaluations.", code="out-of-scope")
     if teacher is None:
-        raise NotFound("No such teacher.")
+        raise NotFound("No such teacher.", message="not-found.teacher")
     principal.require_scope("evaluations:read")
     if not in_scope(
         principal,

@@ -140,7 +140,7 @@ async def reverse(
     """Cancel an entry with a new, opposite entry naming why and who (R16)."""
     original = await session.get(LedgerEntry, entry_id)
     if original is None:
-        raise NotFound("No such entry.")
+        raise NotFound("No such entry.", message="not-found.entry")
     teacher = await teacher_in_scope(session, principal, original.teacher_id)
     if principal.role is Role.SCHOOL_ADMIN and original.source != "school_based":
         raise Forbidden("A school corrects only the school-based hours it recognised.")

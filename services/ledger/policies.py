@@ -112,10 +112,10 @@ async def get(
     principal.require_scope("hours:read")  # a client reads the rules with the hours
     row = await session.get(RequirementPolicyVersion, policy_id)
     if row is None:
-        raise NotFound("No such policy.")
+        raise NotFound("No such policy.", message="not-found.policy")
     if row.district_id != principal.district_id:
         # Policies are public within their district and invisible outside it.
-        raise NotFound("No such policy.")
+        raise NotFound("No such policy.", message="not-found.policy")
     return row
 
 

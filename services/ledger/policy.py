@@ -13,6 +13,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.errors import LocalizedError
 from shared.units import PositiveHours
 
 MODES = ("centralized", "online", "blended", "school_based", "degree")
@@ -36,9 +37,9 @@ class DegreeTarget(BaseModel):
     @model_validator(mode="after")
     def _known(self) -> DegreeTarget:
         if self.stage not in STAGES:
-            raise ValueError(f"unknown stage {self.stage!r}")
+            raise LocalizedError(f"未知学段：{self.stage}", f"unknown stage {self.stage!r}")
         if self.degree not in DEGREES:
-            raise ValueError(f"unknown degree {self.degree!r}")
+            raise LocalizedError(f"未知学历：{self.degree}", f"unknown degree {self.degree!r}")
         return self
 
 
@@ -99,9 +100,12 @@ class PolicyRules(BaseModel):
         missing = [m for m in MODES if m not in self.hours_per_credit]
         unknown = [m for m in self.hours_per_credit if m not in MODES]
         if missing or unknown:
-            raise ValueError(f"hours_per_credit needs exactly the modes {', '.join(MODES)}")
+            raise LocalizedError(
+                f"每学分学时须且只须包含以下培训形式：{'、'.join(MODES)}",
+                f"hours_per_credit needs exactly the modes {', '.join(MODES)}",
+            )
         if any(v <= 0 for v in self.hours_per_credit.values()):
-            raise ValueError("hours_per_credit must be positive")
+            raise LocalizedError("每学分学时须大于零", "hours_per_credit must be positive")
         return self
 
 
@@ -197,6 +201,19 @@ RULE_TABLE = (
     ),
     RuleSpec("R15.trainer_hours", "hours", "trainer_hours", "year_total", "trainer"),
 )
+
+
+# What each rule is called where a person reads it (transcripts, compliance downloads).
+RULE_NAMES = {
+    "R10.cycle_total": "五年周期累计学时",
+    "R11.pre_service_hours": "新教师岗前培训学时",
+    "R12.annual_minimum": "年度学时",
+    "R12.self_selected_hours": "自主选学学时",
+    "R12.district_level_hours": "区级及以上培训学时",
+    "R13.school_based_hours": "校本研修学时",
+    "R13.school_based_cycle_credits": "校本研修周期学分",
+    "R15.trainer_hours": "培训者年度研修学时",
+}
 
 
 @dataclass(frozen=True)

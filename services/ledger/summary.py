@@ -28,7 +28,7 @@ async def authorize_teacher(
     if teacher is None:
         if principal.role is Role.TEACHER:
             raise Forbidden("A teacher sees only their own hours.", code="out-of-scope")
-        raise NotFound("No such teacher.")
+        raise NotFound("No such teacher.", message="not-found.teacher")
     principal.require_scope(scope)
     ensure_in_scope(
         principal,

@@ -24,6 +24,7 @@ from services.ledger.models import (
     SchoolProjection,
     TeacherProjection,
 )
+from services.ledger.policy import RULE_NAMES
 from services.ledger.schemas import HoursSummary
 from services.ledger.spreadsheets import xlsx_bytes
 from shared.errors import Unavailable
@@ -51,16 +52,7 @@ SOURCES = {
     "provincial_import": "省平台",
     "reversal": "更正冲销",
 }
-RULES = {
-    "R10.cycle_total": "五年周期累计学时",
-    "R11.pre_service_hours": "新教师岗前培训学时",
-    "R12.annual_minimum": "年度学时",
-    "R12.self_selected_hours": "自主选学学时",
-    "R12.district_level_hours": "区级及以上培训学时",
-    "R13.school_based_hours": "校本研修学时",
-    "R13.school_based_cycle_credits": "校本研修周期学分",
-    "R15.trainer_hours": "培训者年度研修学时",
-}
+RULES = RULE_NAMES
 HEADER = ("日期", "学年", "学期", "培训内容", "形式", "级别", "类别", "来源", "学时", "学分")
 
 
@@ -289,9 +281,14 @@ def xlsx(
     entries: Sequence[LedgerEntry],
     printed: dt.date,
 ) -> bytes:
+    # The same lines as the PDF, with the date and the hours as cells a person can sort and sum.
+    cells = [
+        (e.occurred_on, *line[1:8], e.hours, e.credits)
+        for e, line in zip(entries, lines(entries), strict=True)
+    ]
     return xlsx_bytes(
         [
-            ("学时登记", HEADER, lines(entries)),
+            ("学时登记", HEADER, cells),
             ("概况", ("项目", "内容"), facts(names, summary, printed)),
             ("达标情况", ("要求", "标准", "已完成", "情况"), requirement_lines(summary)),
         ]

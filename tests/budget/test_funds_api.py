@@ -86,7 +86,7 @@ async def test_r20_school_pool_at_least_the_minimum_share_of_public_funds(suite:
     stray = await client.post(
         "/v1/funds", headers=headers, json=body | {"parent_pool_id": str(uuid.uuid4())}
     )
-    assert stray.status_code == 422 and "parent_pool_id" in stray.json()["detail"]
+    assert stray.status_code == 422 and "上级经费池" in stray.json()["detail"]
     assert (await client.get("/v1/funds", headers=headers)).json()["items"] == []
     body["amount_fen"] = 60_000_00
     pool = await create_fund(suite, body, headers=headers)

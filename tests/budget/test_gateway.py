@@ -54,9 +54,9 @@ async def test_school_from_enrolment_gets_a_pool_and_a_report_row(suite: Suite) 
     )
     xlsx = await gw.get(f"/v1/reports/budget-execution?year={year}&format=xlsx", headers=admin)
     assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
-    rows = list(load_workbook(io.BytesIO(xlsx.content))["schools"].values)
-    assert rows[0][:3] == ("id", "name", "allocated_fen")
-    assert (school_id, "育才中学", 80_000_00) in [r[:3] for r in rows[1:]]
+    rows = list(load_workbook(io.BytesIO(xlsx.content))["学校"].values)
+    assert rows[0][:2] == ("学校", "已分配（元）") and rows[0][-1] == "ID"
+    assert ("育才中学", 80_000, school_id) in [(r[0], r[1], r[-1]) for r in rows[1:]]
 
 
 async def test_an_institution_cannot_fund_its_draft_from_a_bureau_pool_end_to_end(

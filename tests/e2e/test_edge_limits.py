@@ -32,14 +32,14 @@ async def test_oversized_bodies_are_413_at_the_gateway_and_every_service(suite: 
     response = await suite.gateway.post(
         "/v1/schools", headers=admin | {"Content-Type": "application/json"}, content=huge
     )
-    assert_problem(response, 413, mentions="limit")
+    assert_problem(response, 413, mentions="上限")
     assert response.json()["max_bytes"] == DEFAULT_MAX_BODY
     just_over = big_json(DEFAULT_MAX_BODY)
     for name, path in ENDPOINTS.items():
         direct = await suite.direct[name].post(
             path, headers=admin | {"Content-Type": "application/json"}, content=just_over
         )
-        assert_problem(direct, 413, mentions="limit")
+        assert_problem(direct, 413, mentions="上限")
 
     async def streamed() -> AsyncIterator[bytes]:  # no Content-Length: counted while read
         for _ in range(40):
@@ -48,7 +48,7 @@ async def test_oversized_bodies_are_413_at_the_gateway_and_every_service(suite: 
     chunked = await suite.direct["enrolment"].post(
         "/v1/schools", headers=admin | {"Content-Type": "application/json"}, content=streamed()
     )
-    assert_problem(chunked, 413, mentions="limit")
+    assert_problem(chunked, 413, mentions="上限")
     assert await counts(suite) == before
 
 
@@ -107,7 +107,7 @@ async def test_a_forged_cursor_is_a_400_on_every_service(suite: Suite) -> None:
     for name, path in lists.items():
         for cursor in cursors:
             response = await suite.direct[name].get(path, headers=admin, params={"cursor": cursor})
-            assert_problem(response, 400, mentions="cursor")
+            assert_problem(response, 400, mentions="翻页标记")
     for cursor in cursors:
         response = await suite.gateway.get("/v1/webhooks", headers=admin, params={"cursor": cursor})
-        assert_problem(response, 400, mentions="cursor")
+        assert_problem(response, 400, mentions="翻页标记")

@@ -37,6 +37,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from services.ledger.imports import COLUMNS
+from shared.office_values import check_digit
 from tests.e2e.processes import supervised
 
 EXAMPLES = int(os.environ.get("SHIXUN_FUZZ_EXAMPLES", "8"))
@@ -579,8 +580,9 @@ def scenario(run: Run) -> None:
     call("GET /v1/reports/province-discrepancies", query={"year": TODAY.year})
 
     # A roster import.
+    number = f"11010519800101{secrets.randbelow(10**3):03d}"
     roster = "姓名,学校ID,学段,学科,入职日期,身份证号,角色\n" + (
-        f"周老师,{school['id']},primary,英语,2018-09-01,110105{secrets.randbelow(10**11):011d}X,\n"
+        f"周老师,{school['id']},primary,英语,2018-09-01,{number}{check_digit(number)},\n"
     )
     imported = call(
         "POST /v1/teachers/imports",
@@ -589,6 +591,11 @@ def scenario(run: Run) -> None:
     )
     run.ids["roster_import_id"].append(imported["id"])
     call("GET /v1/teachers/imports/{import_id}", path_parameters={"import_id": imported["id"]})
+    call(
+        "GET /v1/teachers/imports/{import_id}/errors",
+        path_parameters={"import_id": imported["id"]},
+    )
+    call("GET /v1/teachers/imports/template")
 
     # Funds: the bureau's payroll pool, a school's share, a program's budget and spending,
     # and a school paying an institution for a teacher who completed a paid program.

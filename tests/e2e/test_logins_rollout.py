@@ -5,6 +5,7 @@ teacher, whose refresh then fails. All through the gateway, as clients would."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import secrets
 import uuid
@@ -13,13 +14,17 @@ from typing import Any
 import httpx
 from openpyxl import load_workbook
 
+from shared.office_values import check_digit
 from tests.harness import ADMIN_PASSWORD, Suite, wait_for
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def id_number() -> str:
-    return f"3201{secrets.randbelow(10**13):013d}X"
+    """A valid identity number: a birth date and the GB 11643 check digit (imports check)."""
+    born = dt.date(1970, 1, 1) + dt.timedelta(days=secrets.randbelow(12_000))
+    first = f"320102{born:%Y%m%d}{secrets.randbelow(1000):03d}"
+    return first + check_digit(first)
 
 
 def mobile() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import io
 import random
@@ -12,13 +13,16 @@ from openpyxl import Workbook
 
 from services.enrolment.models import RosterImport
 from shared.config import DEFAULT_DISTRICT_ID
+from shared.office_values import check_digit
 from tests.enrolment.conftest import World, ok
 from tests.harness import wait_for
 
 
 def id_number() -> str:
-    """A well-formed 18-character identity number (the checksum is not ours to verify)."""
-    return "".join(random.choice("0123456789") for _ in range(17)) + random.choice("0123456789X")
+    """A valid 18-character identity number: a birth date and the GB 11643 check digit."""
+    born = dt.date(1970, 1, 1) + dt.timedelta(days=random.randrange(12_000))
+    first = f"{random.randrange(110000, 659999)}{born:%Y%m%d}{random.randrange(1000):03d}"
+    return first + check_digit(first)
 
 
 def csv_bytes(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
@@ -63,7 +67,9 @@ async def test_gbk_csv_valid_rows_imports_the_good_rows_and_reports_the_rest(wor
     assert result["status"] == "done"
     assert result["created_count"] == 3 and result["processed_rows"] == 5
     assert [e["row"] for e in result["errors"]] == [5, 6]
-    assert "stage" in result["errors"][0]["error"]
+    # In Chinese, naming the file's own column and the words it takes.
+    assert result["errors"][0]["column"] == "学段" and "小学" in result["errors"][0]["error"]
+    assert result["errors"][1]["code"] == "duplicate-id-number"
     listed = ok(
         await world.api.get("/v1/teachers", headers=world.bureau, params={"school_id": sid})
     )
@@ -105,8 +111,19 @@ async def test_xlsx_import_by_a_school_for_its_own_teachers_only(world: World) -
     result = await finished(world, job, admin)
     assert result["created_count"] == 1
     assert result["errors"] == [
-        {"row": 3, "error": "school_id: a school imports only its own teachers"}
+        {
+            "row": 3,
+            "column": "school_id",
+            "code": "school-other",
+            "error": "school_id：学校只能导入本校教师",
+        }
     ]
+    english = ok(
+        await world.api.get(
+            f"/v1/teachers/imports/{job['id']}", headers={**admin, "Accept-Language": "en"}
+        )
+    )
+    assert english["errors"][0]["error"] == "school_id: a school imports only its own teachers"
     other_admin = world.school_admin(other)
     hidden = await world.api.get(f"/v1/teachers/imports/{job['id']}", headers=other_admin)
     assert hidden.status_code == 404
@@ -251,9 +268,8 @@ async def test_a_change_while_importing_fails_the_import_and_the_queue_goes_on(
 
     result = await finished(world, {"id": str(changed.id)})
     assert result["status"] == "failed" and result["created_count"] == 0
-    assert len(result["errors"]) == 1
-    assert "changed while importing" in result["errors"][0]["error"]
-    assert "mobile" in result["errors"][0]["error"]
+    assert [e["code"] for e in result["errors"]] == ["changed", "mobile-taken"]
+    assert result["errors"][1]["code"] == "mobile-taken"
     assert (await finished(world, queued))["status"] == "done"
     listed = ok(
         await world.api.get(
@@ -272,7 +288,7 @@ async def test_an_import_that_keeps_failing_is_given_up_and_never_blocks_the_que
     import datetime as dt
     import uuid
 
-    from services.enrolment.roster_import import GIVEN_UP, MAX_ATTEMPTS
+    from services.enrolment.roster_import import MAX_ATTEMPTS
 
     school = await world.school()
     app = world.suite.apps["enrolment"]
@@ -300,7 +316,7 @@ async def test_an_import_that_keeps_failing_is_given_up_and_never_blocks_the_que
     queued = ok(await upload(world, csv_bytes(behind), "queued.csv", "valid_rows"), 202)
     assert (await finished(world, queued))["status"] == "done"
     given_up = await finished(world, {"id": str(exhausted.id)})
-    assert given_up["status"] == "failed" and given_up["errors"][-1]["error"] == GIVEN_UP
+    assert given_up["status"] == "failed" and given_up["errors"][-1]["code"] == "given-up"
     async with app.state.database.sessions() as session:
         still = await session.get(RosterImport, failing.id)
         assert still is not None and still.status in ("queued", "running")

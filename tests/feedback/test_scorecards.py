@@ -229,7 +229,9 @@ async def test_r26_institution_scorecard_and_yearly_ranking_export(suite: Suite)
     rows = list(sheet.values)
     assert rows[0][:3] == ("排名", "培训机构", "综合得分")
     assert [r[1] for r in rows[1:]] == ["区教师进修学校", "某培训基地"]
-    assert rows[1][11] == 2400.0  # 240,000 fen committed, in yuan for people
+    assert rows[0][11] == "已承诺经费（元）"
+    assert rows[1][11] == 2400  # 240,000 fen committed, in yuan for people
+    assert sheet.cell(row=2, column=12).number_format == "#,##0.00"
     teacher_refused = await client.get(
         "/v1/reports/institution-ranking", headers=teacher(suite, strong, 0)
     )

@@ -109,4 +109,4 @@ async def test_a_person_without_a_login_here_gets_the_login_error(
 async def test_without_a_provider_a_district_keeps_passwords(suite: Suite) -> None:
     assert suite.gateway_app.state.settings.oidc_issuer is None
     answer = await suite.gateway.get("/v1/auth/oidc/start")
-    assert answer.status_code == 404 and "password" in answer.json()["detail"]
+    assert answer.status_code == 404 and "密码登录" in answer.json()["detail"]

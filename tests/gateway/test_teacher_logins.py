@@ -95,7 +95,7 @@ async def test_an_expired_activation_code_is_refused_and_changes_nothing(
     answer = await token(suite.gateway, teacher["id_number"], teacher["code"])
     assert answer.status_code == 400
     assert answer.json()["type"].endswith("activation-code-expired")
-    assert "ask your school" in answer.json()["detail"]
+    assert "请向学校申请" in answer.json()["detail"]
     assert (await _account(suite, teacher["login"]["id"])).password_hash == ""
 
 

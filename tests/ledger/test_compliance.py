@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from services.ledger.balances import recompute
 from services.ledger.models import LedgerEntry, TeacherBalance
+from services.ledger.policy import RULE_NAMES
 from tests.harness import Suite
 from tests.ledger.conftest import District
 
@@ -139,14 +140,25 @@ async def test_report_scope_csv_and_xlsx(district: District) -> None:
         headers=district.bureau() | {"Accept": "text/csv"},
     )
     assert as_csv.headers["content-type"].startswith("text/csv")
+    assert as_csv.content.startswith("\ufeff".encode())  # UTF-8 as Chinese Windows reads it
     rows = list(csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
-    assert {r["name"]: r["year_hours"] for r in rows} == {"赵老师": "12.0", "钱老师": "0.0"}
+    assert {r["姓名"]: r["年度学时"] for r in rows} == {"赵老师": "12.0", "钱老师": "0.0"}
+    assert {r["姓名"]: r["是否达标"] for r in rows} == {"赵老师": "否", "钱老师": "否"}
+    missing = next(r["未达标项（尚差）"] for r in rows if r["姓名"] == "赵老师")
+    assert "年度学时" in missing and "R12" not in missing
     as_xlsx = await district.client.get(
         "/v1/reports/compliance", params={"year": 2027, "format": "xlsx"}, headers=district.bureau()
     )
     book = load_workbook(io.BytesIO(as_xlsx.content))
-    names = [row[2] for row in book["teachers"].iter_rows(min_row=2, values_only=True)]
-    assert sorted(names) == ["赵老师", "钱老师"]
+    assert book.sheetnames == ["概况", "教师学时"]
+    sheet = book["教师学时"]
+    assert [c.value for c in sheet[1]][:3] == ["姓名", "年度学时", "周期累计学时"]
+    assert sheet["A1"].font.bold and sheet.freeze_panes == "A2"
+    lines = {row[0]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert sorted(lines) == ["赵老师", "钱老师"]
+    assert lines["赵老师"][1] == 12 and isinstance(lines["赵老师"][1], (int, float))
+    summary = dict(book["概况"].iter_rows(min_row=2, values_only=True))
+    assert summary["教师人数"] == 2 and isinstance(summary["达标比例"], (int, float))
 
 
 async def test_balances_projection_always_equals_a_recomputation(
@@ -224,11 +236,14 @@ async def test_report_counts_agree_with_each_teacher_evaluated_alone(district: D
         "/v1/reports/compliance", params={"year": 2027, "format": "csv"}, headers=district.bureau()
     )
     rows = list(csv.DictReader(io.StringIO(download.content.decode("utf-8-sig"))))
-    assert body["compliant"] == sum(r["compliant"] == "yes" for r in rows)
+    assert body["compliant"] == sum(r["是否达标"] == "是" for r in rows)
     for counted in body["rules"]:
-        unmet = sum(counted["rule"] + " " in r["missing"] for r in rows)
+        named = RULE_NAMES[counted["rule"]] + " "
+        unmet = sum(
+            any(item.startswith(named) for item in r["未达标项（尚差）"].split("；")) for r in rows
+        )
         assert counted["applicable"] - counted["met"] == unmet, counted["rule"]
-    assert body["shortfall"]["count"] == sum(r["compliant"] == "no" for r in rows)
+    assert body["shortfall"]["count"] == sum(r["是否达标"] == "否" for r in rows)
 
 
 async def test_formula_names_are_inert_in_every_ledger_file(district: District) -> None:

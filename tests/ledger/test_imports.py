@@ -120,7 +120,8 @@ async def test_only_the_bureau_imports(district: District) -> None:
         content=b"a,b\n1,2\n",
         headers=district.bureau() | {"Content-Type": "text/csv"},
     )
-    assert bad.status_code == 400 and "记录编号" in bad.json()["detail"]
+    assert bad.status_code == 400 and bad.json()["code"] == "bad-columns"
+    assert "记录编号" in bad.json()["detail"]
 
 
 async def test_xlsx_beyond_the_limits_is_refused_before_it_is_stored(

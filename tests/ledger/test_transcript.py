@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from pathlib import Path
@@ -67,7 +68,9 @@ async def test_xlsx_transcript_and_scope(district: District) -> None:
     assert response.status_code == 200
     book = load_workbook(io.BytesIO(response.content))
     rows = list(book["学时登记"].iter_rows(min_row=2, values_only=True))
-    assert [(r[3], r[8]) for r in rows] == [("网络研修", "12.5")]
+    assert [(r[3], r[8]) for r in rows] == [("网络研修", 12.5)]
+    # The date is a date cell, the hours a number: a person sorts and sums them.
+    assert isinstance(rows[0][0], dt.datetime) and isinstance(rows[0][9], (int, float))
     facts = dict(book["概况"].iter_rows(min_row=2, values_only=True))
     assert facts["姓名"] == "司马光"
     other = await district.register()

@@ -4,6 +4,7 @@ that it shows as typed; numbers stay numbers."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import pathlib
 
@@ -47,3 +48,30 @@ def test_every_spreadsheet_is_written_by_the_shared_writer(part: str) -> None:
         if "Workbook(" in (text := path.read_text()) or "csv.writer(" in text
     ]
     assert own == []
+
+
+def test_office_cells_money_in_yuan_dates_hours_and_a_bold_header() -> None:
+    from decimal import Decimal
+
+    from shared.xlsx import Yuan, yes_no
+
+    at = dt.datetime(2027, 3, 1, 2, 30, tzinfo=dt.UTC)  # 10:30 in Beijing
+    rows = [["王芳", Yuan(123_456), dt.date(2019, 9, 1), Decimal("12.5"), at, yes_no(True)]]
+    header = ["姓名", "金额（元）", "入职日期", "学时", "时间", "是否达标"]
+    book = load_workbook(io.BytesIO(xlsx_bytes([("表", header, rows)])))
+    sheet = book["表"]
+    values = [c.value for c in sheet[2]]
+    assert values[:2] == ["王芳", 1234.56] and isinstance(values[1], float)
+    assert values[2] == dt.datetime(2019, 9, 1) and sheet["C2"].number_format == "yyyy-mm-dd"
+    assert values[3] == 12.5 and sheet["D2"].number_format == "0.0"
+    assert values[4] == dt.datetime(2027, 3, 1, 10, 30) and values[5] == "是"
+    assert sheet["B2"].number_format == "#,##0.00"
+    assert all(c.font.bold for c in sheet[1]) and sheet.freeze_panes == "A2"
+    # A Chinese header is about twice as wide as its characters.
+    assert sheet.column_dimensions["B"].width >= 10
+
+    as_csv = csv_bytes(header, rows)
+    assert as_csv.startswith("\ufeff".encode())
+    line = as_csv.decode("utf-8-sig").splitlines()[1]
+    assert line == "王芳,1234.56,2019-09-01,12.5,2027-03-01 10:30,是"
+    assert csv_bytes(header, rows, encoding="gbk").decode("gbk").splitlines()[1] == line

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Literal
 
 from fastapi import APIRouter, Header, Query, Request
@@ -11,9 +12,9 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger import compliance, province_export
+from services.ledger.policy import RULE_NAMES
 from services.ledger.risk import today
 from services.ledger.spreadsheets import (
-    CSV,
     XLSX,
     csv_bytes,
     csv_part,
@@ -23,41 +24,63 @@ from services.ledger.spreadsheets import (
 )
 from shared.auth import Principal
 from shared.deps import Caller, Session
+from shared.xlsx import CSV, ENCODING_HELP, CsvEncoding, csv_type, yes_no
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 TEACHER_HEADER = (
-    "teacher_id",
-    "school_id",
-    "name",
-    "year_hours",
-    "cycle_hours",
-    "centralized_hours",
-    "self_selected_hours",
-    "district_level_hours",
-    "school_based_hours",
-    "compliant",
-    "missing",
+    "姓名",
+    "年度学时",
+    "周期累计学时",
+    "集中培训学时",
+    "自主选学学时",
+    "区级及以上学时",
+    "校本研修学时",
+    "是否达标",
+    "未达标项（尚差）",
+    "教师ID",
+    "学校ID",
 )
 
 
+def _hours(tenths_value: int) -> Decimal:
+    return (Decimal(tenths_value) / 10).quantize(Decimal("0.1"))
+
+
 def teacher_lines(rows: list[compliance.TeacherRow]) -> list[list[object]]:
-    h = compliance.hours_text
     return [
         [
+            r.name,
+            _hours(r.totals.year_total),
+            _hours(r.totals.cycle_total),
+            _hours(r.totals.year_centralized),
+            _hours(r.totals.year_self_selected),
+            _hours(r.totals.year_district_level),
+            _hours(r.totals.year_school_based),
+            yes_no(not r.missing),
+            "；".join(
+                f"{RULE_NAMES.get(rule, rule)} {_hours(v):.1f}"
+                for rule, v in sorted(r.missing.items())
+            ),
             str(r.teacher_id),
             str(r.school_id),
-            r.name,
-            h(r.totals.year_total),
-            h(r.totals.cycle_total),
-            h(r.totals.year_centralized),
-            h(r.totals.year_self_selected),
-            h(r.totals.year_district_level),
-            h(r.totals.year_school_based),
-            "yes" if not r.missing else "no",
-            "; ".join(f"{rule} {h(v)}" for rule, v in sorted(r.missing.items())),
         ]
         for r in rows
+    ]
+
+
+def summary_lines(body: dict) -> list[tuple[str, object]]:
+    """The report's head figures, shares as numbers (0.8500 is 85 %)."""
+    return [
+        ("政策版本", body["policy"]["version"]),
+        ("年度", body["year"]),
+        ("教师人数", body["teachers"]),
+        ("达标比例", Decimal(body["compliant_share"])),
+        ("集中培训满 90 学时的教师比例（R14）", Decimal(body["r14"]["share"])),
+        *(
+            (f"{RULE_NAMES.get(r['rule'], r['rule'])}达标比例", Decimal(r["share"]))
+            for r in body["rules"]
+        ),
     ]
 
 
@@ -75,11 +98,12 @@ async def compliance_report(
     format: Literal["json", "csv", "xlsx"] | None = Query(None, description="or by Accept"),
     shortfall_limit: int = Query(1000, ge=0, le=100_000),
     accept: str | None = Header(None),
+    encoding: CsvEncoding = Query("utf-8", description=ENCODING_HELP),
 ) -> Response:
     """Who meets the requirements of the year (R10-R15, R18): per-rule shares and per-school lines
-    as JSON, or one line per teacher as CSV (streamed) or XLSX."""
+    as JSON, or one line per teacher as CSV (UTF-8 streamed) or XLSX."""
     chosen = pick_format(format, accept, ("json", "csv", "xlsx"))
-    if chosen == "csv":
+    if chosen == "csv" and encoding == "utf-8":
         return await _streamed_csv(request, session, caller, year or today().year, school_id)
     body, per_teacher, policy = await compliance.report(
         session,
@@ -102,27 +126,19 @@ async def compliance_report(
     )
     name = f"compliance-{body['year']}"
     if chosen == "xlsx":
-        summary = [
-            ("policy", body["policy"]["version"]),
-            ("year", body["year"]),
-            ("teachers", body["teachers"]),
-            ("compliant_share", body["compliant_share"]),
-            ("r14_share", body["r14"]["share"]),
-            *((f"{r['rule']} share", r["share"]) for r in body["rules"]),
-        ]
         return Response(
             xlsx_bytes(
                 [
-                    ("summary", ("item", "value"), summary),
-                    ("teachers", TEACHER_HEADER, teacher_lines(rows)),
+                    ("概况", ("项目", "数值"), summary_lines(body)),
+                    ("教师学时", TEACHER_HEADER, teacher_lines(rows)),
                 ]
             ),
             media_type=XLSX,
             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
         )
     return Response(
-        csv_bytes(TEACHER_HEADER, teacher_lines(rows)),
-        media_type=CSV,
+        csv_bytes(TEACHER_HEADER, teacher_lines(rows), encoding=encoding),
+        media_type=csv_type(encoding),
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
 

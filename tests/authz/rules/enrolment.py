@@ -147,10 +147,16 @@ RULES: dict[str, Rule] = {
         files=lambda b: {"file": ("roster.csv", b"", "text/csv")},
         needs="roster:write",
     ),
-    # An import job: its school's admin (here its requester) and the bureau of its district.
+    # An import job: its school's admin (here its requester) and the bureau of its district;
+    # its error report the same (it holds the refused rows' identity numbers).
     "GET /v1/teachers/imports/{import_id}": rule(
         own=(S, B), path=lambda b: {"import_id": b.get("roster_import_id")}
     ),
+    "GET /v1/teachers/imports/{import_id}/errors": rule(
+        own=(S, B), path=lambda b: {"import_id": b.get("roster_import_id")}
+    ),
+    # The empty template: whoever may import.
+    "GET /v1/teachers/imports/template": rule(Kind.SELF, own=(S, B, M), needs="roster:write"),
     # R8 report on one school: its admin and its bureau; another school is refused.
     "GET /v1/teachers/training-gaps": rule(
         own=(S, B), query=lambda b: {"school_id": str(b.school_id)}
