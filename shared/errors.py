@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -126,6 +127,9 @@ class DatabaseUnavailable(Unavailable):
         self.headers = {"Retry-After": "2"}
 
 
+_CHINESE = re.compile("[\u4e00-\u9fff]")
+
+
 def problem_body(
     status: int,
     code: str,
@@ -142,7 +146,8 @@ def problem_body(
     comes from the catalogue by `message` or `code`; `code` itself is a member clients
     branch on."""
     key = message if message in messages.PROBLEMS else code
-    if language == "zh" and key in messages.PROBLEMS:
+    # A sentence raised in Chinese already names the values; the catalogue's is general.
+    if language == "zh" and key in messages.PROBLEMS and not _CHINESE.search(detail):
         shown = dict(params or {})
         if "status_now" in shown:
             shown["status_now"] = messages.STATUSES.get(shown["status_now"], shown["status_now"])

@@ -242,7 +242,49 @@ TITLES: dict[int, tuple[str, str]] = {
 
 # Every field of a request as a Chinese user knows it (English messages name the field as
 # the JSON has it: an integrator knows it so).
+# Raised in Chinese with their values; these are what a code means when no sentence is at hand.
+PROBLEMS.update(
+    {
+        "nothing-to-report": "没有待上报的学时记录。",
+        "unknown-batch": "没有这个上报批次。",
+        "bad-acknowledgement": "回执文件有无法处理的行，未做任何标记。",
+        "batch-in-progress": "另一个上报批次正在生成，请稍后再试。",
+        "bad-mode": "导入方式应为 all_or_nothing（全部或不导入）或 valid_rows（只导入正确的行）。",
+        "unknown-column-map": "没有这个列映射。",
+        "check-in-code-invalid": "签到码无效，请重新扫描现场的二维码。",
+        "check-in-code-foreign": "这是另一场次的签到码。",
+        "check-in-code-expired": "签到码已过期，请扫描屏幕上最新的二维码。",
+        "program-not-schedulable": "项目当前的状态不能安排场次。",
+        "session-place-missing": "请填写场次地点或线上链接。",
+        "session-not-open": "不在该场次的签到时间内。",
+        "lottery-seed-late": "抽签项目须在报名开始前发布，以便先公布抽签种子。",
+        "no-draw": "该项目没有抽签结果（不是抽签项目，或报名尚未截止）。",
+        "teachers-only": "只有教师本人可以这样做。",
+        "search-too-long": "搜索词太长。",
+        "search-empty": "搜索词需要包含汉字、字母或数字。",
+        "unknown-filter": "有不认识的筛选条件。",
+        "bad-date-range": "日期范围不对：开始日期晚于结束日期。",
+        "selection": "选拔方式的要求。",
+        "funding": "培训费用的要求。",
+    }
+)
+
+
 FIELDS: dict[str, str] = {
+    "batch_id": "上报批次",
+    "column_map": "列映射",
+    "date_from": "开始日期",
+    "date_to": "结束日期",
+    "ends_at": "结束时间",
+    "ends_from": "结束日期起",
+    "online_url": "线上链接",
+    "open_now": "正在报名",
+    "place": "地点",
+    "seats_left": "尚有名额",
+    "session_id": "场次",
+    "sort": "排序",
+    "starts_at": "开始时间",
+    "updated_since": "更新时间起",
     "absent": "缺勤学员",
     "accept": "是否接受",
     "account_id": "账号",

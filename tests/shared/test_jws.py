@@ -22,7 +22,7 @@ NOW = time.time()
 def claims(**changes: Any) -> dict[str, Any]:
     base = {
         "sub": "t1", "role": "teacher", "iss": ISS, "aud": [AUD, "shixun:gateway"],
-        "iat": int(NOW) - 10, "exp": int(NOW) + 900, "typ": "access",
+        "iat": int(NOW) - 10, "exp": int(NOW) + 86_400, "typ": "access",
     }  # fmt: skip
     return {k: v for k, v in (base | changes).items() if v is not None}
 
@@ -64,8 +64,8 @@ CASES = {
     "valid": GOOD,
     "audience as a string": token(claims(aud=AUD)),
     "expired": token(claims(exp=int(NOW) - 1)),
-    "not yet valid": token(claims(nbf=int(NOW) + 60)),
-    "issued in the future": token(claims(iat=int(NOW) + 60)),
+    "not yet valid": token(claims(nbf=int(NOW) + 3600)),
+    "issued in the future": token(claims(iat=int(NOW) + 3600)),
     "another audience": token(claims(aud=["shixun:ledger"])),
     "another issuer": token(claims(iss="someone")),
     "no sub": token(claims(sub=None)),

@@ -40,6 +40,7 @@ async def create_session(
 async def list_sessions(
     program_id: uuid.UUID, session: Session, caller: Caller
 ) -> list[ProgramSession]:
+    """A program's sessions (date, time, place or online link), in order."""
     return await sessions.list_sessions(session, principal=caller, program_id=program_id)
 
 

@@ -71,16 +71,22 @@ async def create_batch(session: Session, caller: Caller, idem: Idem) -> JSONResp
 
 @router.get("/batches", response_model=Page[BatchRead])
 async def list_batches(session: Session, caller: Caller, paging: Paging) -> dict:
+    """The district's batches of hours reported to the province, newest first."""
     query = paginate(province_export.batches(caller), ProvincialBatch, paging)
     return page_of(list((await session.scalars(query)).all()), paging, BatchRead)
 
 
 @router.get("/batches/{batch_id}", response_model=BatchRead)
 async def get_batch(batch_id: uuid.UUID, session: Session, caller: Caller) -> ProvincialBatch:
+    """One batch reported to the province: its entries and what the province answered."""
     return await province_export.get_batch(session, principal=caller, batch_id=batch_id)
 
 
-@router.get("/batches/{batch_id}/file", responses=file_responses("text/csv", XLSX))
+@router.get(
+    "/batches/{batch_id}/file",
+    response_class=Response,
+    responses=file_responses("text/csv", XLSX),
+)
 async def batch_file(
     batch_id: uuid.UUID,
     session: Session,
