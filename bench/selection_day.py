@@ -7,8 +7,8 @@ What a district does at 9:00, measured against the machine's own limit in the sa
    address (127.0.0.x: a school's teachers share one NAT address), while one teacher who
    logged in earlier keeps asking GET /v1/me;
 3. the rush: every teacher presses "enrol" with its own token and an Idempotency-Key, at most
-   --concurrency requests in flight, through the gateway; then the same on a second program
-   straight at the enrolment service;
+   --concurrency requests in flight, through the gateway; then, once the suite has applied
+   that rush's events, the same on a second program straight at the enrolment service;
 4. the database's own limit: the bare conditional
    `UPDATE ... SET seats_taken = seats_taken + 1 WHERE id = $1 AND seats_taken < capacity`
    on PostgreSQL through asyncpg at the same concurrency, once the suite is quiet: the
@@ -542,6 +542,9 @@ async def selection_day(args: argparse.Namespace, url: str, service_url: str | N
         runs = [await rush(gateway, "rush via gateway", programs[0], ready, args.concurrency)]
         print(runs[0].line(), flush=True)
         if service_url:
+            # Each rush starts from a quiet suite, as the storm does: the first rush's events
+            # are applied (seconds later, at a lower priority) before the second one starts.
+            await consumers_caught_up()
             direct = Client(service_url, 1, args.concurrency)
             try:
                 runs.append(await rush(direct, "rush direct", programs[1], ready, args.concurrency))
