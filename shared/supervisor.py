@@ -55,6 +55,13 @@ def serve(name: str, port: int, env: dict[str, str], nice: int = 0) -> subproces
     )
 
 
+def worker_ports_of(base_port: int, first: int | None = None) -> dict[str, int]:
+    """The health-check ports of the parts' worker processes: from `first`, or by default
+    the five after the four services' ports that start at `base_port`."""
+    start = first or base_port + len(SERVICES)
+    return {name: start + i for i, name in enumerate(PARTS)}
+
+
 def split_roles(choice: str) -> bool:
     """`split` or `together`; by default split on PostgreSQL, together on SQLite files."""
     if choice == "auto":
@@ -193,8 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     ports = {name: args.base_port + i for i, name in enumerate(SERVICES)}
     worker_ports: dict[str, int] = {}
     if split_roles(args.roles):
-        first = args.worker_base_port or args.base_port + len(SERVICES)
-        worker_ports = {name: first + i for i, name in enumerate(PARTS)}
+        worker_ports = worker_ports_of(args.base_port, args.worker_base_port)
     nice = int(os.environ.get("SHIXUN_BACKGROUND_NICE", DEFAULT_BACKGROUND_NICE))
 
     nats = None

@@ -245,31 +245,30 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
+def _csv_text(header: Sequence[Any] | None, rows: Iterable[Sequence[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if header is not None:
+        writer.writerow(cells(header))
+    writer.writerows(cells(_csv_value(v) for v in row) for row in rows)
+    return out.getvalue()
+
+
 def csv_bytes(
     header: Sequence[Any], rows: Iterable[Sequence[Any]], *, encoding: str = "utf-8"
 ) -> bytes:
     """A CSV as spreadsheet programs on Chinese Windows read it: UTF-8 with a BOM, or GBK
     (gb18030, its superset) when asked; text neutralised."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(cells(header))
-    writer.writerows(cells(_csv_value(v) for v in row) for row in rows)
     if encoding.lower() in ("gbk", "gb18030"):
-        return out.getvalue().encode("gb18030")
-    # The BOM lets spreadsheet programs on Chinese Windows read UTF-8 correctly.
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+        return _csv_text(header, rows).encode("gb18030")
+    return csv_part(rows, header=header)
 
 
 def csv_part(rows: Iterable[Sequence[Any]], *, header: Sequence[Any] | None = None) -> bytes:
-    """One piece of a CSV sent in pieces (a streamed download), written as csv_bytes writes:
-    the piece with the header starts with the BOM."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    if header is not None:
-        out.write("\ufeff")
-        writer.writerow(cells(header))
-    writer.writerows(cells(_csv_value(v) for v in row) for row in rows)
-    return out.getvalue().encode("utf-8")
+    """One piece of a UTF-8 CSV sent in pieces (a streamed download); the piece with the
+    header starts with the BOM, which lets spreadsheet programs on Chinese Windows read it."""
+    bom = "\ufeff" if header is not None else ""
+    return (bom + _csv_text(header, rows)).encode("utf-8")
 
 
 def _width(value: Any) -> int:

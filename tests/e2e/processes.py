@@ -17,10 +17,11 @@ import httpx
 from shared.config import server_database
 from shared.db import drop_database
 from shared.embedded_nats import free_port, port_open
+from shared.supervisor import SERVICES as SUPERVISED
+from shared.supervisor import worker_ports_of
 from tests.conftest import RUN_ID
 
 SERVICES = ("enrolment", "ledger", "budget", "feedback", "gateway")
-PARTS = ("gateway", "enrolment", "ledger", "budget", "feedback")  # the supervisor's order
 
 
 def free_block(size: int) -> int:
@@ -33,13 +34,17 @@ def free_block(size: int) -> int:
     raise RuntimeError("no free block of ports")
 
 
+def pids_of(pattern: str) -> list[int]:
+    """The processes whose command line matches `pattern` (pgrep -f)."""
+    out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True, check=False)
+    return [int(pid) for pid in out.stdout.split()]
+
+
 def pid_of(pattern: str) -> int:
-    """The one process whose command line matches `pattern` (pgrep -f)."""
-    out = subprocess.run(
-        ["pgrep", "-f", pattern], capture_output=True, text=True, check=False
-    ).stdout.split()
-    assert len(out) == 1, out
-    return int(out[0])
+    """The one process whose command line matches `pattern`."""
+    pids = pids_of(pattern)
+    assert len(pids) == 1, pids
+    return pids[0]
 
 
 def pid_on_port(port: int) -> int:
@@ -49,9 +54,7 @@ def pid_on_port(port: int) -> int:
 def pids_on_ports(*ports: int) -> list[int]:
     """The processes serving any of these ports (a part's web and worker process, where it
     runs as two)."""
-    pattern = f"shared.serve .*--port ({'|'.join(map(str, ports))})$"
-    out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
-    return [int(pid) for pid in out.split()]
+    return pids_of(f"shared.serve .*--port ({'|'.join(map(str, ports))})$")
 
 
 async def ready(client: httpx.AsyncClient, port: int) -> bool:
@@ -68,12 +71,12 @@ class Running:
         self.process, self.log, self.gateway, self.base = process, log, gateway, base
         self.nats_port = nats  # of the embedded nats-server, when it runs one
         # The supervisor's default ports of the parts' worker processes (on PostgreSQL each
-        # part runs as a web and a worker process): gateway, then the services.
-        self.worker_ports = {part: base + 4 + i for i, part in enumerate(PARTS)}
+        # part runs as a web and a worker process).
+        self.worker_ports = worker_ports_of(base)
 
     def ports_of(self, port: int) -> tuple[int, int]:
         """The web port of a part and the port of its worker process, if it has one."""
-        part = PARTS[0] if port == self.gateway else PARTS[1 + port - self.base]
+        part = "gateway" if port == self.gateway else SUPERVISED[port - self.base]
         return port, self.worker_ports[part]
 
     def output(self) -> str:
